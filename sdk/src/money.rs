@@ -1,0 +1,347 @@
+//! Money as integer cents with a currency, fees as basis points.
+//!
+//! Owns every piece of price and fee arithmetic in skinscan. There are no floats here on
+//! purpose: a price is parsed from DMarket's string of cents straight into an `i64`, and a fee
+//! is rounded *up* to the cent so that a profit we report is never larger than the real one.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A currency DMarket prices items in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Currency {
+    /// US dollars, the only currency skinscan scans in today.
+    Usd,
+}
+
+impl Currency {
+    /// The code DMarket uses on the wire (`"USD"`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Currency::Usd => "USD",
+        }
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// Why a price string could not become [`Money`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MoneyError {
+    /// The price was an empty string.
+    #[error("price is empty")]
+    Empty,
+    /// The price was negative.
+    #[error("price {0:?} is negative")]
+    Negative(String),
+    /// The price held something other than decimal digits.
+    #[error("price {0:?} is not a whole number of cents")]
+    NotNumeric(String),
+    /// The price does not fit in 64 bits of cents.
+    #[error("price {0:?} is too large")]
+    Overflow(String),
+    /// The price was missing for the expected currency.
+    #[error("no {0} price")]
+    Missing(Currency),
+}
+
+/// An amount of money: whole cents in one currency. May be negative (a loss).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Money {
+    cents: i64,
+    currency: Currency,
+}
+
+impl Money {
+    /// `cents` cents of `currency`.
+    pub const fn from_cents(cents: i64, currency: Currency) -> Self {
+        Self { cents, currency }
+    }
+
+    /// `cents` US cents.
+    pub const fn usd(cents: i64) -> Self {
+        Self::from_cents(cents, Currency::Usd)
+    }
+
+    /// Parses DMarket's price string (`"1250"` is $12.50) in `currency`.
+    ///
+    /// Accepts only ASCII digits (surrounding whitespace is tolerated); anything else is a
+    /// typed error, so one bad listing can be skipped and counted.
+    pub fn parse_cents(text: &str, currency: Currency) -> Result<Self, MoneyError> {
+        let t = text.trim();
+        if t.is_empty() {
+            return Err(MoneyError::Empty);
+        }
+        if let Some(rest) = t.strip_prefix('-') {
+            if !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(MoneyError::Negative(text.to_owned()));
+            }
+            return Err(MoneyError::NotNumeric(text.to_owned()));
+        }
+        if !t.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(MoneyError::NotNumeric(text.to_owned()));
+        }
+        let cents = t
+            .parse::<i64>()
+            .map_err(|_| MoneyError::Overflow(text.to_owned()))?;
+        Ok(Self::from_cents(cents, currency))
+    }
+
+    /// The amount in cents.
+    pub const fn cents(self) -> i64 {
+        self.cents
+    }
+
+    /// The currency.
+    pub const fn currency(self) -> Currency {
+        self.currency
+    }
+
+    /// `self - other`, or `None` on overflow or when the currencies differ.
+    pub fn checked_sub(self, other: Money) -> Option<Money> {
+        (self.currency == other.currency)
+            .then(|| self.cents.checked_sub(other.cents))
+            .flatten()
+            .map(|c| Money::from_cents(c, self.currency))
+    }
+}
+
+impl fmt::Display for Money {
+    /// `$12.50`, `-$0.07`; other currencies as `12.50 XYZ`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.cents < 0 { "-" } else { "" };
+        let abs = self.cents.unsigned_abs();
+        let text = match self.currency {
+            Currency::Usd => format!("{sign}${}.{:02}", abs / 100, abs % 100),
+        };
+        f.pad(&text)
+    }
+}
+
+/// A rate in basis points: 700 is 7%. Always between 0 and 10,000 inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Bps(u32);
+
+/// A basis-point value outside 0..=10,000.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0} basis points is not a valid fee (expected 0 to 10000, i.e. 0% to 100%)")]
+pub struct BpsError(pub u64);
+
+impl Bps {
+    /// 100%.
+    pub const MAX: Bps = Bps(10_000);
+
+    /// A validated basis-point rate.
+    pub const fn new(bps: u32) -> Result<Self, BpsError> {
+        if bps <= 10_000 {
+            Ok(Bps(bps))
+        } else {
+            Err(BpsError(bps as u64))
+        }
+    }
+
+    /// The raw value (700 for 7%).
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+
+    /// This rate of `cents`, rounded **up** to the cent (the conservative direction for a fee).
+    /// Negative amounts yield zero: there is no fee on nothing.
+    pub const fn fee_on(self, cents: i64) -> i64 {
+        if cents <= 0 {
+            return 0;
+        }
+        // i128: cents * 10_000 cannot overflow.
+        let num = cents as i128 * self.0 as i128;
+        ((num + 9_999) / 10_000) as i64
+    }
+
+    /// `part / whole` in basis points, rounded toward zero (ROI). `None` when `whole <= 0`.
+    pub fn ratio(part: i64, whole: i64) -> Option<i64> {
+        if whole <= 0 {
+            return None;
+        }
+        i64::try_from(part as i128 * 10_000 / whole as i128).ok()
+    }
+}
+
+impl fmt::Display for Bps {
+    /// `7%`, `7.35%`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(&format_bps_percent(i64::from(self.0)))
+    }
+}
+
+/// Formats a basis-point quantity as a percentage with up to two decimals (`735` → `7.35%`).
+pub fn format_bps_percent(bps: i64) -> String {
+    let sign = if bps < 0 { "-" } else { "" };
+    let abs = bps.unsigned_abs();
+    let (whole, frac) = (abs / 100, abs % 100);
+    match frac {
+        0 => format!("{sign}{whole}%"),
+        f if f % 10 == 0 => format!("{sign}{whole}.{}%", f / 10),
+        f => format!("{sign}{whole}.{f:02}%"),
+    }
+}
+
+impl FromStr for Bps {
+    type Err = BpsError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let v: u64 = s.trim().parse().map_err(|_| BpsError(u64::MAX))?;
+        u32::try_from(v).map_err(|_| BpsError(v)).and_then(Bps::new)
+    }
+}
+
+/// Parses a percentage with at most two decimals ("7", "7.35", "0.5") into basis points,
+/// without floating point. Used for settings such as `min_roi_percent`.
+pub fn parse_percent_bps(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let (neg, t) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t),
+    };
+    let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
+    if whole.is_empty() && frac.is_empty() {
+        return None;
+    }
+    if !whole.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if frac.len() > 2 {
+        return None;
+    }
+    let whole: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let frac_bps: i64 = match frac.len() {
+        0 => 0,
+        1 => frac.parse::<i64>().ok()? * 10,
+        _ => frac.parse().ok()?,
+    };
+    let v = whole.checked_mul(100)?.checked_add(frac_bps)?;
+    Some(if neg { -v } else { v })
+}
+
+/// Parses a dollar amount with at most two decimals ("0.50", "12", "3.5") into cents.
+pub fn parse_dollars_cents(text: &str) -> Option<i64> {
+    // Same grammar as a percentage with two decimals: the unit is just 1/100.
+    parse_percent_bps(text.trim().trim_start_matches('$'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_dmarket_cent_strings() {
+        assert_eq!(
+            Money::parse_cents("1250", Currency::Usd),
+            Ok(Money::usd(1250))
+        );
+        assert_eq!(Money::parse_cents(" 7 ", Currency::Usd), Ok(Money::usd(7)));
+        assert_eq!(Money::parse_cents("0", Currency::Usd), Ok(Money::usd(0)));
+    }
+
+    #[test]
+    fn rejects_bad_price_strings_with_a_typed_reason() {
+        assert_eq!(
+            Money::parse_cents("", Currency::Usd),
+            Err(MoneyError::Empty)
+        );
+        assert_eq!(
+            Money::parse_cents("   ", Currency::Usd),
+            Err(MoneyError::Empty)
+        );
+        assert_eq!(
+            Money::parse_cents("-5", Currency::Usd),
+            Err(MoneyError::Negative("-5".into()))
+        );
+        assert_eq!(
+            Money::parse_cents("12.50", Currency::Usd),
+            Err(MoneyError::NotNumeric("12.50".into()))
+        );
+        assert_eq!(
+            Money::parse_cents("1e3", Currency::Usd),
+            Err(MoneyError::NotNumeric("1e3".into()))
+        );
+        assert_eq!(
+            Money::parse_cents("-", Currency::Usd),
+            Err(MoneyError::NotNumeric("-".into()))
+        );
+        assert_eq!(
+            Money::parse_cents("99999999999999999999", Currency::Usd),
+            Err(MoneyError::Overflow("99999999999999999999".into()))
+        );
+    }
+
+    #[test]
+    fn displays_dollars_from_cents() {
+        assert_eq!(Money::usd(1250).to_string(), "$12.50");
+        assert_eq!(Money::usd(5).to_string(), "$0.05");
+        assert_eq!(Money::usd(-7).to_string(), "-$0.07");
+        assert_eq!(format!("{:>8}", Money::usd(100)), "   $1.00");
+    }
+
+    #[test]
+    fn fee_rounds_up_to_the_cent() {
+        let seven = Bps::new(700).unwrap();
+        // 7% of $12.50 = 87.5 cents -> 88.
+        assert_eq!(seven.fee_on(1250), 88);
+        // 7% of $1.00 = exactly 7 cents.
+        assert_eq!(seven.fee_on(100), 7);
+        // 7% of 1 cent = 0.07 -> 1 cent.
+        assert_eq!(seven.fee_on(1), 1);
+        assert_eq!(seven.fee_on(0), 0);
+        // 7.35% of $10.01 = 73.5735 -> 74.
+        assert_eq!(Bps::new(735).unwrap().fee_on(1001), 74);
+        assert_eq!(Bps::MAX.fee_on(i64::MAX), i64::MAX);
+    }
+
+    #[test]
+    fn bps_is_validated() {
+        assert!(Bps::new(10_001).is_err());
+        assert_eq!("770".parse::<Bps>(), Ok(Bps::new(770).unwrap()));
+        assert!("x".parse::<Bps>().is_err());
+        assert_eq!(Bps::new(735).unwrap().to_string(), "7.35%");
+        assert_eq!(Bps::new(700).unwrap().to_string(), "7%");
+        assert_eq!(Bps::new(770).unwrap().to_string(), "7.7%");
+    }
+
+    #[test]
+    fn ratio_is_in_basis_points_toward_zero() {
+        assert_eq!(Bps::ratio(1, 3), Some(3333));
+        assert_eq!(Bps::ratio(-1, 3), Some(-3333));
+        assert_eq!(Bps::ratio(5, 0), None);
+    }
+
+    #[test]
+    fn percentages_and_dollars_parse_without_floats() {
+        assert_eq!(parse_percent_bps("7"), Some(700));
+        assert_eq!(parse_percent_bps("7.35"), Some(735));
+        assert_eq!(parse_percent_bps("0.5"), Some(50));
+        assert_eq!(parse_percent_bps(".5"), Some(50));
+        assert_eq!(parse_percent_bps("-2"), Some(-200));
+        assert_eq!(parse_percent_bps("1.234"), None);
+        assert_eq!(parse_percent_bps("abc"), None);
+        assert_eq!(parse_percent_bps("."), None);
+        assert_eq!(parse_dollars_cents("$0.50"), Some(50));
+        assert_eq!(parse_dollars_cents("1000"), Some(100_000));
+    }
+
+    #[test]
+    fn subtraction_checks_currency_and_overflow() {
+        assert_eq!(
+            Money::usd(10).checked_sub(Money::usd(25)),
+            Some(Money::usd(-15))
+        );
+        assert_eq!(Money::usd(i64::MIN).checked_sub(Money::usd(1)), None);
+    }
+}

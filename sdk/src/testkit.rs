@@ -1,0 +1,385 @@
+//! Testing a plugin without a host: a scriptable [`MockContext`], a small in-memory
+//! [`MockMarket`] that answers DMarket requests, and [`check_compliance`], which every game
+//! plugin's tests call.
+//!
+//! No runtime needed: drive futures with `futures::executor::block_on`.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use async_trait::async_trait;
+
+use crate::context::{ApiRequest, ApiResponse, FetchError, ScanContext};
+use crate::dmarket::{AGGREGATED_PRICES_PATH, MARKET_ITEMS_PATH};
+use crate::model::{GameReport, Listing, ReferencePrice, RejectReason};
+use crate::scanner::GameScanner;
+use crate::settings::{PluginSettings, SettingValue};
+
+type Handler = Box<dyn Fn(&ApiRequest) -> Result<ApiResponse, FetchError> + Send + Sync>;
+
+/// A [`ScanContext`] that answers with a handler and records what the plugin did.
+pub struct MockContext {
+    handler: Handler,
+    requests: Mutex<Vec<ApiRequest>>,
+    progress: Mutex<Vec<(u64, u64)>>,
+    cancelled: AtomicBool,
+    cancel_after: AtomicU64,
+}
+
+impl std::fmt::Debug for MockContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockContext")
+            .field("requests", &self.requests().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MockContext {
+    /// A context answering every request with `handler`.
+    pub fn new(
+        handler: impl Fn(&ApiRequest) -> Result<ApiResponse, FetchError> + Send + Sync + 'static,
+    ) -> Self {
+        MockContext {
+            handler: Box::new(handler),
+            requests: Mutex::new(Vec::new()),
+            progress: Mutex::new(Vec::new()),
+            cancelled: AtomicBool::new(false),
+            cancel_after: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    /// A context serving `market`.
+    pub fn market(market: MockMarket) -> Self {
+        MockContext::new(move |r| market.answer(r))
+    }
+
+    /// Turns cancellation on once `n` requests have been sent.
+    pub fn cancel_after(self, n: u64) -> Self {
+        self.cancel_after.store(n, Ordering::SeqCst);
+        if n == 0 {
+            self.cancelled.store(true, Ordering::SeqCst);
+        }
+        self
+    }
+
+    /// Every request sent, in order.
+    pub fn requests(&self) -> Vec<ApiRequest> {
+        self.requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Every progress report, in order.
+    pub fn progress_reports(&self) -> Vec<(u64, u64)> {
+        self.progress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+#[async_trait]
+impl ScanContext for MockContext {
+    async fn send(&self, request: ApiRequest) -> Result<ApiResponse, FetchError> {
+        if self.is_cancelled() {
+            return Err(FetchError::Cancelled);
+        }
+        let sent = {
+            let mut r = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+            r.push(request.clone());
+            r.len() as u64
+        };
+        if sent >= self.cancel_after.load(Ordering::SeqCst) {
+            self.cancelled.store(true, Ordering::SeqCst);
+        }
+        (self.handler)(&request)
+    }
+
+    fn progress(&self, done: u64, total: u64) {
+        self.progress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((done, total));
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+}
+
+/// A tiny market: listings sorted by price, reference prices by title, cursor paging.
+#[derive(Debug, Clone, Default)]
+pub struct MockMarket {
+    listings: Vec<Listing>,
+    prices: BTreeMap<String, ReferencePrice>,
+}
+
+impl MockMarket {
+    /// A market holding `listings` (served cheapest first) and `prices`.
+    pub fn new(mut listings: Vec<Listing>, prices: Vec<ReferencePrice>) -> Self {
+        listings.sort_by(|a, b| {
+            a.price
+                .cmp(&b.price)
+                .then_with(|| a.item_id.cmp(&b.item_id))
+        });
+        MockMarket {
+            listings,
+            prices: prices.into_iter().map(|p| (p.title.clone(), p)).collect(),
+        }
+    }
+
+    /// Answers a market-items or aggregated-prices request; anything else is a 404.
+    pub fn answer(&self, request: &ApiRequest) -> Result<ApiResponse, FetchError> {
+        let body = match request.path.as_str() {
+            MARKET_ITEMS_PATH => self.page(request),
+            AGGREGATED_PRICES_PATH => self.aggregated(request)?,
+            other => {
+                return Err(FetchError::Http {
+                    status: 404,
+                    message: format!("no route {other}"),
+                });
+            }
+        };
+        Ok(ApiResponse {
+            status: 200,
+            body: body.into_bytes(),
+        })
+    }
+
+    fn page(&self, request: &ApiRequest) -> String {
+        let offset: usize = request
+            .query_value("cursor")
+            .and_then(|c| c.strip_prefix("mock-"))
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let limit: usize = request
+            .query_value("limit")
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(100);
+        let from: i64 = request
+            .query_value("priceFrom")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let to: i64 = request
+            .query_value("priceTo")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(i64::MAX);
+        let in_band: Vec<&Listing> = self
+            .listings
+            .iter()
+            .filter(|l| (from..=to).contains(&l.price.cents()))
+            .collect();
+        let end = (offset + limit).min(in_band.len());
+        let objects: Vec<serde_json::Value> = in_band[offset.min(end)..end]
+            .iter()
+            .map(|l| {
+                let mut o = serde_json::json!({
+                    "itemId": l.item_id,
+                    "title": l.title,
+                    "price": {"USD": l.price.cents().to_string()},
+                    "extra": l.attributes,
+                });
+                if let Some(s) = l.suggested_price {
+                    o["suggestedPrice"] = serde_json::json!({"USD": s.cents().to_string()});
+                }
+                o
+            })
+            .collect();
+        let cursor = if end < in_band.len() {
+            format!("mock-{end}")
+        } else {
+            String::new()
+        };
+        serde_json::json!({"objects": objects, "total": {"items": in_band.len()}, "cursor": cursor})
+            .to_string()
+    }
+
+    fn aggregated(&self, request: &ApiRequest) -> Result<String, FetchError> {
+        let body: serde_json::Value = request
+            .body
+            .as_deref()
+            .and_then(|b| serde_json::from_slice(b).ok())
+            .ok_or(FetchError::Http {
+                status: 400,
+                message: "body is not JSON".into(),
+            })?;
+        let titles = body["filter"]["titles"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if titles.len() > 100 {
+            return Err(FetchError::Http {
+                status: 400,
+                message: "at most 100 titles".into(),
+            });
+        }
+        let entries: Vec<serde_json::Value> = titles
+            .iter()
+            .filter_map(|t| self.prices.get(t.as_str()?))
+            .map(|p| {
+                let cents =
+                    |m: Option<crate::Money>| m.map_or("0".to_owned(), |m| m.cents().to_string());
+                serde_json::json!({
+                    "title": p.title,
+                    "orderBestPrice": cents(p.best_order),
+                    "orderCount": p.order_count,
+                    "offerBestPrice": cents(p.best_offer),
+                    "offerCount": p.offer_count,
+                })
+            })
+            .collect();
+        Ok(serde_json::json!({"aggregatedPrices": entries, "nextCursor": ""}).to_string())
+    }
+}
+
+/// Asserts what every plugin must do, against `market` (which must hold more than 150
+/// listings in the plugin's default band, at least one of them an opportunity, and some
+/// unpriced titles):
+/// - reads listings and prices them in batches (never one request per listing),
+/// - reports progress that ends at the number of listings judged,
+/// - applies its filters (a `min_profit` above every deal leaves no opportunity),
+/// - stops when cancelled and says so, keeping what it found.
+///
+/// Panics with a description of the first violation. Returns the full scan's report.
+pub fn check_compliance(scanner: &dyn GameScanner, market: &MockMarket) -> GameReport {
+    use futures::executor::block_on;
+    let id = scanner.info().id.to_string();
+    let settings = |pairs: &[(&str, SettingValue)]| {
+        PluginSettings::new(
+            id.clone(),
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect(),
+        )
+    };
+
+    let ctx = MockContext::market(market.clone());
+    let full = block_on(scanner.scan(&ctx, &settings(&[("items", SettingValue::Integer(1000))])))
+        .unwrap_or_else(|e| panic!("{id}: a scan of a healthy market failed: {e}"));
+    assert!(
+        full.listings_seen > 100,
+        "{id}: read only {} listings",
+        full.listings_seen
+    );
+    assert!(
+        !full.opportunities.is_empty(),
+        "{id}: found no opportunity in a market that has one"
+    );
+    assert!(
+        !full.cancelled,
+        "{id}: an uncancelled scan reported cancelled"
+    );
+    let sent = ctx.requests();
+    assert_eq!(
+        full.requests,
+        sent.len() as u64,
+        "{id}: report.requests differs from requests sent"
+    );
+    let price_requests = sent
+        .iter()
+        .filter(|r| r.path == AGGREGATED_PRICES_PATH)
+        .count() as u64;
+    assert!(
+        price_requests * 2 <= full.listings_seen,
+        "{id}: {price_requests} price requests for {} listings: titles are not batched",
+        full.listings_seen
+    );
+    let last = ctx.progress_reports().last().copied();
+    let judged = full.opportunities.len() as u64 + full.rejected_total();
+    assert_eq!(
+        last.map(|(done, _)| done),
+        Some(judged),
+        "{id}: final progress does not match the listings judged"
+    );
+    assert_eq!(
+        judged, full.listings_seen,
+        "{id}: some listings were neither kept nor rejected"
+    );
+
+    let ctx = MockContext::market(market.clone());
+    let strict = block_on(scanner.scan(
+        &ctx,
+        &settings(&[
+            ("items", SettingValue::Integer(1000)),
+            ("min_profit", SettingValue::Integer(1_000_000)),
+        ]),
+    ))
+    .unwrap_or_else(|e| panic!("{id}: strict scan failed: {e}"));
+    assert!(
+        strict.opportunities.is_empty(),
+        "{id}: min_profit was not applied"
+    );
+    assert!(
+        strict
+            .rejected
+            .get(&RejectReason::LowProfit)
+            .copied()
+            .unwrap_or(0)
+            > 0
+    );
+
+    let ctx = MockContext::market(market.clone()).cancel_after(1);
+    let cancelled =
+        block_on(scanner.scan(&ctx, &settings(&[("items", SettingValue::Integer(1000))])))
+            .unwrap_or_else(|e| panic!("{id}: a cancelled scan must return what it has, got: {e}"));
+    assert!(cancelled.cancelled, "{id}: did not report the cancellation");
+    assert_eq!(
+        ctx.requests().len(),
+        1,
+        "{id}: kept sending after cancellation"
+    );
+    full
+}
+
+impl MockMarket {
+    /// A deterministic market of `listings` listings over `titles` for plugin tests: prices
+    /// between $5 and $55, every tenth listing 30% under its title's value (an opportunity),
+    /// buy orders at 95% of value, and no reference price for the last title.
+    pub fn sample(titles: &[&str], listings: usize) -> MockMarket {
+        assert!(
+            titles.len() >= 2,
+            "a sample market needs at least two titles"
+        );
+        let value = |t: &str| -> i64 {
+            let h = t.bytes().fold(1469598103934665603u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(1099511628211)
+            });
+            500 + (h % 5_000) as i64
+        };
+        let mut out = Vec::with_capacity(listings);
+        for i in 0..listings {
+            let title = titles[i % titles.len()];
+            let v = value(title);
+            let price = if i % 10 == 3 {
+                v * 70 / 100
+            } else {
+                v * (100 + (i as i64 * 7) % 20) / 100
+            };
+            out.push(Listing {
+                item_id: format!("sample-{i:05}"),
+                title: title.to_owned(),
+                price: crate::Money::usd(price),
+                suggested_price: Some(crate::Money::usd(v)),
+                attributes: BTreeMap::new(),
+            });
+        }
+        let prices = titles[..titles.len() - 1]
+            .iter()
+            .map(|t| {
+                let best_offer = out.iter().filter(|l| l.title == *t).map(|l| l.price).min();
+                ReferencePrice {
+                    title: (*t).to_owned(),
+                    best_order: Some(crate::Money::usd(value(t) * 95 / 100)),
+                    order_count: 5,
+                    best_offer,
+                    offer_count: out.iter().filter(|l| l.title == *t).count() as u32,
+                    recent_sales: Vec::new(),
+                }
+            })
+            .collect();
+        MockMarket::new(out, prices)
+    }
+}
