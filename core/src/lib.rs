@@ -1,1 +1,19 @@
-//! placeholder
+//! # skinscan-core
+//!
+//! The skinscan host: it owns all I/O. One HTTP/2 connection per upstream, a shared rate
+//! limiter, retries, a circuit breaker, the scan scheduler, the plugin registry and loader,
+//! configuration, outputs, and the simulated market. See ARCHITECTURE.md for the map.
+
+pub mod app;
+pub mod config;
+pub mod http;
+pub mod limit;
+pub mod output;
+pub mod plugin;
+pub mod resilience;
+pub(crate) mod rng;
+pub mod schedule;
+pub mod secret;
+pub mod sign;
+pub mod sim;
+pub mod upstream;

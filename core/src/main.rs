@@ -1,1 +1,383 @@
-fn main() {}
+//! The `skinscan` binary: parses arguments, sets up logging and signals, calls the library,
+//! prints the error chain and picks the exit code (0 ok, 1 runtime failure, 2 bad input,
+//! 130 second Ctrl-C). Nothing a test would want to reach lives here.
+
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use skinscan_core::app::{self, AppError, EXIT_INTERRUPTED, ScanOptions};
+use skinscan_core::config::{self, LogFormat, OutputFormat, ProcessEnv};
+use skinscan_core::sim::{FaultSpec, SimConfig};
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+/// Scan skin marketplaces (DMarket) for arbitrage: listings that can be bought and resold
+/// at a profit after fees.
+#[derive(Debug, Parser)]
+#[command(
+    name = "skinscan",
+    version,
+    about,
+    after_help = "Examples:
+  skinscan scan --once                       one cycle against the configured market
+  skinscan scan --games csgo,tf2 --jsonl out.jsonl
+  skinscan scan --once --format json | jq .
+  skinscan sim --listen 127.0.0.1:8080 --rate 30 --latency-ms 100
+  skinscan plugins
+  skinscan config check --config my.toml
+
+Exit codes: 0 success; 1 runtime failure (market unreachable after retries, every game
+failed); 2 bad input (config, arguments, environment, plugin refused); 130 second Ctrl-C."
+)]
+struct Cli {
+    /// Config file [default: config/config.toml if it exists, else built-in defaults].
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Log format on stderr (overrides log.format).
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormatArg>,
+    /// No progress bars and only warnings in the log.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Scan the market: cycles every scanner.scan_interval until Ctrl-C.
+    Scan {
+        /// Run one cycle and exit (non-zero only when every game failed).
+        #[arg(long)]
+        once: bool,
+        /// Only these games (comma-separated plugin names).
+        #[arg(long, value_delimiter = ',', value_name = "GAMES")]
+        games: Option<Vec<String>>,
+        /// Scan games one after another (PARALLEL_SCANNER_ENABLED=false).
+        #[arg(long, conflicts_with = "parallel")]
+        sequential: bool,
+        /// Scan games in parallel (the default).
+        #[arg(long)]
+        parallel: bool,
+        /// Output on stdout: a table per cycle, or one JSON document per cycle.
+        #[arg(long, value_enum)]
+        format: Option<FormatArg>,
+        /// Append every opportunity to this JSON Lines file.
+        #[arg(long, value_name = "PATH")]
+        jsonl: Option<PathBuf>,
+    },
+    /// Run the simulated DMarket market (HTTP/2 h2c and HTTP/1.1 on one port).
+    Sim {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Server-side rate limit in requests per second (429 + Retry-After beyond it).
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Rate-limit bucket size [default: the rate].
+        #[arg(long)]
+        burst: Option<u32>,
+        /// Latency added to every answer, in milliseconds.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+        /// Random extra latency up to this, in milliseconds.
+        #[arg(long, default_value_t = 0)]
+        jitter_ms: u64,
+        /// Catalogue and fault seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Listings per game.
+        #[arg(long, default_value_t = 1000)]
+        items_per_game: u64,
+        /// Faults, e.g. "5xx=0.05,reset=0.02,stall=0.01,malformed=0.01,truncate=0.01,goaway-every=200".
+        #[arg(long, default_value = "")]
+        faults: FaultSpec,
+        /// Require requests signed by this Ed25519 public key (64 hex).
+        #[arg(long, value_name = "HEX")]
+        public_key: Option<String>,
+    },
+    /// List the plugins: name, source (built-in or library), sdk version, enabled.
+    Plugins,
+    /// Configuration commands.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration and print it with environment overrides applied.
+    Check,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormatArg {
+    Human,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<u8, AppError> {
+    let env = ProcessEnv::load()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("skinscan")
+        .build()
+        .map_err(|e| AppError::Runtime(format!("cannot start the async runtime: {e}")))?;
+    match cli.command {
+        Command::Sim {
+            listen,
+            rate,
+            burst,
+            latency_ms,
+            jitter_ms,
+            seed,
+            items_per_game,
+            faults,
+            public_key,
+        } => {
+            init_logging(
+                cli.log_format.map_or(LogFormat::Human, Into::into),
+                "info",
+                cli.quiet,
+                None,
+            );
+            if let Some(r) = rate
+                && !(r.is_finite() && r > 0.0)
+            {
+                return Err(AppError::Usage(format!(
+                    "--rate must be greater than 0, got {r}"
+                )));
+            }
+            let public_key = public_key
+                .map(|hex| {
+                    hex::decode(hex.trim())
+                        .ok()
+                        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                        .and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok())
+                        .ok_or_else(|| {
+                            AppError::Usage(
+                                "--public-key must be 64 hex characters (an Ed25519 public key)"
+                                    .into(),
+                            )
+                        })
+                })
+                .transpose()?;
+            let config = SimConfig {
+                seed,
+                items_per_game,
+                rate,
+                burst,
+                latency: Duration::from_millis(latency_ms),
+                jitter: Duration::from_millis(jitter_ms),
+                faults,
+                public_key,
+            };
+            runtime.block_on(async {
+                let shutdown = shutdown_on_signals();
+                app::sim(config, listen, shutdown).await
+            })
+        }
+        Command::Scan {
+            once,
+            games,
+            sequential,
+            parallel,
+            format,
+            jsonl,
+        } => {
+            let settings = config::load(cli.config.as_deref(), &env)?;
+            let progress =
+                (!cli.quiet && std::io::stderr().is_terminal()).then(indicatif::MultiProgress::new);
+            let log_format = cli.log_format.map_or(settings.log_format, Into::into);
+            init_logging(log_format, &settings.log_level, cli.quiet, progress.clone());
+            let options = ScanOptions {
+                once,
+                games,
+                sequential: if sequential {
+                    Some(true)
+                } else if parallel {
+                    Some(false)
+                } else {
+                    None
+                },
+                format: format.map(|f| match f {
+                    FormatArg::Table => OutputFormat::Table,
+                    FormatArg::Json => OutputFormat::Json,
+                }),
+                jsonl,
+                progress,
+            };
+            runtime.block_on(async {
+                let shutdown = shutdown_on_signals();
+                app::scan(settings, options, shutdown).await
+            })
+        }
+        Command::Plugins => {
+            let settings = config::load(cli.config.as_deref(), &env)?;
+            init_logging(
+                cli.log_format.map_or(settings.log_format, Into::into),
+                "warn",
+                true,
+                None,
+            );
+            print(&app::plugins_table(&settings)?);
+            Ok(0)
+        }
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => {
+            let settings = config::load(cli.config.as_deref(), &env)?;
+            print(&app::config_check(&settings)?);
+            Ok(0)
+        }
+    }
+}
+
+fn print(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+impl From<LogFormatArg> for LogFormat {
+    fn from(f: LogFormatArg) -> LogFormat {
+        match f {
+            LogFormatArg::Human => LogFormat::Human,
+            LogFormatArg::Json => LogFormat::Json,
+        }
+    }
+}
+
+/// First Ctrl-C or SIGTERM: graceful shutdown. Second: exit 130 at once (the JSON Lines
+/// file is written line by line, so nothing already found is lost).
+fn shutdown_on_signals() -> CancellationToken {
+    let token = CancellationToken::new();
+    let trigger = token.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::warn!(
+            "Shutting down: no new requests; in-flight ones may finish (Ctrl-C again to exit now)"
+        );
+        trigger.cancel();
+        wait_for_signal().await;
+        eprintln!("interrupted");
+        std::process::exit(i32::from(EXIT_INTERRUPTED));
+    });
+    token
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn init_logging(
+    format: LogFormat,
+    default_level: &str,
+    quiet: bool,
+    bars: Option<indicatif::MultiProgress>,
+) {
+    let fallback = if quiet { "warn" } else { default_level };
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.trim().is_empty() => EnvFilter::try_new(&spec).unwrap_or_else(|e| {
+            eprintln!("warning: RUST_LOG={spec:?} is not a valid filter ({e}); using {fallback:?}");
+            EnvFilter::new(fallback)
+        }),
+        _ => EnvFilter::try_new(fallback).unwrap_or_else(|_| EnvFilter::new("info")),
+    };
+    let writer = BarWriter(bars);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
+    let result = match format {
+        LogFormat::Human => builder
+            .with_target(false)
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        LogFormat::Json => builder.json().with_current_span(true).try_init(),
+    };
+    if let Err(e) = result {
+        eprintln!("warning: logging is not available: {e}");
+    }
+}
+
+/// Writes log lines to stderr, around the progress bars when there are any.
+#[derive(Clone)]
+struct BarWriter(Option<indicatif::MultiProgress>);
+
+struct BarLine {
+    bars: Option<indicatif::MultiProgress>,
+    buf: Vec<u8>,
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for BarWriter {
+    type Writer = BarLine;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        BarLine {
+            bars: self.0.clone(),
+            buf: Vec::with_capacity(256),
+        }
+    }
+}
+
+impl Write for BarLine {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for BarLine {
+    fn drop(&mut self) {
+        let write = |buf: &[u8]| {
+            let _ = std::io::stderr().lock().write_all(buf);
+        };
+        match &self.bars {
+            Some(bars) => bars.suspend(|| write(&self.buf)),
+            None => write(&self.buf),
+        }
+    }
+}

@@ -31,6 +31,12 @@ pub trait GameScanner: Send + Sync {
         ctx: &dyn ScanContext,
         settings: &PluginSettings,
     ) -> Result<GameReport, ScanError>;
+
+    /// Validates `settings` without scanning, so the host can refuse a bad config at start-up
+    /// (`skinscan config check`). The default accepts anything.
+    fn check_settings(&self, _settings: &PluginSettings) -> Result<(), ScanError> {
+        Ok(())
+    }
 }
 
 /// The game-specific knowledge the default strategy needs. Everything but `info` has a
@@ -103,5 +109,11 @@ impl<P: GameProfile> GameScanner for ProfileScanner<P> {
         settings: &PluginSettings,
     ) -> Result<GameReport, ScanError> {
         crate::strategy::scan_with_profile(&self.0, ctx, settings).await
+    }
+
+    fn check_settings(&self, settings: &PluginSettings) -> Result<(), ScanError> {
+        crate::strategy::ScanSettings::from_settings(&self.0, settings)?;
+        self.0.rules(settings)?;
+        Ok(())
     }
 }

@@ -1,0 +1,319 @@
+//! The commands behind the `skinscan` binary: `scan`, `sim`, `plugins`, `config check`.
+//!
+//! Each takes validated settings and returns an exit status or an [`AppError`] that knows
+//! its exit code (2 for bad input, 1 for a runtime failure). `main.rs` only parses
+//! arguments, sets up logging and signals, and prints errors.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{ConfigError, Endpoint, OutputFormat, Settings};
+use crate::output::{JsonlSink, LiveOutput, SinkError, render_json, render_table};
+use crate::plugin::{Plugin, PluginError, builtin_names};
+use crate::schedule::{ScheduleOptions, Scheduler};
+use crate::sim::{SimConfig, SimServer};
+use crate::upstream::Upstream;
+
+/// Exit status: success.
+pub const EXIT_OK: u8 = 0;
+/// Exit status: a runtime failure (market unreachable after retries, every game failed).
+pub const EXIT_RUNTIME: u8 = 1;
+/// Exit status: bad input (config, arguments, environment, plugin refused).
+pub const EXIT_INPUT: u8 = 2;
+/// Exit status: a second Ctrl-C.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// A command's failure.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Bad configuration or environment.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A plugin cannot be used.
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+    /// The JSON Lines file cannot be written.
+    #[error(transparent)]
+    Output(#[from] SinkError),
+    /// Arguments that do not make sense.
+    #[error("{0}")]
+    Usage(String),
+    /// The scan could not do its job.
+    #[error("{0}")]
+    Runtime(String),
+}
+
+impl AppError {
+    /// The process exit status for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            AppError::Runtime(_) => EXIT_RUNTIME,
+            AppError::Output(_) => EXIT_RUNTIME,
+            _ => EXIT_INPUT,
+        }
+    }
+}
+
+/// `skinscan scan` options beyond the config.
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    /// Run one cycle and exit.
+    pub once: bool,
+    /// Only these games.
+    pub games: Option<Vec<String>>,
+    /// Force sequential (true) or parallel (false) mode.
+    pub sequential: Option<bool>,
+    /// Override the stdout format.
+    pub format: Option<OutputFormat>,
+    /// Override the JSON Lines path.
+    pub jsonl: Option<PathBuf>,
+    /// Show progress bars (a terminal, not `--quiet`).
+    pub progress: Option<indicatif::MultiProgress>,
+}
+
+/// Resolves the plugins the config names and checks their settings.
+pub fn plugins_for(settings: &Settings, games: Option<&[String]>) -> Result<Vec<Plugin>, AppError> {
+    let mut plugins = crate::plugin::resolve(&settings.plugins)?;
+    if let Some(games) = games {
+        let known: Vec<&str> = plugins.iter().map(|p| p.name.as_str()).collect();
+        for g in games {
+            if !known.contains(&g.as_str()) {
+                return Err(AppError::Usage(format!(
+                    "unknown game {g:?} in --games: available games are {}",
+                    known.join(", ")
+                )));
+            }
+        }
+        for p in &mut plugins {
+            p.enabled = games.contains(&p.name);
+        }
+    }
+    for p in plugins.iter().filter(|p| p.enabled) {
+        p.scanner
+            .check_settings(&p.settings)
+            .map_err(|e| AppError::Usage(format!("{e} (in [plugins.{}])", p.name)))?;
+    }
+    if !plugins.iter().any(|p| p.enabled) {
+        return Err(AppError::Usage(
+            "no game is enabled: set enabled = true in a [plugins.<game>] table or pass --games"
+                .into(),
+        ));
+    }
+    Ok(plugins)
+}
+
+/// Starts the embedded market when the config asks for it; returns it and the endpoint.
+pub async fn market(
+    settings: &Settings,
+) -> Result<(Option<SimServer>, crate::http::Target), AppError> {
+    match &settings.endpoint {
+        Endpoint::Remote(target) => Ok((None, target.clone())),
+        Endpoint::Embedded(sim) => {
+            let server = crate::sim::start((**sim).clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
+                .await
+                .map_err(|e| {
+                    AppError::Runtime(format!(
+                        "cannot start the embedded simulated market on 127.0.0.1: {e}"
+                    ))
+                })?;
+            tracing::warn!(
+                endpoint = %server.url(),
+                seed = sim.seed,
+                "Using the embedded SIMULATED market: prices are not real. Set market.endpoint = \"https://api.dmarket.com\" to scan the live market."
+            );
+            let target = crate::http::Target::parse(&server.url())
+                .map_err(|e| AppError::Runtime(e.to_string()))?;
+            Ok((Some(server), target))
+        }
+    }
+}
+
+/// `skinscan scan`: cycles until shutdown (or one with `--once`).
+pub async fn scan(
+    mut settings: Settings,
+    options: ScanOptions,
+    shutdown: CancellationToken,
+) -> Result<u8, AppError> {
+    if let Some(sequential) = options.sequential {
+        settings.parallel = !sequential;
+    }
+    let format = options.format.unwrap_or(settings.output_format);
+    let plugins = plugins_for(&settings, options.games.as_deref())?;
+    let jsonl_path = options.jsonl.clone().or(settings.jsonl.clone());
+    let jsonl = jsonl_path.as_deref().map(JsonlSink::open).transpose()?;
+    let (_market, target) = market(&settings).await?;
+    let upstream = Arc::new(Upstream::new(settings.upstream.for_target(target)));
+    tracing::info!(
+        endpoint = %upstream.target().origin(),
+        rate = %upstream.limiter().rate(),
+        signed = settings.upstream.signer.is_some(),
+        "skinscan {} ready",
+        env!("CARGO_PKG_VERSION")
+    );
+    let scheduler = Scheduler::new(
+        upstream,
+        plugins,
+        ScheduleOptions {
+            parallel: settings.parallel,
+            concurrent_scans: settings.concurrent_scans,
+            game_timeout: settings.game_timeout,
+            grace_period: settings.grace_period,
+        },
+    );
+    let live = Arc::new(LiveOutput::new(options.progress.clone(), jsonl));
+    let mut cycle = 0;
+    loop {
+        cycle += 1;
+        let started = Instant::now();
+        let report = scheduler.run_cycle(cycle, &shutdown, live.clone()).await;
+        live.clear();
+        let mut stdout = std::io::stdout().lock();
+        let written = match format {
+            OutputFormat::Table => stdout.write_all(render_table(&report, settings.top).as_bytes()),
+            OutputFormat::Json => writeln!(stdout, "{}", render_json(&report)),
+        };
+        let _ = written.and_then(|()| stdout.flush());
+        drop(stdout);
+        if let Some(sink) = live.jsonl() {
+            sink.flush()?;
+        }
+        if let Some(e) = live.take_error() {
+            return Err(e.into());
+        }
+        if report.all_failed() && !report.interrupted {
+            let first = report
+                .games
+                .iter()
+                .find_map(|g| g.failure.as_ref().map(|f| format!("{}: {f}", g.game)))
+                .unwrap_or_default();
+            let message = format!("every game failed in cycle {cycle} (first: {first})");
+            if options.once {
+                return Err(AppError::Runtime(message));
+            }
+            tracing::error!("{message}; retrying next cycle");
+        }
+        if options.once || shutdown.is_cancelled() {
+            break;
+        }
+        let next = started + settings.scan_interval;
+        tracing::info!(
+            "Next cycle in {:.0}s",
+            next.saturating_duration_since(Instant::now()).as_secs_f64()
+        );
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep_until(next) => {}
+        }
+    }
+    if shutdown.is_cancelled() {
+        tracing::info!("Shut down cleanly: results written");
+    }
+    Ok(EXIT_OK)
+}
+
+/// `skinscan sim`: serves until shutdown; prints `listening on http://ADDR` when ready.
+pub async fn sim(
+    config: SimConfig,
+    listen: SocketAddr,
+    shutdown: CancellationToken,
+) -> Result<u8, AppError> {
+    let server = crate::sim::start(config.clone(), listen)
+        .await
+        .map_err(|e| AppError::Usage(format!("cannot listen on {listen}: {e}")))?;
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on {}", server.url());
+        let _ = out.flush();
+    }
+    tracing::info!(
+        seed = config.seed,
+        items_per_game = config.items_per_game,
+        rate = ?config.rate,
+        latency_ms = config.latency.as_millis() as u64,
+        faults = %config.faults,
+        signed = config.public_key.is_some(),
+        "simulated DMarket market ready"
+    );
+    shutdown.cancelled().await;
+    let stats = server.stats();
+    tokio::time::timeout(Duration::from_secs(2), server.stop())
+        .await
+        .ok();
+    tracing::info!(
+        requests = stats.requests,
+        connections = stats.connections,
+        "simulator stopped"
+    );
+    Ok(EXIT_OK)
+}
+
+/// `skinscan plugins`: one row per plugin.
+pub fn plugins_table(settings: &Settings) -> Result<String, AppError> {
+    let plugins = crate::plugin::resolve(&settings.plugins)?;
+    let rows: Vec<[String; 6]> = plugins
+        .iter()
+        .map(|p| {
+            [
+                p.name.clone(),
+                p.info.display_name.clone(),
+                p.source.to_string(),
+                p.sdk_version.clone(),
+                if p.enabled { "yes".into() } else { "no".into() },
+                format!(
+                    "{} / {} / fee {}",
+                    p.info.market_game_id, p.info.price_game, p.info.fee
+                ),
+            ]
+        })
+        .collect();
+    let header = [
+        "NAME",
+        "GAME",
+        "SOURCE",
+        "SDK",
+        "ENABLED",
+        "MARKET ID / PRICE GAME / FEE",
+    ];
+    let mut widths = header.map(str::len);
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: Vec<String>| {
+        let parts: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        out.push_str(parts.join("  ").trim_end());
+        out.push('\n');
+    };
+    line(header.iter().map(|s| (*s).to_owned()).collect());
+    for r in rows {
+        line(r.to_vec());
+    }
+    out.push_str(&format!("built-in: {}\n", builtin_names().join(", ")));
+    Ok(out)
+}
+
+/// `skinscan config check`: the effective configuration, or what is wrong with it.
+pub fn config_check(settings: &Settings) -> Result<String, AppError> {
+    plugins_for(settings, None)?;
+    let source = settings
+        .source
+        .as_ref()
+        .map_or("built-in defaults".to_owned(), |p| p.display().to_string());
+    Ok(format!(
+        "# Configuration OK ({source}; environment overrides applied; secrets shown as ***)\n# market: {}\n{}",
+        settings.endpoint,
+        settings.effective_toml()
+    ))
+}

@@ -1,0 +1,1007 @@
+//! Configuration: `config.toml`, then `.env`, then environment variables, validated in one
+//! step into [`Settings`] that the rest of the host trusts.
+//!
+//! One serde struct per TOML table, unknown keys rejected with line and column, defaults in
+//! one place (each struct's `Default`), units in the type (`"60s"`, `"30/min"`). The original
+//! bot's environment names still work: `PARALLEL_SCANNER_ENABLED`,
+//! `PARALLEL_CONCURRENT_SCANS`, `MARKET_RATELIMIT`, `SCAN_INTERVAL`, `DMARKET_PUBLIC_KEY`,
+//! `DMARKET_SECRET_KEY`. Secrets are held in [`Secret`] and printed as `***`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use skinscan_sdk::{PluginSettings, SettingValue};
+
+use crate::http::{HttpOptions, Target};
+use crate::limit::Rate;
+use crate::resilience::RetryPolicy;
+use crate::secret::Secret;
+use crate::sign::{KeyError, Signer};
+use crate::sim::{FaultSpec, SimConfig};
+use crate::upstream::{EndpointGroup, UpstreamConfig};
+
+/// The config file used when none is given and it exists.
+pub const DEFAULT_CONFIG_PATH: &str = "config/config.toml";
+
+/// A configuration problem: what, where, how to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or does not match the schema.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("{key} {message}")]
+    Invalid {
+        /// The dotted key (`market.rate_limit`).
+        key: String,
+        /// What is wrong and what is expected.
+        message: String,
+    },
+    /// An environment variable has a bad value.
+    #[error("environment variable {var}={value:?} is not valid: {expected}")]
+    Env {
+        /// The variable.
+        var: &'static str,
+        /// Its value (never a secret's).
+        value: String,
+        /// What it should be.
+        expected: &'static str,
+    },
+    /// The API keys cannot be used.
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+/// A duration written as `"60s"`, `"250ms"`, `"2m"` (or a bare number of seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dur(pub Duration);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Secs(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Secs(s) => Ok(Dur(Duration::from_secs(s))),
+            Raw::Text(t) => humantime::parse_duration(t.trim()).map(Dur).map_err(|e| {
+                serde::de::Error::custom(format!(
+                    "{t:?} is not a duration ({e}); write e.g. \"60s\", \"500ms\", \"2m\""
+                ))
+            }),
+        }
+    }
+}
+
+impl Serialize for Dur {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(self.0).to_string())
+    }
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// `[scanner]`: cycles and concurrency.
+    #[serde(default)]
+    pub scanner: ScannerConfig,
+    /// `[market]`: the upstream API.
+    #[serde(default)]
+    pub market: MarketConfig,
+    /// `[output]`: table, JSON, JSON Lines.
+    #[serde(default)]
+    pub output: OutputConfig,
+    /// `[log]`: tracing output.
+    #[serde(default)]
+    pub log: LogConfig,
+    /// `[plugins.<name>]`: each game's table (`enabled`, `path`, and its own settings).
+    #[serde(default)]
+    pub plugins: BTreeMap<String, toml::Table>,
+}
+
+/// `[scanner]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScannerConfig {
+    /// Scan games in parallel (`PARALLEL_SCANNER_ENABLED`); false scans them in turn.
+    pub parallel: bool,
+    /// Games scanned at once in parallel mode (`PARALLEL_CONCURRENT_SCANS`).
+    pub concurrent_scans: u32,
+    /// Time from one cycle's start to the next (`SCAN_INTERVAL`, seconds). Cycles never overlap.
+    pub scan_interval: Dur,
+    /// A game's scan is cancelled after this long and reported as timed out.
+    pub game_timeout: Dur,
+    /// On shutdown, how long in-flight requests may take to finish.
+    pub grace_period: Dur,
+}
+
+impl Default for ScannerConfig {
+    fn default() -> Self {
+        ScannerConfig {
+            parallel: true,
+            concurrent_scans: 4,
+            scan_interval: Dur(Duration::from_secs(60)),
+            game_timeout: Dur(Duration::from_secs(120)),
+            grace_period: Dur(Duration::from_secs(5)),
+        }
+    }
+}
+
+/// `[market]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MarketConfig {
+    /// `"embedded"` (the simulated market, started in-process) or a URL such as
+    /// `"https://api.dmarket.com"`.
+    pub endpoint: String,
+    /// Requests per second for the whole upstream, shared by all games (`MARKET_RATELIMIT`).
+    pub rate_limit: f64,
+    /// Requests that may go at once after an idle spell (never more than `rate_limit` in any
+    /// second). Default 1: evenly spaced.
+    pub burst: u32,
+    /// Extra limits per endpoint group, each with its unit: `market`, `prices`, `sales`,
+    /// `other` = `"30/min"`, `"2/s"`.
+    pub limits: BTreeMap<String, String>,
+    /// TCP + TLS + HTTP/2 handshake limit.
+    pub connect_timeout: Dur,
+    /// Limit for one request attempt, body included.
+    pub request_timeout: Dur,
+    /// Retries.
+    pub retry: RetryConfig,
+    /// Circuit breaker.
+    pub breaker: BreakerConfig,
+    /// DMarket public key, 64 hex (prefer `DMARKET_PUBLIC_KEY`).
+    pub public_key: Option<String>,
+    /// DMarket secret key, 128 hex (prefer `DMARKET_SECRET_KEY`; never commit it).
+    pub secret_key: Option<Secret>,
+    /// The embedded simulated market, when `endpoint = "embedded"`.
+    pub embedded: EmbeddedConfig,
+}
+
+impl Default for MarketConfig {
+    fn default() -> Self {
+        MarketConfig {
+            endpoint: "embedded".into(),
+            rate_limit: 30.0,
+            burst: 1,
+            limits: BTreeMap::new(),
+            connect_timeout: Dur(Duration::from_secs(5)),
+            request_timeout: Dur(Duration::from_secs(10)),
+            retry: RetryConfig::default(),
+            breaker: BreakerConfig::default(),
+            public_key: None,
+            secret_key: None,
+            embedded: EmbeddedConfig::default(),
+        }
+    }
+}
+
+/// `[market.retry]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryConfig {
+    /// Attempts in all, the first included (1 = never retry).
+    pub attempts: u32,
+    /// The first backoff's ceiling (full jitter: a random wait up to it).
+    pub base: Dur,
+    /// The largest backoff.
+    pub cap: Dur,
+    /// Retries may add at most this % of the last ten seconds' requests...
+    pub budget_percent: u32,
+    /// ...plus this many.
+    pub budget_floor: u32,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            attempts: 4,
+            base: Dur(Duration::from_millis(200)),
+            cap: Dur(Duration::from_secs(5)),
+            budget_percent: 20,
+            budget_floor: 10,
+        }
+    }
+}
+
+/// `[market.breaker]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BreakerConfig {
+    /// Consecutive failures (5xx, timeouts, connection errors) that open the breaker.
+    pub failures: u32,
+    /// How long it stays open before one probe is let through.
+    pub cooldown: Dur,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        BreakerConfig {
+            failures: 5,
+            cooldown: Dur(Duration::from_secs(10)),
+        }
+    }
+}
+
+/// `[market.embedded]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmbeddedConfig {
+    /// Catalogue seed: same seed, same market.
+    pub seed: u64,
+    /// Listings per game.
+    pub items_per_game: u64,
+    /// Added to every answer.
+    pub latency: Dur,
+    /// Random extra latency, up to this.
+    pub jitter: Dur,
+    /// Server-side limit in requests per second (none when absent).
+    pub rate_limit: Option<f64>,
+    /// Faults to inject, as for `skinscan sim --faults`.
+    pub faults: String,
+}
+
+impl Default for EmbeddedConfig {
+    fn default() -> Self {
+        EmbeddedConfig {
+            seed: 42,
+            items_per_game: 1_000,
+            latency: Dur(Duration::from_millis(20)),
+            jitter: Dur(Duration::from_millis(10)),
+            rate_limit: None,
+            faults: String::new(),
+        }
+    }
+}
+
+/// `[output]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputConfig {
+    /// `"table"` (stdout, one per cycle) or `"json"` (one JSON document per cycle).
+    pub format: String,
+    /// Rows in the table.
+    pub top: usize,
+    /// Append every opportunity to this JSON Lines file.
+    pub jsonl: Option<PathBuf>,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        OutputConfig {
+            format: "table".into(),
+            top: 20,
+            jsonl: None,
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `"human"` or `"json"`.
+    pub format: String,
+    /// Default filter when `RUST_LOG` is unset (`"info"`, `"skinscan=debug"`).
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: "human".into(),
+            level: "info".into(),
+        }
+    }
+}
+
+/// Where the market is.
+#[derive(Debug, Clone)]
+pub enum Endpoint {
+    /// The simulator, started in-process.
+    Embedded(Box<SimConfig>),
+    /// A real server.
+    Remote(Target),
+}
+
+/// The output format on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// A table per cycle.
+    Table,
+    /// A JSON document per cycle.
+    Json,
+}
+
+/// The log format on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// For people.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// One `[plugins.<name>]` entry.
+#[derive(Debug, Clone)]
+pub struct PluginEntry {
+    /// The table's name.
+    pub name: String,
+    /// Scanned or not.
+    pub enabled: bool,
+    /// Load this library instead of the built-in.
+    pub path: Option<PathBuf>,
+    /// The plugin's own settings.
+    pub settings: PluginSettings,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The effective raw configuration (env applied), for `config check`.
+    pub raw: RawConfig,
+    /// The file it came from, if any.
+    pub source: Option<PathBuf>,
+    /// Parallel or sequential.
+    pub parallel: bool,
+    /// Games at once.
+    pub concurrent_scans: usize,
+    /// Cycle period.
+    pub scan_interval: Duration,
+    /// Per-game limit.
+    pub game_timeout: Duration,
+    /// Shutdown grace.
+    pub grace_period: Duration,
+    /// Where the market is.
+    pub endpoint: Endpoint,
+    /// The upstream settings (target filled in once the embedded market runs).
+    pub upstream: UpstreamSettings,
+    /// Stdout format.
+    pub output_format: OutputFormat,
+    /// Table rows.
+    pub top: usize,
+    /// JSON Lines file.
+    pub jsonl: Option<PathBuf>,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Default log filter.
+    pub log_level: String,
+    /// Plugin tables, in name order.
+    pub plugins: Vec<PluginEntry>,
+}
+
+/// Everything of [`UpstreamConfig`] but the target.
+#[derive(Debug, Clone)]
+pub struct UpstreamSettings {
+    /// Connection settings.
+    pub http: HttpOptions,
+    /// Shared rate.
+    pub rate: Rate,
+    /// Burst.
+    pub burst: u32,
+    /// Group limits.
+    pub group_limits: Vec<(EndpointGroup, Rate)>,
+    /// Attempt timeout.
+    pub request_timeout: Duration,
+    /// Retry policy.
+    pub retry: RetryPolicy,
+    /// Budget %.
+    pub budget_percent: u32,
+    /// Budget floor.
+    pub budget_floor: u32,
+    /// Breaker threshold.
+    pub breaker_failures: u32,
+    /// Breaker cool-down.
+    pub breaker_cooldown: Duration,
+    /// Signing keys.
+    pub signer: Option<Signer>,
+}
+
+impl UpstreamSettings {
+    /// The full upstream configuration for `target`.
+    pub fn for_target(&self, target: Target) -> UpstreamConfig {
+        UpstreamConfig {
+            target,
+            http: self.http.clone(),
+            rate: self.rate,
+            burst: self.burst,
+            group_limits: self.group_limits.clone(),
+            request_timeout: self.request_timeout,
+            retry: self.retry.clone(),
+            budget_percent: self.budget_percent,
+            budget_floor: self.budget_floor,
+            breaker_failures: self.breaker_failures,
+            breaker_cooldown: self.breaker_cooldown,
+            signer: self.signer.clone(),
+        }
+    }
+}
+
+/// Where environment values come from (the process, `.env`, or a test's map).
+pub trait Env {
+    /// The value of `var`, if set.
+    fn get(&self, var: &str) -> Option<String>;
+}
+
+/// The process environment, then `.env` in the working directory (process wins).
+#[derive(Debug, Default)]
+pub struct ProcessEnv {
+    dotenv: BTreeMap<String, String>,
+}
+
+impl ProcessEnv {
+    /// Reads `.env` if present (malformed lines are an error naming the file).
+    pub fn load() -> Result<ProcessEnv, ConfigError> {
+        let mut dotenv = BTreeMap::new();
+        if Path::new(".env").exists() {
+            let iter = dotenvy::from_path_iter(".env").map_err(|e| ConfigError::Parse {
+                path: ".env".into(),
+                message: e.to_string(),
+            })?;
+            for item in iter {
+                let (k, v) = item.map_err(|e| ConfigError::Parse {
+                    path: ".env".into(),
+                    message: e.to_string(),
+                })?;
+                dotenv.insert(k, v);
+            }
+        }
+        Ok(ProcessEnv { dotenv })
+    }
+}
+
+impl Env for ProcessEnv {
+    fn get(&self, var: &str) -> Option<String> {
+        std::env::var(var)
+            .ok()
+            .or_else(|| self.dotenv.get(var).cloned())
+    }
+}
+
+impl Env for BTreeMap<String, String> {
+    fn get(&self, var: &str) -> Option<String> {
+        BTreeMap::get(self, var).cloned()
+    }
+}
+
+/// Reads the config: `path` if given (must exist), else `config/config.toml` if it exists,
+/// else the defaults; then applies `env` and validates.
+pub fn load(path: Option<&Path>, env: &dyn Env) -> Result<Settings, ConfigError> {
+    let (raw, source) = match path {
+        Some(p) => (parse_file(p)?, Some(p.to_path_buf())),
+        None if Path::new(DEFAULT_CONFIG_PATH).exists() => {
+            let p = PathBuf::from(DEFAULT_CONFIG_PATH);
+            (parse_file(&p)?, Some(p))
+        }
+        None => (RawConfig::default(), None),
+    };
+    validate(apply_env(raw, env)?, source)
+}
+
+/// Parses a config file.
+pub fn parse_file(path: &Path) -> Result<RawConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_str(&text, &path.display().to_string())
+}
+
+/// Parses config text; `origin` names it in errors.
+pub fn parse_str(text: &str, origin: &str) -> Result<RawConfig, ConfigError> {
+    toml::from_str(text).map_err(|e| ConfigError::Parse {
+        path: origin.to_owned(),
+        message: e.to_string().trim_end().to_owned(),
+    })
+}
+
+/// Applies the original bot's environment variables over `raw`.
+pub fn apply_env(mut raw: RawConfig, env: &dyn Env) -> Result<RawConfig, ConfigError> {
+    if let Some(v) = env.get("PARALLEL_SCANNER_ENABLED") {
+        raw.scanner.parallel = match v.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => true,
+            "0" | "false" | "no" | "off" => false,
+            _ => {
+                return Err(ConfigError::Env {
+                    var: "PARALLEL_SCANNER_ENABLED",
+                    value: v,
+                    expected: "true or false",
+                });
+            }
+        };
+    }
+    if let Some(v) = env.get("PARALLEL_CONCURRENT_SCANS") {
+        raw.scanner.concurrent_scans =
+            v.trim()
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or(ConfigError::Env {
+                    var: "PARALLEL_CONCURRENT_SCANS",
+                    value: v.clone(),
+                    expected: "a whole number of games greater than 0",
+                })?;
+    }
+    if let Some(v) = env.get("MARKET_RATELIMIT") {
+        raw.market.rate_limit = v
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|r| r.is_finite() && *r > 0.0)
+            .ok_or(ConfigError::Env {
+                var: "MARKET_RATELIMIT",
+                value: v.clone(),
+                expected: "a number of requests per second greater than 0, like 30",
+            })?;
+    }
+    if let Some(v) = env.get("SCAN_INTERVAL") {
+        let secs: f64 = v
+            .trim()
+            .parse()
+            .ok()
+            .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+            .ok_or(ConfigError::Env {
+                var: "SCAN_INTERVAL",
+                value: v.clone(),
+                expected: "a number of seconds, like 60",
+            })?;
+        raw.scanner.scan_interval = Dur(Duration::from_secs_f64(secs));
+    }
+    if let Some(v) = env
+        .get("DMARKET_PUBLIC_KEY")
+        .filter(|v| !v.trim().is_empty())
+    {
+        raw.market.public_key = Some(v);
+    }
+    if let Some(v) = env
+        .get("DMARKET_SECRET_KEY")
+        .filter(|v| !v.trim().is_empty())
+    {
+        raw.market.secret_key = Some(Secret::new(v));
+    }
+    Ok(raw)
+}
+
+/// Turns the raw config into [`Settings`], or says what is wrong.
+pub fn validate(raw: RawConfig, source: Option<PathBuf>) -> Result<Settings, ConfigError> {
+    let s = &raw.scanner;
+    if s.concurrent_scans == 0 {
+        return Err(invalid(
+            "scanner.concurrent_scans",
+            "must be at least 1 (games scanned at once)",
+        ));
+    }
+    if s.game_timeout.0.is_zero() {
+        return Err(invalid("scanner.game_timeout", "must be longer than 0s"));
+    }
+    let m = &raw.market;
+    let rate = Rate::per_second(m.rate_limit).map_err(|_| {
+        invalid(
+            "market.rate_limit",
+            format!(
+                "must be a number of requests per second greater than 0, got {}",
+                m.rate_limit
+            ),
+        )
+    })?;
+    if m.burst == 0 {
+        return Err(invalid("market.burst", "must be at least 1"));
+    }
+    let mut group_limits = Vec::new();
+    for (key, value) in &m.limits {
+        let group = EndpointGroup::ALL
+            .into_iter()
+            .find(|g| g.key() == key)
+            .ok_or_else(|| {
+                invalid(
+                    format!("market.limits.{key}"),
+                    "is not an endpoint group; use market, prices, sales or other",
+                )
+            })?;
+        let rate: Rate = value.parse().map_err(|e: crate::limit::RateError| {
+            invalid(format!("market.limits.{key}"), e.to_string())
+        })?;
+        group_limits.push((group, rate));
+    }
+    if m.request_timeout.0.is_zero() || m.connect_timeout.0.is_zero() {
+        return Err(invalid(
+            "market.request_timeout",
+            "and market.connect_timeout must be longer than 0s",
+        ));
+    }
+    if m.retry.attempts == 0 {
+        return Err(invalid(
+            "market.retry.attempts",
+            "must be at least 1 (1 = no retries)",
+        ));
+    }
+    if m.retry.base.0 > m.retry.cap.0 {
+        return Err(invalid(
+            "market.retry.base",
+            "must not exceed market.retry.cap",
+        ));
+    }
+    if m.breaker.failures == 0 {
+        return Err(invalid("market.breaker.failures", "must be at least 1"));
+    }
+    let signer = match (&m.public_key, &m.secret_key) {
+        (None, None) => None,
+        (Some(p), Some(sk)) => Some(Signer::from_hex(p, sk)?),
+        _ => return Err(KeyError::Incomplete.into()),
+    };
+    let endpoint = if m.endpoint.trim() == "embedded" {
+        let e = &m.embedded;
+        let faults: FaultSpec = e
+            .faults
+            .parse()
+            .map_err(|err: crate::sim::FaultSpecError| {
+                invalid("market.embedded.faults", err.to_string())
+            })?;
+        if let Some(r) = e.rate_limit
+            && !(r.is_finite() && r > 0.0)
+        {
+            return Err(invalid(
+                "market.embedded.rate_limit",
+                format!("must be greater than 0, got {r}"),
+            ));
+        }
+        Endpoint::Embedded(Box::new(SimConfig {
+            seed: e.seed,
+            items_per_game: e.items_per_game,
+            rate: e.rate_limit,
+            burst: None,
+            latency: e.latency.0,
+            jitter: e.jitter.0,
+            faults,
+            public_key: signer.as_ref().map(Signer::verifying_key),
+        }))
+    } else {
+        Endpoint::Remote(
+            Target::parse(m.endpoint.trim())
+                .map_err(|e| invalid("market.endpoint", e.to_string()))?,
+        )
+    };
+    let output_format = match raw.output.format.as_str() {
+        "table" => OutputFormat::Table,
+        "json" => OutputFormat::Json,
+        other => {
+            return Err(invalid(
+                "output.format",
+                format!("must be \"table\" or \"json\", got {other:?}"),
+            ));
+        }
+    };
+    let log_format = match raw.log.format.as_str() {
+        "human" => LogFormat::Human,
+        "json" => LogFormat::Json,
+        other => {
+            return Err(invalid(
+                "log.format",
+                format!("must be \"human\" or \"json\", got {other:?}"),
+            ));
+        }
+    };
+    let plugins = raw
+        .plugins
+        .iter()
+        .map(|(name, table)| plugin_entry(name, table))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Settings {
+        source,
+        parallel: s.parallel,
+        concurrent_scans: s.concurrent_scans as usize,
+        scan_interval: s.scan_interval.0,
+        game_timeout: s.game_timeout.0,
+        grace_period: s.grace_period.0,
+        endpoint,
+        upstream: UpstreamSettings {
+            http: HttpOptions {
+                connect_timeout: m.connect_timeout.0,
+                ..HttpOptions::default()
+            },
+            rate,
+            burst: m.burst,
+            group_limits,
+            request_timeout: m.request_timeout.0,
+            retry: RetryPolicy {
+                attempts: m.retry.attempts,
+                base: m.retry.base.0,
+                cap: m.retry.cap.0,
+            },
+            budget_percent: m.retry.budget_percent,
+            budget_floor: m.retry.budget_floor,
+            breaker_failures: m.breaker.failures,
+            breaker_cooldown: m.breaker.cooldown.0,
+            signer,
+        },
+        output_format,
+        top: raw.output.top,
+        jsonl: raw.output.jsonl.clone(),
+        log_format,
+        log_level: raw.log.level.clone(),
+        plugins,
+        raw,
+    })
+}
+
+fn plugin_entry(name: &str, table: &toml::Table) -> Result<PluginEntry, ConfigError> {
+    let key = |k: &str| format!("plugins.{name}.{k}");
+    let enabled = match table.get("enabled") {
+        None => true,
+        Some(toml::Value::Boolean(b)) => *b,
+        Some(other) => {
+            return Err(invalid(
+                key("enabled"),
+                format!("must be true or false, got {other}"),
+            ));
+        }
+    };
+    let path = match table.get("path") {
+        None => None,
+        Some(toml::Value::String(p)) if !p.trim().is_empty() => Some(PathBuf::from(p)),
+        Some(other) => {
+            return Err(invalid(
+                key("path"),
+                format!("must be the path of a plugin library, got {other}"),
+            ));
+        }
+    };
+    let values = table
+        .iter()
+        .filter(|(k, _)| k.as_str() != "enabled" && k.as_str() != "path")
+        .map(|(k, v)| (k.clone(), setting_value(v)))
+        .collect();
+    Ok(PluginEntry {
+        name: name.to_owned(),
+        enabled,
+        path,
+        settings: PluginSettings::new(name, values),
+    })
+}
+
+/// TOML to the sdk's own value type (no third-party type crosses the plugin boundary).
+/// Floats keep their shortest decimal text so percentages never go through float math.
+pub fn setting_value(v: &toml::Value) -> SettingValue {
+    match v {
+        toml::Value::Boolean(b) => SettingValue::Bool(*b),
+        toml::Value::Integer(i) => SettingValue::Integer(*i),
+        toml::Value::Float(f) => SettingValue::Decimal(format!("{f}")),
+        toml::Value::String(s) => SettingValue::String(s.clone()),
+        toml::Value::Array(items) => SettingValue::List(items.iter().map(setting_value).collect()),
+        other => SettingValue::Other(other.to_string()),
+    }
+}
+
+impl Settings {
+    /// The effective configuration as TOML, secrets shown as `***`.
+    pub fn effective_toml(&self) -> String {
+        // `Secret` serializes as "***" by construction.
+        toml::to_string_pretty(&self.raw)
+            .unwrap_or_else(|e| format!("# cannot render the configuration: {e}\n"))
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Endpoint::Embedded(_) => f.write_str("embedded simulated market"),
+            Endpoint::Remote(t) => f.write_str(&t.origin()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn settings(toml_text: &str, vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        validate(
+            apply_env(parse_str(toml_text, "test.toml")?, &env(vars))?,
+            None,
+        )
+    }
+
+    #[test]
+    fn the_shipped_config_parses_and_matches_the_defaults() {
+        let text = include_str!("../../config/config.toml");
+        let s = settings(text, &[]).expect("config/config.toml is valid");
+        assert!(matches!(s.endpoint, Endpoint::Embedded(_)));
+        assert_eq!(s.upstream.rate.per_sec(), 30.0);
+        assert_eq!(s.concurrent_scans, 4);
+        assert!(s.parallel);
+        let names: Vec<&str> = s.plugins.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, vec!["csgo", "dota2", "rust", "tf2"]);
+        // Every documented default equals the code's default.
+        let shipped = parse_str(text, "config.toml").unwrap();
+        let defaults = RawConfig::default();
+        assert_eq!(
+            toml::to_string(&shipped.scanner).unwrap(),
+            toml::to_string(&defaults.scanner).unwrap()
+        );
+        assert_eq!(
+            toml::to_string(&shipped.market).unwrap(),
+            toml::to_string(&defaults.market).unwrap()
+        );
+        assert_eq!(
+            toml::to_string(&shipped.output).unwrap(),
+            toml::to_string(&defaults.output).unwrap()
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_line_and_column() {
+        let err = settings("[scanner]\nparallel = true\nconcurent_scans = 3\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("test.toml: TOML parse error at line 3, column 1"),
+            "{err}"
+        );
+        assert!(err.contains("unknown field `concurent_scans`"), "{err}");
+    }
+
+    #[test]
+    fn wrong_types_and_bad_durations_name_the_place() {
+        let err = settings("[market]\nrate_limit = \"fast\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 2") && err.contains("invalid type"),
+            "{err}"
+        );
+        let err = settings("[scanner]\nscan_interval = \"soon\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 2") && err.contains("\"soon\" is not a duration"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused_with_the_key() {
+        for (text, expected) in [
+            (
+                "[market]\nrate_limit = 0\n",
+                "market.rate_limit must be a number of requests per second greater than 0, got 0",
+            ),
+            (
+                "[scanner]\nconcurrent_scans = 0\n",
+                "scanner.concurrent_scans must be at least 1",
+            ),
+            (
+                "[market]\nendpoint = \"ftp://x\"\n",
+                "market.endpoint invalid endpoint \"ftp://x\": the scheme must be http or https",
+            ),
+            (
+                "[market.limits]\nmarket = \"30/fortnight\"\n",
+                "market.limits.market \"30/fortnight\" is not a rate",
+            ),
+            (
+                "[market.limits]\ntargets = \"10/min\"\n",
+                "market.limits.targets is not an endpoint group",
+            ),
+            (
+                "[output]\nformat = \"xml\"\n",
+                "output.format must be \"table\" or \"json\"",
+            ),
+            (
+                "[plugins.csgo]\nenabled = \"yes\"\n",
+                "plugins.csgo.enabled must be true or false",
+            ),
+            (
+                "[market.embedded]\nfaults = \"fire=1\"\n",
+                "market.embedded.faults invalid --faults",
+            ),
+        ] {
+            let err = settings(text, &[]).unwrap_err().to_string();
+            assert!(err.starts_with(expected), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn environment_overrides_use_the_original_names() {
+        let s = settings(
+            "",
+            &[
+                ("PARALLEL_SCANNER_ENABLED", "false"),
+                ("PARALLEL_CONCURRENT_SCANS", "2"),
+                ("MARKET_RATELIMIT", "12.5"),
+                ("SCAN_INTERVAL", "90"),
+            ],
+        )
+        .unwrap();
+        assert!(!s.parallel);
+        assert_eq!(s.concurrent_scans, 2);
+        assert_eq!(s.upstream.rate.per_sec(), 12.5);
+        assert_eq!(s.scan_interval, Duration::from_secs(90));
+        let err = settings("", &[("MARKET_RATELIMIT", "abc")])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "environment variable MARKET_RATELIMIT=\"abc\" is not valid: a number of requests per second greater than 0, like 30"
+        );
+        assert!(settings("", &[("PARALLEL_SCANNER_ENABLED", "maybe")]).is_err());
+        assert!(settings("", &[("PARALLEL_CONCURRENT_SCANS", "0")]).is_err());
+    }
+
+    #[test]
+    fn keys_are_validated_and_never_printed() {
+        let (public, secret) = crate::sign::generate_keypair_hex([3; 32]);
+        let s = settings(
+            "",
+            &[
+                ("DMARKET_PUBLIC_KEY", &public),
+                ("DMARKET_SECRET_KEY", secret.expose()),
+            ],
+        )
+        .unwrap();
+        assert!(s.upstream.signer.is_some());
+        let shown = s.effective_toml();
+        assert!(shown.contains("secret_key = \"***\""), "{shown}");
+        assert!(!shown.contains(&secret.expose()[..64]));
+        assert!(!format!("{s:?}").contains(&secret.expose()[..64]));
+        let err = settings(
+            "",
+            &[
+                ("DMARKET_PUBLIC_KEY", "abc"),
+                ("DMARKET_SECRET_KEY", secret.expose()),
+            ],
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("DMARKET_PUBLIC_KEY must be 64 hex characters"),
+            "{err}"
+        );
+        let err = settings("", &[("DMARKET_PUBLIC_KEY", &public)]).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("only one of DMARKET_PUBLIC_KEY and DMARKET_SECRET_KEY is set")
+        );
+    }
+
+    #[test]
+    fn plugin_tables_become_sdk_settings() {
+        let s = settings("[plugins.csgo]\nenabled = false\nitems = 50\nmin_profit_percent = 7.35\nblacklist = [\"case\"]\n", &[]).unwrap();
+        let p = &s.plugins[0];
+        assert!(!p.enabled);
+        assert_eq!(p.settings.get("items"), Some(&SettingValue::Integer(50)));
+        assert_eq!(p.settings.percent_bps("min_profit_percent", 0), Ok(735));
+        assert_eq!(p.settings.get("enabled"), None);
+    }
+}

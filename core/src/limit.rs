@@ -1,0 +1,389 @@
+//! The shared rate limiter: one per upstream (and optionally one per endpoint group), used by
+//! every game's requests.
+//!
+//! A leaky bucket as a meter, plus two guarantees the seed lacked:
+//! - **Pacing without drift**: slots are theoretical times `t0 + k/R`, so a waiter that wakes
+//!   a millisecond late does not push every later request back (N requests take N/R, not
+//!   N/R + N x timer slack).
+//! - **No window over the limit**: at most `rate x period` sends (actual send instants) in
+//!   any sliding `period`, with a 0.2% guard for delivery jitter, so a server counting per
+//!   second never sees more than the rate.
+//!
+//! Waiters are served first come, first served (tokio's `Mutex` is fair), so games share the
+//! bucket fairly. A 429 pauses the whole bucket until `Retry-After` and halves the effective
+//! rate; each success wins back 1/50 of the configured rate (AIMD). Uses tokio's clock, so
+//! tests run under `tokio::time::pause()`.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// A rate: `count` requests per `period`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    /// Requests allowed per period (> 0).
+    pub count: f64,
+    /// The period.
+    pub period: Duration,
+}
+
+/// A rate that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a rate: use a positive number with a unit, like \"30/s\" or \"30/min\"")]
+pub struct RateError(pub String);
+
+impl Rate {
+    /// `count` per second.
+    pub fn per_second(count: f64) -> Result<Rate, RateError> {
+        if count.is_finite() && count > 0.0 {
+            Ok(Rate {
+                count,
+                period: Duration::from_secs(1),
+            })
+        } else {
+            Err(RateError(count.to_string()))
+        }
+    }
+
+    /// The spacing between requests at this rate.
+    pub fn interval(&self) -> Duration {
+        self.period.div_f64(self.count)
+    }
+
+    /// Requests per second.
+    pub fn per_sec(&self) -> f64 {
+        self.count / self.period.as_secs_f64()
+    }
+}
+
+impl FromStr for Rate {
+    type Err = RateError;
+
+    /// `30/s`, `30/sec`, `30/min`, `500/h`, or a bare `30` (per second).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || RateError(s.to_owned());
+        let (count, unit) = s.trim().split_once('/').unwrap_or((s.trim(), "s"));
+        let count: f64 = count.trim().parse().map_err(|_| err())?;
+        let period = match unit.trim() {
+            "s" | "sec" | "second" => Duration::from_secs(1),
+            "m" | "min" | "minute" => Duration::from_secs(60),
+            "h" | "hour" => Duration::from_secs(3_600),
+            _ => return Err(err()),
+        };
+        if !(count.is_finite() && count > 0.0) {
+            return Err(err());
+        }
+        Ok(Rate { count, period })
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let unit = match self.period.as_secs() {
+            60 => "min",
+            3_600 => "h",
+            _ => "s",
+        };
+        write!(f, "{}/{unit}", self.count)
+    }
+}
+
+/// The slowest the adaptive rate may go, in per mille of the configured rate.
+const MIN_FACTOR: u32 = 1_000 / 16;
+/// Won back per success, in per mille.
+const RECOVERY_PER_SUCCESS: u32 = 20;
+/// Guard on the sliding window, in parts per 10,000.
+const WINDOW_GUARD: u32 = 20;
+
+/// A fair, adaptive rate limiter.
+#[derive(Debug)]
+pub struct RateLimiter {
+    name: String,
+    rate: Rate,
+    burst: u32,
+    window_max: usize,
+    window: Duration,
+    turnstile: tokio::sync::Mutex<()>,
+    state: std::sync::Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    next_slot: Option<Instant>,
+    sends: VecDeque<Instant>,
+    paused_until: Option<Instant>,
+    factor: u32,
+    last_cut: Option<Instant>,
+}
+
+impl RateLimiter {
+    /// A limiter named `name` (for logs) at `rate`, letting up to `burst` requests go at once
+    /// after an idle spell (never more than the rate in any window).
+    pub fn new(name: impl Into<String>, rate: Rate, burst: u32) -> Self {
+        let window_max = (rate.count.floor() as usize).max(1);
+        RateLimiter {
+            name: name.into(),
+            rate,
+            burst: burst.max(1),
+            window_max,
+            window: rate.period + rate.period * WINDOW_GUARD / 10_000,
+            turnstile: tokio::sync::Mutex::new(()),
+            state: std::sync::Mutex::new(State {
+                next_slot: None,
+                sends: VecDeque::with_capacity(window_max + 1),
+                paused_until: None,
+                factor: 1_000,
+                last_cut: None,
+            }),
+        }
+    }
+
+    /// The name given at construction.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The configured rate.
+    pub fn rate(&self) -> Rate {
+        self.rate
+    }
+
+    /// The rate in force now (lower after 429s), in requests per second.
+    pub fn effective_per_sec(&self) -> f64 {
+        self.rate.per_sec() * f64::from(self.lock().factor) / 1_000.0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits for this request's slot. Dropping the future gives the place up.
+    pub async fn acquire(&self) {
+        let _turn = self.turnstile.lock().await;
+        loop {
+            let now = Instant::now();
+            let ready_at = {
+                let mut s = self.lock();
+                let interval = self.rate.interval() * 1_000 / s.factor;
+                let tolerance = interval * (self.burst - 1);
+                let mut at = match s.next_slot {
+                    Some(slot) => slot.checked_sub(tolerance).unwrap_or(slot),
+                    None => now,
+                };
+                if let Some(p) = s.paused_until {
+                    at = at.max(p);
+                }
+                if s.sends.len() >= self.window_max
+                    && let Some(&oldest) = s.sends.get(s.sends.len() - self.window_max)
+                {
+                    at = at.max(oldest + self.window);
+                }
+                if at <= now {
+                    // The slot is theoretical: lateness in waking does not accumulate.
+                    // Re-anchor to `now` only after an idle spell (more than half an
+                    // interval past the slot), never for a late wake-up.
+                    let base = match s.next_slot {
+                        Some(slot) if now <= slot + tolerance + interval / 2 => slot,
+                        Some(_) | None => now,
+                    };
+                    s.next_slot = Some(base + interval);
+                    s.sends.push_back(now);
+                    while s.sends.len() > self.window_max {
+                        s.sends.pop_front();
+                    }
+                    None
+                } else {
+                    Some(at)
+                }
+            };
+            match ready_at {
+                None => return,
+                Some(at) => tokio::time::sleep_until(at).await,
+            }
+        }
+    }
+
+    /// A 429: pause the whole bucket for `retry_after` (at least one interval) and halve the
+    /// rate, once per interval however many in-flight requests report it. Returns the pause.
+    pub fn on_rate_limited(&self, retry_after: Option<Duration>) -> Duration {
+        let now = Instant::now();
+        let mut s = self.lock();
+        let interval = self.rate.interval() * 1_000 / s.factor;
+        let pause = retry_after.unwrap_or(Duration::ZERO).max(interval);
+        let until = now + pause;
+        s.paused_until = Some(s.paused_until.map_or(until, |p| p.max(until)));
+        let recently_cut = s
+            .last_cut
+            .is_some_and(|t| now.saturating_duration_since(t) < pause.max(self.rate.period));
+        if !recently_cut {
+            s.factor = (s.factor / 2).max(MIN_FACTOR);
+            s.last_cut = Some(now);
+        }
+        pause
+    }
+
+    /// A success: win back part of the rate.
+    pub fn on_success(&self) {
+        let mut s = self.lock();
+        if s.factor < 1_000 {
+            s.factor = (s.factor + RECOVERY_PER_SUCCESS).min(1_000);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn rates_parse_with_units() {
+        assert_eq!(
+            "30/min".parse::<Rate>().unwrap(),
+            Rate {
+                count: 30.0,
+                period: Duration::from_secs(60)
+            }
+        );
+        assert_eq!(
+            "30".parse::<Rate>().unwrap().interval(),
+            Duration::from_secs(1) / 30
+        );
+        assert_eq!("2.5/s".parse::<Rate>().unwrap().per_sec(), 2.5);
+        assert!("0/s".parse::<Rate>().is_err());
+        assert!("abc".parse::<Rate>().is_err());
+        assert!("30/fortnight".parse::<Rate>().is_err());
+        assert_eq!("30/min".parse::<Rate>().unwrap().to_string(), "30/min");
+    }
+
+    async fn send_times(limiter: Arc<RateLimiter>, n: usize) -> Vec<Duration> {
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..n {
+            let l = limiter.clone();
+            tasks.push(tokio::spawn(async move {
+                l.acquire().await;
+                Instant::now()
+            }));
+        }
+        let mut times = Vec::new();
+        for t in tasks {
+            times.push(t.await.unwrap() - start);
+        }
+        times.sort();
+        times
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn n_requests_take_n_over_r_without_drift() {
+        let limiter = Arc::new(RateLimiter::new("test", Rate::per_second(30.0).unwrap(), 1));
+        let times = send_times(limiter, 91).await;
+        // 91 requests at 30/s: the last goes at 90/30 = 3 s (plus the window guard per 30).
+        let last = *times.last().unwrap();
+        assert!(last >= Duration::from_secs(3), "{last:?}");
+        assert!(last <= Duration::from_millis(3_020), "{last:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_sliding_second_holds_more_than_the_rate() {
+        let limiter = Arc::new(RateLimiter::new(
+            "test",
+            Rate::per_second(10.0).unwrap(),
+            10,
+        ));
+        let times = send_times(limiter, 45).await;
+        for (i, t) in times.iter().enumerate() {
+            let in_window = times[i..]
+                .iter()
+                .take_while(|u| **u - *t < Duration::from_secs(1))
+                .count();
+            assert!(
+                in_window <= 10,
+                "{in_window} requests in the second from {t:?}"
+            );
+        }
+        // The burst lets the first ten go at once, and exactly ten.
+        assert_eq!(times[9], Duration::ZERO);
+        assert!(times[10] > Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_pauses_the_shared_bucket_and_halves_the_rate() {
+        let limiter = Arc::new(RateLimiter::new("test", Rate::per_second(10.0).unwrap(), 1));
+        limiter.acquire().await;
+        let pause = limiter.on_rate_limited(Some(Duration::from_secs(2)));
+        assert_eq!(pause, Duration::from_secs(2));
+        assert_eq!(limiter.effective_per_sec(), 5.0);
+        // A second 429 from the same burst does not halve again.
+        limiter.on_rate_limited(Some(Duration::from_secs(2)));
+        assert_eq!(limiter.effective_per_sec(), 5.0);
+        let t0 = Instant::now();
+        limiter.acquire().await;
+        assert_eq!(Instant::now() - t0, Duration::from_secs(2));
+        // Then at 5/s: 200 ms apart.
+        let t1 = Instant::now();
+        limiter.acquire().await;
+        assert_eq!(Instant::now() - t1, Duration::from_millis(200));
+        // 25 successes win the rate back.
+        for _ in 0..25 {
+            limiter.on_success();
+        }
+        assert_eq!(limiter.effective_per_sec(), 10.0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_of_b_goes_at_once_then_pacing_resumes() {
+        let limiter = Arc::new(RateLimiter::new("test", "60/min".parse().unwrap(), 3));
+        let times = send_times(limiter, 5).await;
+        assert_eq!(
+            times,
+            vec![
+                Duration::ZERO,
+                Duration::ZERO,
+                Duration::ZERO,
+                Duration::from_secs(1),
+                Duration::from_secs(2)
+            ]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn per_minute_groups_space_requests_out() {
+        let limiter = Arc::new(RateLimiter::new("market", "30/min".parse().unwrap(), 1));
+        let times = send_times(limiter, 3).await;
+        assert_eq!(
+            times,
+            vec![
+                Duration::ZERO,
+                Duration::from_secs(2),
+                Duration::from_secs(4)
+            ]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waiters_are_served_in_arrival_order() {
+        let limiter = Arc::new(RateLimiter::new(
+            "test",
+            Rate::per_second(100.0).unwrap(),
+            1,
+        ));
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for i in 0..20 {
+            let (l, o) = (limiter.clone(), order.clone());
+            tasks.push(tokio::spawn(async move {
+                l.acquire().await;
+                o.lock().unwrap().push(i);
+            }));
+            tokio::task::yield_now().await;
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), (0..20).collect::<Vec<_>>());
+    }
+}

@@ -1,0 +1,540 @@
+//! What a scan shows and keeps: the table or JSON document per cycle on stdout, the JSON
+//! Lines file, and live progress bars on a terminal.
+//!
+//! The JSON Lines sink writes each opportunity as one whole line in a single `write` on a
+//! file opened for append, as soon as its game finishes: a killed process never leaves a torn
+//! line, and nothing found is lost on Ctrl-C.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+use skinscan_sdk::{Money, Opportunity};
+
+use crate::schedule::{CycleObserver, CycleReport, GameOutcome};
+
+/// One opportunity as a JSON Lines record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OpportunityRecord<'a> {
+    /// The cycle that found it.
+    pub cycle: u64,
+    /// When (RFC 3339, UTC).
+    pub time: String,
+    /// Plugin id.
+    pub game: &'a str,
+    /// The listing to buy.
+    pub item_id: &'a str,
+    /// Title.
+    pub title: &'a str,
+    /// Buy price in cents.
+    pub buy_cents: i64,
+    /// Sell price in cents.
+    pub sell_cents: i64,
+    /// Fee in cents.
+    pub fee_cents: i64,
+    /// Net profit in cents.
+    pub net_profit_cents: i64,
+    /// ROI in basis points.
+    pub roi_bps: i64,
+    /// Level, if the price falls in one.
+    pub level: Option<&'static str>,
+    /// `instant` or `relist`.
+    pub strategy: &'static str,
+    /// Currency of every amount.
+    pub currency: &'static str,
+}
+
+impl<'a> OpportunityRecord<'a> {
+    /// The record of `o` found in `cycle` at `time`.
+    pub fn new(cycle: u64, time: &str, o: &'a Opportunity) -> Self {
+        OpportunityRecord {
+            cycle,
+            time: time.to_owned(),
+            game: o.game.as_str(),
+            item_id: &o.item_id,
+            title: &o.title,
+            buy_cents: o.buy_price.cents(),
+            sell_cents: o.sell_price.cents(),
+            fee_cents: o.fee.cents(),
+            net_profit_cents: o.net_profit.cents(),
+            roi_bps: o.roi_bps,
+            level: o.level.map(|l| l.as_str()),
+            strategy: o.strategy.as_str(),
+            currency: o.buy_price.currency().code(),
+        }
+    }
+}
+
+/// Appends opportunities to a JSON Lines file.
+#[derive(Debug)]
+pub struct JsonlSink {
+    path: PathBuf,
+    file: Mutex<File>,
+}
+
+/// The JSON Lines file cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write the JSON Lines file {}: {source}; choose a writable path with --jsonl or output.jsonl", path.display())]
+pub struct SinkError {
+    /// The file.
+    pub path: PathBuf,
+    /// Why.
+    pub source: std::io::Error,
+}
+
+impl JsonlSink {
+    /// Opens (creating) `path` for appending.
+    pub fn open(path: &Path) -> Result<JsonlSink, SinkError> {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|source| SinkError {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(JsonlSink {
+            path: path.to_path_buf(),
+            file: Mutex::new(file),
+        })
+    }
+
+    /// Appends one line per opportunity of `outcome`, each in a single write.
+    pub fn append(&self, cycle: u64, outcome: &GameOutcome) -> Result<usize, SinkError> {
+        let Some(report) = &outcome.report else {
+            return Ok(0);
+        };
+        let time = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        for o in &report.opportunities {
+            let mut line = serde_json::to_vec(&OpportunityRecord::new(cycle, &time, o))
+                .expect("records always serialize");
+            line.push(b'\n');
+            // One write of one whole line on an O_APPEND file.
+            file.write_all(&line).map_err(|source| SinkError {
+                path: self.path.clone(),
+                source,
+            })?;
+        }
+        Ok(report.opportunities.len())
+    }
+
+    /// Flushes to disk (cycle end, shutdown).
+    pub fn flush(&self) -> Result<(), SinkError> {
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        file.flush()
+            .and_then(|()| file.sync_data())
+            .map_err(|source| SinkError {
+                path: self.path.clone(),
+                source,
+            })
+    }
+}
+
+/// The table of the best opportunities of a cycle, dollars from cents.
+pub fn render_table(report: &CycleReport, top: usize) -> String {
+    let mut all: Vec<&Opportunity> = report
+        .games
+        .iter()
+        .filter_map(|g| g.report.as_ref())
+        .flat_map(|r| &r.opportunities)
+        .collect();
+    all.sort_by(|a, b| {
+        b.net_profit
+            .cents()
+            .cmp(&a.net_profit.cents())
+            .then(b.roi_bps.cmp(&a.roi_bps))
+            .then(a.item_id.cmp(&b.item_id))
+    });
+    let header = [
+        "GAME",
+        "TITLE",
+        "BUY",
+        "SELL",
+        "NET PROFIT",
+        "ROI",
+        "LEVEL",
+        "STRATEGY",
+    ];
+    let rows: Vec<[String; 8]> = all
+        .iter()
+        .take(top)
+        .map(|o| {
+            [
+                o.game.to_string(),
+                truncate(&o.title, 52),
+                o.buy_price.to_string(),
+                o.sell_price.to_string(),
+                o.net_profit.to_string(),
+                format_roi(o.roi_bps),
+                o.level.map_or("-".to_owned(), |l| l.to_string()),
+                o.strategy.to_string(),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let numeric = [false, false, true, true, true, true, false, false];
+    let line = |cells: &[String]| {
+        let mut out = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i > 0 {
+                out.push_str("  ");
+            }
+            let pad = widths[i] - cell.chars().count();
+            if numeric[i] {
+                out.push_str(&" ".repeat(pad));
+                out.push_str(cell);
+            } else {
+                out.push_str(cell);
+                if i + 1 < cells.len() {
+                    out.push_str(&" ".repeat(pad));
+                }
+            }
+        }
+        out.push('\n');
+        out
+    };
+    let mut out = String::new();
+    let total: usize = all.len();
+    let games = report.games.len();
+    let failed = report.games.iter().filter(|g| g.failure.is_some()).count();
+    out.push_str(&format!(
+        "Cycle {}: {total} opportunities in {games} games ({failed} failed) in {:.2}s; {} requests, {} retries, {} rate-limited\n",
+        report.id,
+        report.elapsed.as_secs_f64(),
+        report.stats.requests,
+        report.stats.retries,
+        report.stats.rate_limited
+    ));
+    if rows.is_empty() {
+        out.push_str("No opportunities this cycle.\n");
+    } else {
+        out.push_str(&line(&header.map(str::to_owned)));
+        for row in &rows {
+            out.push_str(&line(row));
+        }
+        if total > top {
+            out.push_str(&format!(
+                "... and {} more (output.top = {top})\n",
+                total - top
+            ));
+        }
+    }
+    for g in &report.games {
+        if let Some(f) = &g.failure {
+            out.push_str(&format!("! {} ({}): {f}\n", g.display_name, g.game));
+        }
+    }
+    out
+}
+
+/// ROI with one decimal (`1160` bps -> `11.6%`), rounded toward zero: a column reads evenly.
+pub fn format_roi(bps: i64) -> String {
+    let sign = if bps < 0 { "-" } else { "" };
+    let abs = bps.unsigned_abs();
+    format!("{sign}{}.{}%", abs / 100, (abs % 100) / 10)
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        let mut t: String = s.chars().take(max - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// The per-cycle JSON document (`--format json`).
+pub fn render_json(report: &CycleReport) -> serde_json::Value {
+    let time = humantime::format_rfc3339_seconds(report.started).to_string();
+    let games: Vec<serde_json::Value> = report
+        .games
+        .iter()
+        .map(|g| {
+            let r = g.report.as_ref();
+            serde_json::json!({
+                "game": g.game,
+                "display_name": g.display_name,
+                "status": if g.failure.is_none() { "ok" } else if r.is_some() { "partial" } else { "failed" },
+                "error": g.failure.as_ref().map(|f| f.to_string()),
+                "elapsed_ms": g.elapsed.as_millis() as u64,
+                "listings_seen": r.map(|r| r.listings_seen),
+                "pages": r.map(|r| r.pages),
+                "requests": r.map(|r| r.requests),
+                "rejected": r.map(|r| r.rejected.iter().map(|(k, v)| (k.as_str().to_owned(), *v)).collect::<HashMap<_, _>>()),
+                "errors": r.map(|r| r.errors.clone()),
+                "opportunities": r.map(|r| r.opportunities.iter().map(|o| OpportunityRecord::new(report.id, &time, o)).collect::<Vec<_>>()),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "cycle": report.id,
+        "started": time,
+        "elapsed_ms": report.elapsed.as_millis() as u64,
+        "interrupted": report.interrupted,
+        "requests": report.stats.requests,
+        "retries": report.stats.retries,
+        "rate_limited": report.stats.rate_limited,
+        "latency_p50_ms": report.stats.p50.as_secs_f64() * 1e3,
+        "latency_p99_ms": report.stats.p99.as_secs_f64() * 1e3,
+        "games": games,
+    })
+}
+
+/// Live progress bars per game (only on a terminal, never with `--quiet`) and the JSON
+/// Lines sink, fed as the scheduler reports.
+#[derive(Debug)]
+pub struct LiveOutput {
+    bars: Option<indicatif::MultiProgress>,
+    per_game: Mutex<HashMap<String, indicatif::ProgressBar>>,
+    jsonl: Option<JsonlSink>,
+    sink_error: Mutex<Option<SinkError>>,
+}
+
+impl LiveOutput {
+    /// Progress bars when `bars` is set; JSON Lines when `jsonl` is.
+    pub fn new(bars: Option<indicatif::MultiProgress>, jsonl: Option<JsonlSink>) -> LiveOutput {
+        LiveOutput {
+            bars,
+            per_game: Mutex::new(HashMap::new()),
+            jsonl,
+            sink_error: Mutex::new(None),
+        }
+    }
+
+    /// The JSON Lines sink.
+    pub fn jsonl(&self) -> Option<&JsonlSink> {
+        self.jsonl.as_ref()
+    }
+
+    /// The first write error since the last call.
+    pub fn take_error(&self) -> Option<SinkError> {
+        self.sink_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+
+    /// Removes the finished bars at a cycle's end.
+    pub fn clear(&self) {
+        let mut bars = self.per_game.lock().unwrap_or_else(|p| p.into_inner());
+        for (_, bar) in bars.drain() {
+            bar.finish_and_clear();
+        }
+        if let Some(m) = &self.bars {
+            let _ = m.clear();
+        }
+    }
+}
+
+impl CycleObserver for LiveOutput {
+    fn game_started(&self, game: &str, items: u64) {
+        if let Some(m) = &self.bars {
+            let bar = m.add(indicatif::ProgressBar::new(items));
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{prefix:>6} [{bar:30}] {pos}/{len} listings {msg}",
+                )
+                .expect("the template is valid")
+                .progress_chars("=> "),
+            );
+            bar.set_prefix(game.to_owned());
+            bar.enable_steady_tick(Duration::from_millis(200));
+            self.per_game
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(game.to_owned(), bar);
+        }
+    }
+
+    fn progress(&self, game: &str, done: u64, total: u64) {
+        if let Some(bar) = self
+            .per_game
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(game)
+        {
+            bar.set_length(total.max(done));
+            bar.set_position(done);
+        }
+    }
+
+    fn game_finished(&self, cycle: u64, outcome: &GameOutcome) {
+        if let Some(bar) = self
+            .per_game
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&outcome.game)
+        {
+            let found = outcome.report.as_ref().map_or(0, |r| r.opportunities.len());
+            match &outcome.failure {
+                None => bar.finish_with_message(format!("{found} opportunities")),
+                Some(f) => bar.abandon_with_message(format!("failed: {f}")),
+            }
+        }
+        if let Some(sink) = &self.jsonl
+            && let Err(e) = sink.append(cycle, outcome)
+        {
+            tracing::error!(error = %e, "JSON Lines write failed");
+            self.sink_error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_or_insert(e);
+        }
+    }
+}
+
+/// Formats cents as dollars (`$12.50`).
+pub fn dollars(cents: i64) -> String {
+    Money::usd(cents).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::upstream::StatsSnapshot;
+    use skinscan_sdk::{Bps, GameId, GameReport, Level, Strategy};
+
+    fn opportunity(id: &str, title: &str, buy: i64, sell: i64) -> Opportunity {
+        let d = skinscan_sdk::arbitrage::deal(buy, sell, Bps::new(700).unwrap());
+        Opportunity {
+            game: GameId::new("csgo").unwrap(),
+            item_id: id.into(),
+            title: title.into(),
+            buy_price: Money::usd(buy),
+            sell_price: Money::usd(sell),
+            fee: Money::usd(d.fee_cents),
+            net_profit: Money::usd(d.net_cents),
+            roi_bps: d.roi_bps,
+            level: Level::for_price(buy),
+            strategy: Strategy::Instant,
+        }
+    }
+
+    fn cycle(opps: Vec<Opportunity>) -> CycleReport {
+        CycleReport {
+            id: 3,
+            started: SystemTime::UNIX_EPOCH,
+            elapsed: Duration::from_millis(812),
+            games: vec![GameOutcome {
+                game: "csgo".into(),
+                display_name: "CS:GO".into(),
+                report: Some(GameReport {
+                    opportunities: opps,
+                    ..GameReport::default()
+                }),
+                failure: None,
+                elapsed: Duration::from_millis(800),
+            }],
+            stats: StatsSnapshot {
+                requests: 8,
+                ..StatsSnapshot::default()
+            },
+            interrupted: false,
+        }
+    }
+
+    #[test]
+    fn the_table_shows_dollars_sorted_by_profit() {
+        let table = render_table(
+            &cycle(vec![
+                opportunity("a", "AK-47 | Redline (Field-Tested)", 1000, 1200),
+                opportunity("b", "AWP | Asiimov (Field-Tested)", 2000, 2600),
+            ]),
+            10,
+        );
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(
+            lines[0]
+                .starts_with("Cycle 3: 2 opportunities in 1 games (0 failed) in 0.81s; 8 requests"),
+            "{table}"
+        );
+        assert!(lines[1].starts_with("GAME"));
+        // AWP: 2600 - 182 - 2000 = $4.18 (20.9%); AK: 1200 - 84 - 1000 = $1.16 (11.6%).
+        assert!(
+            lines[2].contains("AWP | Asiimov")
+                && lines[2].contains("$4.18")
+                && lines[2].contains("20.9%"),
+            "{table}"
+        );
+        assert!(
+            lines[3].contains("$10.00")
+                && lines[3].contains("$12.00")
+                && lines[3].contains("$1.16")
+                && lines[3].contains("medium")
+        );
+    }
+
+    #[test]
+    fn the_table_says_when_there_is_nothing_and_caps_rows() {
+        assert!(render_table(&cycle(vec![]), 10).contains("No opportunities this cycle."));
+        let many = (0..5)
+            .map(|i| opportunity(&i.to_string(), "X", 1000, 1300))
+            .collect();
+        assert!(render_table(&cycle(many), 2).contains("... and 3 more (output.top = 2)"));
+    }
+
+    #[test]
+    fn jsonl_appends_whole_lines_in_cents() {
+        let dir = std::env::temp_dir().join(format!("skinscan-jsonl-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("out.jsonl");
+        let _ = std::fs::remove_file(&path);
+        let sink = JsonlSink::open(&path).unwrap();
+        let report = cycle(vec![opportunity("a", "AK \"Redline\"", 1000, 1200)]);
+        assert_eq!(sink.append(3, &report.games[0]).unwrap(), 1);
+        assert_eq!(sink.append(4, &report.games[0]).unwrap(), 1);
+        sink.flush().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["cycle"], 3);
+        assert_eq!(lines[1]["cycle"], 4);
+        assert_eq!(lines[0]["title"], "AK \"Redline\"");
+        assert_eq!(lines[0]["net_profit_cents"], 116);
+        assert_eq!(lines[0]["fee_cents"], 84);
+        assert_eq!(lines[0]["roi_bps"], 1160);
+        assert_eq!(lines[0]["strategy"], "instant");
+        assert!(lines[0]["time"].as_str().unwrap().ends_with('Z'));
+        assert!(text.ends_with('\n'));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_unwritable_jsonl_path_is_a_clear_error() {
+        let err = JsonlSink::open(Path::new("/nonexistent-dir/x.jsonl"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("cannot write the JSON Lines file /nonexistent-dir/x.jsonl"),
+            "{err}"
+        );
+        assert!(err.contains("--jsonl"));
+    }
+
+    #[test]
+    fn the_json_document_carries_every_game() {
+        let v = render_json(&cycle(vec![opportunity("a", "X", 1000, 1200)]));
+        assert_eq!(v["cycle"], 3);
+        assert_eq!(v["games"][0]["status"], "ok");
+        assert_eq!(v["games"][0]["opportunities"][0]["buy_cents"], 1000);
+        assert_eq!(dollars(1250), "$12.50");
+        assert_eq!(
+            (format_roi(3634), format_roi(3000), format_roi(-55)),
+            ("36.3%".into(), "30.0%".into(), "-0.5%".into())
+        );
+    }
+}

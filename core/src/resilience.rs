@@ -1,0 +1,275 @@
+//! Retries with full-jitter exponential backoff under a retry budget, and the circuit
+//! breaker. Both are per upstream and shared by every game.
+//!
+//! The budget keeps an outage from multiplying load: retries may add at most `percent` of
+//! the requests of the last ten seconds, plus a small floor. The breaker opens after
+//! `failures` consecutive failures, fails fast while open (saying for how long), and lets a
+//! single probe through after the cool-down.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::rng::Rng;
+
+/// When and how often to retry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (1 = no retry).
+    pub attempts: u32,
+    /// The first backoff's ceiling.
+    pub base: Duration,
+    /// The largest backoff.
+    pub cap: Duration,
+}
+
+impl RetryPolicy {
+    /// The backoff before retry number `retry` (0-based): uniform in
+    /// `[0, min(cap, base x 2^retry)]` ("full jitter").
+    pub(crate) fn backoff(&self, retry: u32, rng: &mut Rng) -> Duration {
+        let ceiling = self
+            .base
+            .saturating_mul(1u32 << retry.min(20))
+            .min(self.cap);
+        ceiling.mul_f64(rng.unit())
+    }
+}
+
+/// Limits retries to a share of recent traffic.
+#[derive(Debug)]
+pub struct RetryBudget {
+    percent: u32,
+    floor: u32,
+    state: Mutex<BudgetState>,
+}
+
+#[derive(Debug)]
+struct BudgetState {
+    epoch: Instant,
+    requests: [u64; 2],
+    retries: [u64; 2],
+}
+
+const BUDGET_EPOCH: Duration = Duration::from_secs(10);
+
+impl RetryBudget {
+    /// Retries may be `percent`% of recent requests, plus `floor`.
+    pub fn new(percent: u32, floor: u32) -> Self {
+        RetryBudget {
+            percent,
+            floor,
+            state: Mutex::new(BudgetState {
+                epoch: Instant::now(),
+                requests: [0; 2],
+                retries: [0; 2],
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BudgetState> {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let elapsed = now.saturating_duration_since(s.epoch);
+        if elapsed >= BUDGET_EPOCH * 2 {
+            *s = BudgetState {
+                epoch: now,
+                requests: [0; 2],
+                retries: [0; 2],
+            };
+        } else if elapsed >= BUDGET_EPOCH {
+            s.requests = [s.requests[1], 0];
+            s.retries = [s.retries[1], 0];
+            s.epoch += BUDGET_EPOCH;
+        }
+        s
+    }
+
+    /// Counts a first attempt.
+    pub fn record_request(&self) {
+        self.lock().requests[1] += 1;
+    }
+
+    /// Takes one retry from the budget; `false` when it is spent.
+    pub fn try_retry(&self) -> bool {
+        let mut s = self.lock();
+        let requests: u64 = s.requests.iter().sum();
+        let retries: u64 = s.retries.iter().sum();
+        let allowed = u64::from(self.floor) + requests * u64::from(self.percent) / 100;
+        if retries < allowed {
+            s.retries[1] += 1;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// The breaker's state, for logs and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakerState {
+    /// Requests flow.
+    Closed,
+    /// Requests fail fast.
+    Open,
+    /// One probe is allowed through.
+    HalfOpen,
+}
+
+/// A circuit breaker over consecutive failures.
+#[derive(Debug)]
+pub struct CircuitBreaker {
+    threshold: u32,
+    cooldown: Duration,
+    state: Mutex<Breaker>,
+}
+
+#[derive(Debug)]
+enum Breaker {
+    Closed { failures: u32 },
+    Open { until: Instant },
+    HalfOpen { probing: bool },
+}
+
+/// Why the breaker refused: it is open for this much longer (zero while a probe is out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused(pub Duration);
+
+impl CircuitBreaker {
+    /// Opens after `threshold` consecutive failures, for `cooldown`.
+    pub fn new(threshold: u32, cooldown: Duration) -> Self {
+        CircuitBreaker {
+            threshold: threshold.max(1),
+            cooldown,
+            state: Mutex::new(Breaker::Closed { failures: 0 }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Breaker> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The current state.
+    pub fn state(&self) -> BreakerState {
+        match *self.lock() {
+            Breaker::Closed { .. } => BreakerState::Closed,
+            Breaker::Open { until } if Instant::now() >= until => BreakerState::HalfOpen,
+            Breaker::Open { .. } => BreakerState::Open,
+            Breaker::HalfOpen { .. } => BreakerState::HalfOpen,
+        }
+    }
+
+    /// May a request go? In half-open state only one (the probe) may.
+    pub fn check(&self) -> Result<(), Refused> {
+        let mut s = self.lock();
+        let now = Instant::now();
+        match *s {
+            Breaker::Closed { .. } => Ok(()),
+            Breaker::Open { until } if now < until => Err(Refused(until - now)),
+            Breaker::Open { .. } | Breaker::HalfOpen { probing: false } => {
+                *s = Breaker::HalfOpen { probing: true };
+                Ok(())
+            }
+            Breaker::HalfOpen { probing: true } => Err(Refused(Duration::ZERO)),
+        }
+    }
+
+    /// The outcome of a request that `check` let through. Returns true when this call
+    /// opened the breaker.
+    pub fn record(&self, success: bool) -> bool {
+        let mut s = self.lock();
+        match (&mut *s, success) {
+            (_, true) => {
+                *s = Breaker::Closed { failures: 0 };
+                false
+            }
+            (Breaker::Closed { failures }, false) => {
+                *failures += 1;
+                if *failures >= self.threshold {
+                    *s = Breaker::Open {
+                        until: Instant::now() + self.cooldown,
+                    };
+                    true
+                } else {
+                    false
+                }
+            }
+            (Breaker::HalfOpen { .. }, false) | (Breaker::Open { .. }, false) => {
+                *s = Breaker::Open {
+                    until: Instant::now() + self.cooldown,
+                };
+                true
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_full_jitter_under_a_doubling_cap() {
+        let p = RetryPolicy {
+            attempts: 5,
+            base: Duration::from_millis(100),
+            cap: Duration::from_secs(1),
+        };
+        let mut rng = Rng::new(1);
+        for retry in 0..8 {
+            let ceiling = Duration::from_millis(100 * (1 << retry)).min(Duration::from_secs(1));
+            let samples: Vec<Duration> = (0..200).map(|_| p.backoff(retry, &mut rng)).collect();
+            assert!(samples.iter().all(|d| *d <= ceiling));
+            // Spread over the whole range, not a fixed delay.
+            assert!(
+                samples.iter().any(|d| *d < ceiling / 4)
+                    && samples.iter().any(|d| *d > ceiling * 3 / 4)
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_budget_allows_a_share_of_recent_requests_plus_a_floor() {
+        let b = RetryBudget::new(20, 2);
+        for _ in 0..10 {
+            b.record_request();
+        }
+        // 2 + 20% of 10 = 4 retries.
+        assert_eq!((0..10).filter(|_| b.try_retry()).count(), 4);
+        // Twenty seconds later the old traffic no longer counts: only the floor.
+        tokio::time::advance(Duration::from_secs(21)).await;
+        assert_eq!((0..10).filter(|_| b.try_retry()).count(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_breaker_opens_fails_fast_and_probes_once() {
+        let b = CircuitBreaker::new(3, Duration::from_secs(5));
+        assert!(!b.record(false) && !b.record(false));
+        assert_eq!(b.state(), BreakerState::Closed);
+        assert!(b.record(false));
+        assert_eq!(b.check(), Err(Refused(Duration::from_secs(5))));
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert_eq!(b.check(), Err(Refused(Duration::from_secs(3))));
+        tokio::time::advance(Duration::from_secs(3)).await;
+        // One probe, not two.
+        assert_eq!(b.check(), Ok(()));
+        assert_eq!(b.check(), Err(Refused(Duration::ZERO)));
+        // A failed probe reopens; a good one closes.
+        assert!(b.record(false));
+        assert_eq!(b.state(), BreakerState::Open);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(b.check(), Ok(()));
+        b.record(true);
+        assert_eq!(b.state(), BreakerState::Closed);
+        assert_eq!(b.check(), Ok(()));
+    }
+
+    #[test]
+    fn a_success_resets_the_failure_count() {
+        let b = CircuitBreaker::new(2, Duration::from_secs(1));
+        b.record(false);
+        b.record(true);
+        assert!(!b.record(false));
+        assert_eq!(b.state(), BreakerState::Closed);
+    }
+}

@@ -1,0 +1,366 @@
+//! The scan scheduler: cycles, per-game isolation, timeouts, graceful shutdown.
+//!
+//! A cycle scans every enabled game, up to `concurrent_scans` at once (or one after another
+//! in sequential mode), each in its own `game{game=...}` span with its own [`HostContext`]
+//! over the ONE shared upstream. A game's error, timeout or panic is that game's outcome; the
+//! others finish. Cycles never overlap. On shutdown the contexts stop sending, in-flight
+//! requests get the grace period, and every game's partial report is still delivered.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use futures::FutureExt;
+use skinscan_sdk::plugin::panic_message;
+use skinscan_sdk::{ApiRequest, ApiResponse, FetchError, GameReport, ScanContext, ScanError};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::plugin::Plugin;
+use crate::upstream::{StatsSnapshot, Upstream};
+
+/// How cycles run.
+#[derive(Debug, Clone)]
+pub struct ScheduleOptions {
+    /// Parallel (true) or one game after another.
+    pub parallel: bool,
+    /// Games at once in parallel mode.
+    pub concurrent_scans: usize,
+    /// Per-game limit.
+    pub game_timeout: Duration,
+    /// After cancellation, how long a game may take to hand back its partial report.
+    pub grace_period: Duration,
+}
+
+/// Why a game produced no (complete) report.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GameFailure {
+    /// The plugin returned an error.
+    #[error("{0}")]
+    Scan(ScanError),
+    /// The scan took longer than `scanner.game_timeout`.
+    #[error("timed out after {}s (scanner.game_timeout)", .0.as_secs_f64())]
+    TimedOut(Duration),
+    /// Shutdown came before the scan finished its partial report.
+    #[error("interrupted by shutdown")]
+    Interrupted,
+}
+
+/// One game's result in a cycle.
+#[derive(Debug, Clone)]
+pub struct GameOutcome {
+    /// Plugin id.
+    pub game: String,
+    /// Display name.
+    pub display_name: String,
+    /// What was found (partial after a timeout or shutdown), if anything.
+    pub report: Option<GameReport>,
+    /// Why it failed, if it did.
+    pub failure: Option<GameFailure>,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+/// One cycle's results.
+#[derive(Debug, Clone)]
+pub struct CycleReport {
+    /// 1, 2, ...
+    pub id: u64,
+    /// When it started.
+    pub started: SystemTime,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// Per game, in plugin order.
+    pub games: Vec<GameOutcome>,
+    /// Upstream counters over the cycle.
+    pub stats: StatsSnapshot,
+    /// True when shutdown cut the cycle short.
+    pub interrupted: bool,
+}
+
+impl CycleReport {
+    /// True when every game failed (nothing was scanned).
+    pub fn all_failed(&self) -> bool {
+        !self.games.is_empty()
+            && self
+                .games
+                .iter()
+                .all(|g| g.failure.is_some() && g.report.is_none())
+    }
+
+    /// Opportunities found, over all games.
+    pub fn opportunity_count(&self) -> usize {
+        self.games
+            .iter()
+            .filter_map(|g| g.report.as_ref())
+            .map(|r| r.opportunities.len())
+            .sum()
+    }
+}
+
+/// Receives progress and results as they happen (progress bars, JSON Lines).
+pub trait CycleObserver: Send + Sync {
+    /// A game started scanning.
+    fn game_started(&self, _game: &str, _items: u64) {}
+    /// Progress of a game.
+    fn progress(&self, _game: &str, _done: u64, _total: u64) {}
+    /// A game finished (with whatever it found): called as soon as it does.
+    fn game_finished(&self, _cycle: u64, _outcome: &GameOutcome) {}
+}
+
+/// An observer that does nothing.
+#[derive(Debug, Default)]
+pub struct NoObserver;
+
+impl CycleObserver for NoObserver {}
+
+/// The host's [`ScanContext`]: the shared upstream, this game's cancellation, its progress.
+struct HostContext {
+    game: String,
+    upstream: Arc<Upstream>,
+    cancel: CancellationToken,
+    observer: Arc<dyn CycleObserver>,
+}
+
+#[async_trait]
+impl ScanContext for HostContext {
+    async fn send(&self, request: ApiRequest) -> Result<ApiResponse, FetchError> {
+        // A host panic must be caught on the host's side of the boundary, never unwind into
+        // a plugin's frames.
+        AssertUnwindSafe(self.upstream.send(&request, &self.cancel))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|p| {
+                Err(FetchError::Host {
+                    message: panic_message(&*p),
+                })
+            })
+    }
+
+    fn progress(&self, done: u64, total: u64) {
+        self.observer.progress(&self.game, done, total);
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+}
+
+/// Runs cycles over a fixed set of plugins and one upstream.
+#[derive(Debug)]
+pub struct Scheduler {
+    upstream: Arc<Upstream>,
+    plugins: Vec<Plugin>,
+    options: ScheduleOptions,
+}
+
+impl Scheduler {
+    /// A scheduler for the enabled `plugins`.
+    pub fn new(
+        upstream: Arc<Upstream>,
+        plugins: Vec<Plugin>,
+        options: ScheduleOptions,
+    ) -> Scheduler {
+        let plugins = plugins.into_iter().filter(|p| p.enabled).collect();
+        Scheduler {
+            upstream,
+            plugins,
+            options,
+        }
+    }
+
+    /// The games it scans.
+    pub fn games(&self) -> Vec<&str> {
+        self.plugins.iter().map(|p| p.name.as_str()).collect()
+    }
+
+    /// The shared upstream.
+    pub fn upstream(&self) -> &Arc<Upstream> {
+        &self.upstream
+    }
+
+    /// Runs one cycle. `shutdown` cancels it (partial reports are still returned).
+    pub async fn run_cycle(
+        &self,
+        id: u64,
+        shutdown: &CancellationToken,
+        observer: Arc<dyn CycleObserver>,
+    ) -> CycleReport {
+        let started = SystemTime::now();
+        let clock = Instant::now();
+        let mode = if self.options.parallel {
+            "parallel"
+        } else {
+            "sequential"
+        };
+        tracing::info!(
+            cycle = id,
+            "Starting {mode} scan for {} games",
+            self.plugins.len()
+        );
+        let concurrency = if self.options.parallel {
+            self.options.concurrent_scans.max(1)
+        } else {
+            1
+        };
+        let semaphore = Arc::new(tokio::sync::Semaphore::new(concurrency));
+        let mut set = JoinSet::new();
+        for (index, plugin) in self.plugins.iter().cloned().enumerate() {
+            let upstream = self.upstream.clone();
+            let observer = observer.clone();
+            let shutdown = shutdown.clone();
+            let semaphore = semaphore.clone();
+            let options = self.options.clone();
+            let span = tracing::info_span!("game", game = %plugin.name);
+            set.spawn(
+                async move {
+                    let _permit = semaphore
+                        .acquire_owned()
+                        .await
+                        .expect("the semaphore is never closed");
+                    (
+                        index,
+                        scan_game(plugin, upstream, options, shutdown, observer, id).await,
+                    )
+                }
+                .instrument(span),
+            );
+        }
+        let mut games: Vec<Option<GameOutcome>> = vec![None; self.plugins.len()];
+        let grace_deadline = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(self.options.grace_period + Duration::from_millis(250)).await;
+        };
+        tokio::pin!(grace_deadline);
+        loop {
+            tokio::select! {
+                joined = set.join_next() => match joined {
+                    None => break,
+                    Some(Ok((index, outcome))) => games[index] = Some(outcome),
+                    Some(Err(e)) => tracing::error!(error = %e, "a game task failed outside its guard"),
+                },
+                _ = &mut grace_deadline => {
+                    set.abort_all();
+                    while set.join_next().await.is_some() {}
+                    break;
+                }
+            }
+        }
+        let games = games
+            .into_iter()
+            .zip(&self.plugins)
+            .map(|(outcome, plugin)| {
+                outcome.unwrap_or_else(|| GameOutcome {
+                    game: plugin.name.clone(),
+                    display_name: plugin.info.display_name.clone(),
+                    report: None,
+                    failure: Some(GameFailure::Interrupted),
+                    elapsed: clock.elapsed(),
+                })
+            })
+            .collect();
+        let report = CycleReport {
+            id,
+            started,
+            elapsed: clock.elapsed(),
+            games,
+            stats: self.upstream.stats(true),
+            interrupted: shutdown.is_cancelled(),
+        };
+        let s = &report.stats;
+        tracing::info!(
+            cycle = id,
+            requests = s.requests,
+            retries = s.retries,
+            rate_limited = s.rate_limited,
+            p50_ms = format_args!("{:.1}", s.p50.as_secs_f64() * 1e3),
+            p99_ms = format_args!("{:.1}", s.p99.as_secs_f64() * 1e3),
+            connections = s.connections,
+            "Scan completed in {:.1}s",
+            report.elapsed.as_secs_f64()
+        );
+        report
+    }
+}
+
+async fn scan_game(
+    plugin: Plugin,
+    upstream: Arc<Upstream>,
+    options: ScheduleOptions,
+    shutdown: CancellationToken,
+    observer: Arc<dyn CycleObserver>,
+    cycle: u64,
+) -> GameOutcome {
+    let started = Instant::now();
+    let items = plugin
+        .settings
+        .u64_in("items", 100, 0..=u64::MAX)
+        .unwrap_or(100);
+    tracing::info!("Scanning {} ({items} items)", plugin.name);
+    observer.game_started(&plugin.name, items);
+    let cancel = shutdown.child_token();
+    let ctx = HostContext {
+        game: plugin.name.clone(),
+        upstream,
+        cancel: cancel.clone(),
+        observer: observer.clone(),
+    };
+    let scan = plugin.scanner.scan(&ctx, &plugin.settings);
+    tokio::pin!(scan);
+    let mut failure = None;
+    let result = tokio::select! {
+        r = &mut scan => Some(r),
+        _ = tokio::time::sleep(options.game_timeout) => {
+            failure = Some(GameFailure::TimedOut(options.game_timeout));
+            None
+        }
+    };
+    let result = match result {
+        Some(r) => Some(r),
+        None => {
+            // Out of time: ask the plugin to stop and give it the grace period to hand back
+            // what it has.
+            cancel.cancel();
+            tokio::time::timeout(options.grace_period, &mut scan)
+                .await
+                .ok()
+        }
+    };
+    let report = match result {
+        Some(Ok(report)) => Some(report),
+        Some(Err(e)) => {
+            failure.get_or_insert(GameFailure::Scan(e));
+            None
+        }
+        None => None,
+    };
+    let outcome = GameOutcome {
+        game: plugin.name.clone(),
+        display_name: plugin.info.display_name.clone(),
+        report,
+        failure,
+        elapsed: started.elapsed(),
+    };
+    match (&outcome.report, &outcome.failure) {
+        (Some(r), None) => tracing::info!(
+            listings = r.listings_seen,
+            requests = r.requests,
+            errors = r.errors.len(),
+            "[{}] Found {} opportunities",
+            outcome.display_name,
+            r.opportunities.len()
+        ),
+        (Some(r), Some(f)) => tracing::warn!(
+            "[{}] {f}; kept {} opportunities found before",
+            outcome.display_name,
+            r.opportunities.len()
+        ),
+        (None, Some(f)) => tracing::error!("[{}] scan failed: {f}", outcome.display_name),
+        (None, None) => {}
+    }
+    observer.game_finished(cycle, &outcome);
+    outcome
+}

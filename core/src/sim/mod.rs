@@ -1,0 +1,199 @@
+//! The simulated DMarket market: a real HTTP/2 (h2c) and HTTP/1.1 server on loopback.
+//!
+//! It speaks the live wire format (shared/dmarket-api.md): market items with cursor paging,
+//! aggregated prices, last sales; it verifies Ed25519 signatures when given a public key,
+//! enforces a token-bucket rate limit with 429 + `Retry-After`, adds latency, injects faults
+//! reproducibly for a seed, and counts everything at `GET /__sim/stats`. It is the embedded
+//! default market, the target of every integration test and benchmark, and `skinscan sim`.
+//!
+//! It owns its own sockets and never shares code paths with the host's client, so a test
+//! against it checks the host, not the simulator against itself.
+
+mod catalogue;
+mod server;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub use server::{SimServer, start};
+
+/// How the simulator behaves.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Seed of the catalogue and of fault decisions.
+    pub seed: u64,
+    /// Listings per game.
+    pub items_per_game: u64,
+    /// Server-side rate limit in requests per second; `None` for none.
+    pub rate: Option<f64>,
+    /// Token-bucket capacity for the rate limit (defaults to the rate, at least 1).
+    pub burst: Option<u32>,
+    /// Added to every answer.
+    pub latency: Duration,
+    /// Uniform extra latency, up to this.
+    pub jitter: Duration,
+    /// Faults to inject.
+    pub faults: FaultSpec,
+    /// When set, every API request must be signed by this key's secret.
+    pub public_key: Option<ed25519_dalek::VerifyingKey>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            seed: 42,
+            items_per_game: 100,
+            rate: None,
+            burst: None,
+            latency: Duration::ZERO,
+            jitter: Duration::ZERO,
+            faults: FaultSpec::default(),
+            public_key: None,
+        }
+    }
+}
+
+/// A kind of injected fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Fault {
+    /// A 500 or 503 answer with a JSON error.
+    ServerError,
+    /// The stream is reset (RST_STREAM) without an answer.
+    Reset,
+    /// The answer never comes.
+    Stall,
+    /// A 200 whose body is not JSON.
+    Malformed,
+    /// A 200 whose body is cut short.
+    Truncate,
+    /// GOAWAY sent on a connection after its Nth stream.
+    GoAway,
+}
+
+impl Fault {
+    /// The name used in `--faults` and in stats.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::ServerError => "5xx",
+            Fault::Reset => "reset",
+            Fault::Stall => "stall",
+            Fault::Malformed => "malformed",
+            Fault::Truncate => "truncate",
+            Fault::GoAway => "goaway",
+        }
+    }
+}
+
+/// Per-request fault probabilities and the GOAWAY period.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FaultSpec {
+    /// Probability of each per-request fault, in `[0, 1]`; at most one fault per request.
+    pub probabilities: Vec<(Fault, f64)>,
+    /// Send GOAWAY after every N streams on a connection.
+    pub goaway_every: Option<u64>,
+}
+
+/// A `--faults` value that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid --faults {spec:?}: {problem} (expected e.g. \"5xx=0.05,reset=0.02,stall=0.01,malformed=0.01,truncate=0.01,goaway-every=200\")"
+)]
+pub struct FaultSpecError {
+    spec: String,
+    problem: String,
+}
+
+impl std::str::FromStr for FaultSpec {
+    type Err = FaultSpecError;
+
+    fn from_str(spec: &str) -> Result<Self, Self::Err> {
+        let err = |problem: String| FaultSpecError {
+            spec: spec.to_owned(),
+            problem,
+        };
+        let mut out = FaultSpec::default();
+        for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (key, value) = part
+                .split_once('=')
+                .ok_or_else(|| err(format!("{part:?} has no '='")))?;
+            if key == "goaway-every" {
+                let n: u64 = value.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    err(format!(
+                        "goaway-every must be a whole number > 0, got {value:?}"
+                    ))
+                })?;
+                out.goaway_every = Some(n);
+                continue;
+            }
+            let fault = match key {
+                "5xx" => Fault::ServerError,
+                "reset" => Fault::Reset,
+                "stall" => Fault::Stall,
+                "malformed" => Fault::Malformed,
+                "truncate" => Fault::Truncate,
+                other => {
+                    return Err(err(format!(
+                        "unknown fault {other:?}; known: 5xx, reset, stall, malformed, truncate, goaway-every"
+                    )));
+                }
+            };
+            let p: f64 = value
+                .parse()
+                .ok()
+                .filter(|p: &f64| (0.0..=1.0).contains(p))
+                .ok_or_else(|| {
+                    err(format!(
+                        "{key} must be a probability from 0 to 1, got {value:?}"
+                    ))
+                })?;
+            out.probabilities.push((fault, p));
+        }
+        let total: f64 = out.probabilities.iter().map(|(_, p)| p).sum();
+        if total > 1.0 {
+            return Err(err(format!(
+                "the probabilities add up to {total}, more than 1"
+            )));
+        }
+        Ok(out)
+    }
+}
+
+impl fmt::Display for FaultSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts: Vec<String> = self
+            .probabilities
+            .iter()
+            .map(|(k, p)| format!("{}={p}", k.name()))
+            .collect();
+        if let Some(n) = self.goaway_every {
+            parts.push(format!("goaway-every={n}"));
+        }
+        f.write_str(&parts.join(","))
+    }
+}
+
+/// What the simulator has counted, as served at `GET /__sim/stats`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SimStats {
+    /// API requests received (the stats endpoint excluded).
+    pub requests: u64,
+    /// Answers by status code.
+    pub status: BTreeMap<String, u64>,
+    /// Injected faults by kind.
+    pub faults: BTreeMap<String, u64>,
+    /// TCP connections accepted.
+    pub connections: u64,
+    /// The most requests received in any sliding one-second window.
+    pub max_requests_in_1s: u64,
+    /// The most requests in flight at once.
+    pub max_concurrent_streams: u64,
+    /// Requests received per path.
+    pub paths: BTreeMap<String, u64>,
+}
+
+/// The simulator's address for a host config: `http://ADDR`.
+pub fn endpoint_url(addr: SocketAddr) -> String {
+    format!("http://{addr}")
+}
