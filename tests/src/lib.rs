@@ -1,1 +1,168 @@
-//! Integration tests live under tests/tests/.
+//! Helpers for skinscan's integration tests: a simulator per test, a host upstream tuned for
+//! fast tests, the built-in plugins with per-test settings, and cargo-built artifacts.
+//!
+//! Every server binds `127.0.0.1:0`; nothing leaves the machine.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use skinscan_core::http::{HttpOptions, Target};
+use skinscan_core::limit::Rate;
+use skinscan_core::plugin::Plugin;
+use skinscan_core::resilience::RetryPolicy;
+use skinscan_core::schedule::{CycleReport, NoObserver, ScheduleOptions, Scheduler};
+use skinscan_core::sim::{SimConfig, SimServer};
+use skinscan_core::upstream::{Upstream, UpstreamConfig};
+use skinscan_sdk::SettingValue;
+use tokio_util::sync::CancellationToken;
+
+/// Starts a simulator on an ephemeral loopback port.
+pub async fn sim(config: SimConfig) -> SimServer {
+    skinscan_core::sim::start(config, SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .expect("the simulator binds a loopback port")
+}
+
+/// A simulator with `items` listings per game, no latency, no limit, no faults.
+pub async fn plain_sim(items: u64) -> SimServer {
+    sim(SimConfig {
+        items_per_game: items,
+        ..SimConfig::default()
+    })
+    .await
+}
+
+/// An upstream config for tests: high rate, short timeouts, quick retries.
+pub fn upstream_config(url: &str, rate_per_sec: f64) -> UpstreamConfig {
+    UpstreamConfig {
+        target: Target::parse(url).expect("a valid URL"),
+        http: HttpOptions {
+            connect_timeout: Duration::from_secs(2),
+            ..HttpOptions::default()
+        },
+        rate: Rate::per_second(rate_per_sec).expect("a positive rate"),
+        burst: 1,
+        group_limits: Vec::new(),
+        request_timeout: Duration::from_secs(5),
+        retry: RetryPolicy {
+            attempts: 6,
+            base: Duration::from_millis(5),
+            cap: Duration::from_millis(50),
+        },
+        budget_percent: 20,
+        budget_floor: 10,
+        breaker_failures: 50,
+        breaker_cooldown: Duration::from_secs(1),
+        signer: None,
+    }
+}
+
+/// The four built-in plugins, each with `settings` (key, value) applied.
+pub fn builtins(settings: &[(&str, SettingValue)]) -> Vec<Plugin> {
+    let mut plugins = skinscan_core::plugin::resolve(&[]).expect("the built-ins load");
+    for p in &mut plugins {
+        for (k, v) in settings {
+            p.settings.set(*k, v.clone());
+        }
+    }
+    plugins
+}
+
+/// Scheduling options for tests: parallel, generous timeouts, short grace.
+pub fn parallel(concurrent: usize) -> ScheduleOptions {
+    ScheduleOptions {
+        parallel: true,
+        concurrent_scans: concurrent,
+        game_timeout: Duration::from_secs(60),
+        grace_period: Duration::from_secs(2),
+    }
+}
+
+/// Runs one cycle of `plugins` against `config`'s upstream.
+pub async fn one_cycle(
+    config: UpstreamConfig,
+    plugins: Vec<Plugin>,
+    options: ScheduleOptions,
+) -> CycleReport {
+    let scheduler = Scheduler::new(Arc::new(Upstream::new(config)), plugins, options);
+    scheduler
+        .run_cycle(1, &CancellationToken::new(), Arc::new(NoObserver))
+        .await
+}
+
+/// The item ids of every opportunity of a cycle, sorted.
+pub fn opportunity_ids(report: &CycleReport) -> Vec<String> {
+    let mut ids: Vec<String> = report
+        .games
+        .iter()
+        .filter_map(|g| g.report.as_ref())
+        .flat_map(|r| r.opportunities.iter().map(|o| o.item_id.clone()))
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Asserts every game of the cycle succeeded with no partial errors.
+pub fn assert_all_ok(report: &CycleReport) {
+    for g in &report.games {
+        assert!(g.failure.is_none(), "{} failed: {:?}", g.game, g.failure);
+        let r = g.report.as_ref().expect("a successful game has a report");
+        assert!(
+            r.errors.is_empty(),
+            "{} reported errors: {:?}",
+            g.game,
+            r.errors
+        );
+        let judged = r.opportunities.len() as u64 + r.rejected_total();
+        assert_eq!(judged, r.listings_seen, "{}: listings lost", g.game);
+    }
+}
+
+/// Builds `package`'s library or binary with cargo (from inside a test) and returns the
+/// artifact's path from cargo's `compiler-artifact` message: after `cargo test` a cdylib
+/// sits only under target/debug/deps, so paths are never guessed.
+pub fn cargo_build(args: &[&str], pick: impl Fn(&serde_json::Value) -> Option<PathBuf>) -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let output = std::process::Command::new(cargo)
+        .current_dir(&workspace)
+        .args(["build", "--message-format=json"])
+        .args(args)
+        .output()
+        .expect("cargo runs");
+    assert!(
+        output.status.success(),
+        "cargo build {args:?} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact")
+        .find_map(|m| pick(&m))
+        .unwrap_or_else(|| panic!("cargo build {args:?} reported no matching artifact"))
+}
+
+/// The cdylib of `package` (e.g. `skinscan-csgo`), built from the workspace or, with
+/// `manifest`, from that out-of-tree Cargo project.
+pub fn cdylib(package: &str, manifest: Option<&str>) -> PathBuf {
+    let mut args = vec!["--lib"];
+    match manifest {
+        Some(m) => args.extend(["--manifest-path", m]),
+        None => args.extend(["-p", package]),
+    }
+    let wanted = package.replace('-', "_");
+    cargo_build(&args, |m| {
+        if m["target"]["name"] != wanted.as_str() {
+            return None;
+        }
+        m["filenames"]
+            .as_array()?
+            .iter()
+            .filter_map(|f| f.as_str())
+            .find(|f| f.ends_with(std::env::consts::DLL_SUFFIX))
+            .map(PathBuf::from)
+    })
+}

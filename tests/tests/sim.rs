@@ -1,0 +1,489 @@
+//! The simulated market as a client sees it: paging, limits, signatures, faults, stats.
+
+use std::collections::HashSet;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method};
+use skinscan_core::http::{H2Client, HttpErrorKind, HttpOptions, HttpResponse, Target};
+use skinscan_core::sign::{Signer, generate_keypair_hex, signing_string};
+use skinscan_core::sim::{SimConfig, SimStats};
+use skinscan_sdk::dmarket::{self, MarketItemsQuery};
+use skinscan_sdk::{ApiRequest, Currency};
+use skinscan_tests::*;
+
+fn client(url: &str) -> H2Client {
+    H2Client::new(Target::parse(url).unwrap(), HttpOptions::default())
+}
+
+async fn get(c: &H2Client, req: &ApiRequest) -> HttpResponse {
+    c.send(
+        Method::GET,
+        &req.path_and_query(),
+        HeaderMap::new(),
+        Bytes::new(),
+    )
+    .await
+    .expect("the sim answers")
+}
+
+async fn all_pages(c: &H2Client, query: MarketItemsQuery) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut cursor = None;
+    loop {
+        let r = get(c, &query.clone().cursor(cursor).to_request()).await;
+        assert_eq!(r.status, 200);
+        let page = dmarket::parse_market_page(&r.body, Currency::Usd).unwrap();
+        assert_eq!(page.malformed, 0);
+        ids.extend(page.listings.into_iter().map(|l| l.item_id));
+        match page.cursor {
+            Some(c) => cursor = Some(c),
+            None => return ids,
+        }
+    }
+}
+
+#[tokio::test]
+async fn paging_returns_every_listing_exactly_once() {
+    for (seed, items) in [(1, 1), (2, 99), (3, 100), (4, 101), (5, 777)] {
+        let sim = sim(SimConfig {
+            seed,
+            items_per_game: items,
+            ..SimConfig::default()
+        })
+        .await;
+        let c = client(&sim.url());
+        for game in ["a8db", "9a92", "rust", "tf2"] {
+            for limit in [100, 37] {
+                let ids = all_pages(&c, MarketItemsQuery::new(game).limit(limit)).await;
+                let unique: HashSet<&String> = ids.iter().collect();
+                assert_eq!(
+                    ids.len() as u64,
+                    items,
+                    "seed {seed} game {game} limit {limit}"
+                );
+                assert_eq!(
+                    unique.len(),
+                    ids.len(),
+                    "duplicates for seed {seed} game {game}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn pages_are_sorted_filtered_and_deterministic() {
+    let a = plain_sim(500).await;
+    let b = plain_sim(500).await;
+    let q = MarketItemsQuery::new("a8db").price_band(200, 900);
+    let (ca, cb) = (client(&a.url()), client(&b.url()));
+    let first_a = get(&ca, &q.to_request()).await;
+    let first_b = get(&cb, &q.to_request()).await;
+    assert_eq!(first_a.body, first_b.body, "same seed, same data");
+    let page = dmarket::parse_market_page(&first_a.body, Currency::Usd).unwrap();
+    let prices: Vec<i64> = page.listings.iter().map(|l| l.price.cents()).collect();
+    assert!(prices.windows(2).all(|w| w[0] <= w[1]));
+    assert!(prices.iter().all(|p| (200..=900).contains(p)));
+    let desc = get(&ca, &q.clone().order(dmarket::OrderDir::Desc).to_request()).await;
+    let desc = dmarket::parse_market_page(&desc.body, Currency::Usd).unwrap();
+    assert!(desc.listings.windows(2).all(|w| w[0].price >= w[1].price));
+    // A title filter returns only that title.
+    let title = page.listings[0].title.clone();
+    let by_title = get(
+        &ca,
+        &MarketItemsQuery::new("a8db").title(&title).to_request(),
+    )
+    .await;
+    let by_title = dmarket::parse_market_page(&by_title.body, Currency::Usd).unwrap();
+    assert!(!by_title.listings.is_empty() && by_title.listings.iter().all(|l| l.title == title));
+}
+
+#[tokio::test]
+async fn aggregated_prices_answer_known_titles_and_omit_unknown_ones() {
+    let sim = plain_sim(300).await;
+    let c = client(&sim.url());
+    let page = get(&c, &MarketItemsQuery::new("9a92").to_request()).await;
+    let page = dmarket::parse_market_page(&page.body, Currency::Usd).unwrap();
+    let known = page.listings[0].title.clone();
+    let req = dmarket::aggregated_prices_request("dota2", &[known.clone(), "No Such Item".into()]);
+    let r = c
+        .send(
+            Method::POST,
+            &req.path_and_query(),
+            HeaderMap::new(),
+            Bytes::from(req.body.unwrap()),
+        )
+        .await
+        .unwrap();
+    let prices = dmarket::parse_aggregated_prices(&r.body, Currency::Usd)
+        .unwrap()
+        .prices;
+    assert_eq!(prices.len(), 1);
+    assert_eq!(prices[0].title, known);
+    // The best offer is the cheapest listing of that title.
+    let cheapest = page
+        .listings
+        .iter()
+        .filter(|l| l.title == known)
+        .map(|l| l.price)
+        .min();
+    assert_eq!(prices[0].best_offer, cheapest);
+    assert!(prices[0].best_order.is_some() && prices[0].offer_count >= 1);
+    // More than 100 titles is refused.
+    let titles: Vec<String> = (0..101).map(|i| format!("t{i}")).collect();
+    let body = serde_json::json!({"filter": {"game": "dota2", "titles": titles}}).to_string();
+    let r = c
+        .send(
+            Method::POST,
+            dmarket::AGGREGATED_PRICES_PATH,
+            HeaderMap::new(),
+            Bytes::from(body),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 400);
+}
+
+#[tokio::test]
+async fn bad_requests_get_json_errors() {
+    let sim = plain_sim(10).await;
+    let c = client(&sim.url());
+    for (path, status, words) in [
+        (
+            "/exchange/v1/market/items?gameId=a8db&limit=101",
+            400,
+            "limit must be from 1 to 100",
+        ),
+        (
+            "/exchange/v1/market/items?limit=10",
+            400,
+            "gameId is required",
+        ),
+        (
+            "/exchange/v1/market/items?gameId=zzzz",
+            400,
+            "unknown gameId",
+        ),
+        (
+            "/exchange/v1/market/items?gameId=a8db&cursor=garbage",
+            400,
+            "invalid cursor",
+        ),
+        ("/no/such/path", 404, "no route /no/such/path"),
+    ] {
+        let r = c
+            .send(Method::GET, path, HeaderMap::new(), Bytes::new())
+            .await
+            .unwrap();
+        assert_eq!(r.status.as_u16(), status, "{path}");
+        let e = dmarket::parse_error_body(&r.body)
+            .unwrap_or_else(|| panic!("{path}: not a JSON error"));
+        assert!(e.message.contains(words), "{path}: {}", e.message);
+    }
+    let sales = get(&c, &dmarket::last_sales_request("a8db", "No Such Item", 10)).await;
+    assert_eq!(
+        dmarket::parse_last_sales(&sales.body, Currency::Usd).unwrap(),
+        vec![]
+    );
+}
+
+#[tokio::test]
+async fn over_the_limit_gets_429_with_retry_after_and_under_it_never_does() {
+    let sim = sim(SimConfig {
+        items_per_game: 10,
+        rate: Some(20.0),
+        burst: Some(5),
+        ..SimConfig::default()
+    })
+    .await;
+    let c = client(&sim.url());
+    let req = MarketItemsQuery::new("a8db").to_request();
+    let answers = futures_join_all(&c, &req, 12).await;
+    let limited: Vec<&HttpResponse> = answers.iter().filter(|r| r.status == 429).collect();
+    assert_eq!(answers.len() - limited.len(), 5, "the burst lets 5 through");
+    for r in &limited {
+        let after: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!(after >= 1);
+        assert_eq!(
+            dmarket::parse_error_body(&r.body).unwrap().code,
+            "TooManyRequests"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Under the limit: one request every 60 ms is ~16/s < 20/s.
+    for _ in 0..10 {
+        assert_eq!(get(&c, &req).await.status, 200);
+        tokio::time::sleep(Duration::from_millis(60)).await;
+    }
+    assert_eq!(
+        sim.stats().status.get("429").copied(),
+        Some(limited.len() as u64)
+    );
+}
+
+async fn futures_join_all(c: &H2Client, req: &ApiRequest, n: usize) -> Vec<HttpResponse> {
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let (c, pq) = (c.clone(), req.path_and_query());
+        set.spawn(async move {
+            c.send(Method::GET, &pq, HeaderMap::new(), Bytes::new())
+                .await
+                .unwrap()
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(r) = set.join_next().await {
+        out.push(r.unwrap());
+    }
+    out
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn signed_headers(signer: &Signer, req: &ApiRequest, date: u64) -> HeaderMap {
+    let s = signer.sign("GET", &req.path, &req.encoded_query(), b"", date);
+    let mut h = HeaderMap::new();
+    h.insert("x-api-key", HeaderValue::from_str(&s.api_key).unwrap());
+    h.insert("x-sign-date", HeaderValue::from_str(&s.date).unwrap());
+    h.insert(
+        "x-request-sign",
+        HeaderValue::from_str(&s.signature).unwrap(),
+    );
+    h
+}
+
+#[tokio::test]
+async fn signatures_are_verified_and_each_failure_is_named() {
+    let (public, secret) = generate_keypair_hex([11; 32]);
+    let signer = Signer::from_hex(&public, &secret).unwrap();
+    let sim = sim(SimConfig {
+        items_per_game: 10,
+        public_key: Some(signer.verifying_key()),
+        ..SimConfig::default()
+    })
+    .await;
+    let c = client(&sim.url());
+    let req = MarketItemsQuery::new("a8db")
+        .title("AK-47 | Redline (Field-Tested)")
+        .to_request();
+    let pq = req.path_and_query();
+    let send = |h: HeaderMap| {
+        let c = c.clone();
+        let pq = pq.clone();
+        async move { c.send(Method::GET, &pq, h, Bytes::new()).await.unwrap() }
+    };
+    assert_eq!(send(signed_headers(&signer, &req, now())).await.status, 200);
+
+    let reason = |r: HttpResponse| {
+        assert_eq!(r.status, 401);
+        dmarket::parse_error_body(&r.body).unwrap().message
+    };
+    assert!(reason(send(HeaderMap::new()).await).contains("missing X-Api-Key"));
+    let mut h = signed_headers(&signer, &req, now());
+    h.remove("x-request-sign");
+    assert!(reason(send(h).await).contains("missing X-Request-Sign"));
+    let mut h = signed_headers(&signer, &req, now());
+    h.insert(
+        "x-sign-date",
+        HeaderValue::from_str(&(now() + 1).to_string()).unwrap(),
+    );
+    assert!(reason(send(h).await).contains("signature does not match"));
+    let stale = reason(send(signed_headers(&signer, &req, now() - 300)).await);
+    assert!(
+        stale.contains("off the server clock") && stale.contains("sync the clock"),
+        "{stale}"
+    );
+    let (other, other_secret) = generate_keypair_hex([12; 32]);
+    let other = Signer::from_hex(&other, &other_secret).unwrap();
+    assert!(reason(send(signed_headers(&other, &req, now())).await).contains("unknown X-Api-Key"));
+    // The original's bug: signing spaces as '+' while sending %20.
+    let date = now();
+    let plus = signer.sign(
+        "GET",
+        &req.path,
+        &req.encoded_query().replace("%20", "+"),
+        b"",
+        date,
+    );
+    let mut h = signed_headers(&signer, &req, date);
+    h.insert(
+        "x-request-sign",
+        HeaderValue::from_str(&plus.signature).unwrap(),
+    );
+    assert!(reason(send(h).await).contains("signature does not match"));
+}
+
+#[test]
+fn our_signatures_verify_with_an_independent_ed25519_implementation() {
+    let (public, secret) = generate_keypair_hex([21; 32]);
+    let signer = Signer::from_hex(&public, &secret).unwrap();
+    let req = ApiRequest::get("/exchange/v1/market/items")
+        .param("gameId", "a8db")
+        .param("title", "AWP | Asiimov");
+    let signed = signer.sign("GET", &req.path, &req.encoded_query(), b"", 1605619994);
+    let sig = hex::decode(signed.signature.strip_prefix("dmar ed25519 ").unwrap()).unwrap();
+    let message = signing_string("GET", &req.path, &req.encoded_query(), b"", 1605619994);
+    assert_eq!(
+        String::from_utf8(message.clone()).unwrap(),
+        "GET/exchange/v1/market/items?gameId=a8db&title=AWP%20%7C%20Asiimov1605619994"
+    );
+    let key = ring::signature::UnparsedPublicKey::new(
+        &ring::signature::ED25519,
+        hex::decode(&public).unwrap(),
+    );
+    key.verify(&message, &sig)
+        .expect("ring accepts skinscan's signature");
+    assert!(key.verify(b"something else", &sig).is_err());
+    // And ring's own signature over the same bytes is what ed25519-dalek produced (Ed25519
+    // is deterministic).
+    let pair = ring::signature::Ed25519KeyPair::from_seed_unchecked(&[21; 32]).unwrap();
+    assert_eq!(pair.sign(&message).as_ref(), sig.as_slice());
+}
+
+async fn one(
+    sim_faults: &str,
+) -> (
+    Result<HttpResponse, skinscan_core::http::HttpError>,
+    SimStats,
+) {
+    let sim = sim(SimConfig {
+        items_per_game: 50,
+        faults: sim_faults.parse().unwrap(),
+        ..SimConfig::default()
+    })
+    .await;
+    let c = client(&sim.url());
+    let req = MarketItemsQuery::new("a8db").to_request();
+    let r = tokio::time::timeout(
+        Duration::from_millis(500),
+        c.send(
+            Method::GET,
+            &req.path_and_query(),
+            HeaderMap::new(),
+            Bytes::new(),
+        ),
+    )
+    .await;
+    let r = r.unwrap_or_else(|_| {
+        Err(skinscan_core::http::HttpError {
+            kind: HttpErrorKind::Other,
+            message: "stalled".into(),
+        })
+    });
+    (r, sim.stats())
+}
+
+#[tokio::test]
+async fn each_fault_kind_is_observable_by_a_client() {
+    let (r, s) = one("5xx=1").await;
+    let r = r.unwrap();
+    assert!(r.status == 500 || r.status == 503, "{}", r.status);
+    assert_eq!(s.faults.get("5xx"), Some(&1));
+
+    let (r, s) = one("reset=1").await;
+    assert_eq!(r.unwrap_err().kind, HttpErrorKind::Reset);
+    assert_eq!(s.faults.get("reset"), Some(&1));
+
+    let (r, s) = one("stall=1").await;
+    assert_eq!(r.unwrap_err().message, "stalled");
+    assert_eq!(s.faults.get("stall"), Some(&1));
+
+    let (r, _) = one("malformed=1").await;
+    let r = r.unwrap();
+    assert_eq!(r.status, 200);
+    assert!(serde_json::from_slice::<serde_json::Value>(&r.body).is_err());
+
+    let (clean, _) = one("").await;
+    let clean = clean.unwrap().body;
+    let (r, s) = one("truncate=1").await;
+    let cut = r.unwrap().body;
+    assert!(
+        cut.len() < clean.len() && clean.starts_with(&cut),
+        "a truncated body is a prefix of the real one"
+    );
+    assert!(serde_json::from_slice::<serde_json::Value>(&cut).is_err());
+    assert_eq!(s.faults.get("truncate"), Some(&1));
+}
+
+#[tokio::test]
+async fn goaway_closes_the_connection_after_n_streams_and_the_client_reconnects() {
+    let sim = sim(SimConfig {
+        items_per_game: 10,
+        faults: "goaway-every=2".parse().unwrap(),
+        ..SimConfig::default()
+    })
+    .await;
+    let c = client(&sim.url());
+    let req = MarketItemsQuery::new("tf2").to_request();
+    for _ in 0..6 {
+        // A request caught by the GOAWAY is retried once here, as the host's retry would.
+        let r = match c
+            .send(
+                Method::GET,
+                &req.path_and_query(),
+                HeaderMap::new(),
+                Bytes::new(),
+            )
+            .await
+        {
+            Ok(r) => r,
+            Err(_) => get(&c, &req).await,
+        };
+        assert_eq!(r.status, 200);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let s = sim.stats();
+    assert!(s.connections >= 3, "{s:?}");
+    assert!(s.faults.get("goaway").copied().unwrap_or(0) >= 2);
+    assert_eq!(c.connections_opened(), s.connections);
+}
+
+#[tokio::test]
+async fn stats_count_requests_statuses_streams_and_windows() {
+    let sim = sim(SimConfig {
+        items_per_game: 10,
+        latency: Duration::from_millis(150),
+        ..SimConfig::default()
+    })
+    .await;
+    let c = client(&sim.url());
+    let req = MarketItemsQuery::new("rust").to_request();
+    let answers = futures_join_all(&c, &req, 20).await;
+    assert!(answers.iter().all(|r| r.status == 200));
+    let _ = c
+        .send(Method::GET, "/nope", HeaderMap::new(), Bytes::new())
+        .await
+        .unwrap();
+    // The stats endpoint itself is not counted, and is served over HTTP/1.1 too (curl).
+    let body = http1_get(sim.addr(), "/__sim/stats").await;
+    let s: SimStats = serde_json::from_str(&body).unwrap();
+    assert_eq!(s.requests, 21);
+    assert_eq!(s.status.get("200"), Some(&20));
+    assert_eq!(s.status.get("404"), Some(&1));
+    assert_eq!(s.max_concurrent_streams, 20);
+    assert_eq!(s.max_requests_in_1s, 21);
+    assert_eq!(
+        s.connections, 2,
+        "the h2 client's connection and the HTTP/1.1 one"
+    );
+    assert_eq!(s.paths.get("/exchange/v1/market/items"), Some(&20));
+}
+
+/// A raw HTTP/1.1 GET over a plain socket, as curl would send it (async: the simulator
+/// shares this test's runtime).
+async fn http1_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    out.split("\r\n\r\n").nth(1).unwrap().to_owned()
+}
