@@ -146,7 +146,12 @@ pub async fn scan(
     let format = options.format.unwrap_or(settings.output_format);
     let plugins = plugins_for(&settings, options.games.as_deref())?;
     let jsonl_path = options.jsonl.clone().or(settings.jsonl.clone());
-    let jsonl = jsonl_path.as_deref().map(JsonlSink::open).transpose()?;
+    // A path that cannot be opened is bad input (exit 2); a write failing later is not.
+    let jsonl = jsonl_path
+        .as_deref()
+        .map(JsonlSink::open)
+        .transpose()
+        .map_err(|e| AppError::Usage(e.to_string()))?;
     let (_market, target) = market(&settings).await?;
     let upstream = Arc::new(Upstream::new(settings.upstream.for_target(target)));
     tracing::info!(

@@ -493,24 +493,74 @@ impl Env for BTreeMap<String, String> {
 /// Reads the config: `path` if given (must exist), else `config/config.toml` if it exists,
 /// else the defaults; then applies `env` and validates.
 pub fn load(path: Option<&Path>, env: &dyn Env) -> Result<Settings, ConfigError> {
-    let (raw, source) = match path {
-        Some(p) => (parse_file(p)?, Some(p.to_path_buf())),
-        None if Path::new(DEFAULT_CONFIG_PATH).exists() => {
-            let p = PathBuf::from(DEFAULT_CONFIG_PATH);
-            (parse_file(&p)?, Some(p))
-        }
-        None => (RawConfig::default(), None),
+    let file = match path {
+        Some(p) => Some(p.to_path_buf()),
+        None if Path::new(DEFAULT_CONFIG_PATH).exists() => Some(PathBuf::from(DEFAULT_CONFIG_PATH)),
+        None => None,
     };
-    validate(apply_env(raw, env)?, source)
+    let Some(file) = file else {
+        return validate(apply_env(RawConfig::default(), env)?, None);
+    };
+    let text = read_file(&file)?;
+    let raw = parse_str(&text, &file.display().to_string())?;
+    validate(apply_env(raw, env)?, Some(file.clone())).map_err(|e| match e {
+        // A value the file set: say where, as the parser does for syntax errors.
+        ConfigError::Invalid { key, message } => match locate_key(&text, &key) {
+            Some((line, column)) => ConfigError::Invalid {
+                key: format!("{}:{line}:{column}: {key}", file.display()),
+                message,
+            },
+            None => ConfigError::Invalid { key, message },
+        },
+        other => other,
+    })
 }
 
 /// Parses a config file.
 pub fn parse_file(path: &Path) -> Result<RawConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    parse_str(&read_file(path)?, &path.display().to_string())
+}
+
+fn read_file(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
-    })?;
-    parse_str(&text, &path.display().to_string())
+    })
+}
+
+/// The 1-based line and column where `text` sets the dotted `key` (`market.rate_limit`,
+/// `plugins.csgo.items`), for error messages; `None` when the value did not come from a
+/// plain `key = value` line under its table header.
+fn locate_key(text: &str, key: &str) -> Option<(usize, usize)> {
+    let mut table = String::new();
+    for (n, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        if let Some(header) = trimmed.strip_prefix('[') {
+            let header = header.split(']').next().unwrap_or_default();
+            table = header
+                .split('.')
+                .map(|p| p.trim().trim_matches('"'))
+                .collect::<Vec<_>>()
+                .join(".");
+            continue;
+        }
+        let Some((name, _)) = trimmed.split_once('=') else {
+            continue;
+        };
+        let name = name.trim().trim_matches('"');
+        if name.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let full = if table.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{table}.{name}")
+        };
+        if full == key {
+            return Some((n + 1, line.len() - trimmed.len() + 1));
+        }
+    }
+    None
 }
 
 /// Parses config text; `origin` names it in errors.
@@ -818,6 +868,15 @@ impl fmt::Display for Endpoint {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn keys_are_located_under_their_table() {
+        let text = "# c\n[scanner]\nparallel = true\n\n[market]\n  rate_limit = 0\n[market.retry]\nattempts = 0\n";
+        assert_eq!(locate_key(text, "market.rate_limit"), Some((6, 3)));
+        assert_eq!(locate_key(text, "market.retry.attempts"), Some((8, 1)));
+        assert_eq!(locate_key(text, "scanner.parallel"), Some((3, 1)));
+        assert_eq!(locate_key(text, "scanner.concurrent_scans"), None);
+    }
+
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -984,8 +1043,9 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            err.to_string()
-                .starts_with("DMARKET_PUBLIC_KEY must be 64 hex characters"),
+            err.to_string().starts_with(
+                "the public key (DMARKET_PUBLIC_KEY or market.public_key) must be 64 hex characters"
+            ),
             "{err}"
         );
         let err = settings("", &[("DMARKET_PUBLIC_KEY", &public)]).unwrap_err();

@@ -103,7 +103,7 @@ pub enum PluginError {
         path: PathBuf,
     },
     /// The file is not a loadable library.
-    #[error("cannot load {} as a plugin library: {message}", path.display())]
+    #[error("cannot load {} as a plugin library: {message}; point plugins.<name>.path at a cdylib built with skinscan_sdk::declare_plugin!", path.display())]
     Open {
         /// The path.
         path: PathBuf,
@@ -224,7 +224,11 @@ pub fn load_library(
     }
     .map_err(|e| PluginError::Open {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        // libloading says "dlopen failed" and keeps the loader's reason as the source.
+        message: std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(": "),
     })?;
     let symbol = format!("skinscan_plugin_{name}");
     // SAFETY: the symbol is looked up as a pointer to data; nothing is read until the checks.

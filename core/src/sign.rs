@@ -13,12 +13,12 @@ use crate::secret::Secret;
 pub enum KeyError {
     /// The public key is not 64 hex characters.
     #[error(
-        "DMARKET_PUBLIC_KEY must be 64 hex characters (an Ed25519 public key), got {0} characters{1}"
+        "the public key (DMARKET_PUBLIC_KEY or market.public_key) must be 64 hex characters (an Ed25519 public key), got {0} characters{1}; copy it from your DMarket API keys page"
     )]
     PublicFormat(usize, &'static str),
     /// The secret key is not 128 hex characters.
     #[error(
-        "DMARKET_SECRET_KEY must be 128 hex characters (seed + public key, as DMarket issues it), got {0} characters{1}"
+        "the secret key (DMARKET_SECRET_KEY or market.secret_key) must be 128 hex characters (seed + public key, as DMarket issues it), got {0} characters{1}"
     )]
     SecretFormat(usize, &'static str),
     /// The secret does not belong to the public key.

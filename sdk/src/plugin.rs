@@ -218,6 +218,11 @@ impl<S: GameScanner> GameScanner for Guarded<S> {
             Err(panic) => Err(ScanError::Panicked(panic_message(&*panic))),
         }
     }
+
+    fn check_settings(&self, settings: &PluginSettings) -> Result<(), ScanError> {
+        std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.check_settings(settings)))
+            .unwrap_or_else(|panic| Err(ScanError::Panicked(panic_message(&*panic))))
+    }
 }
 
 /// The text of a panic payload.
@@ -404,6 +409,55 @@ mod tests {
         assert_eq!(panic_message(&*p), "boom 7");
         let p = std::panic::catch_unwind(|| panic!("static")).unwrap_err();
         assert_eq!(panic_message(&*p), "static");
+    }
+
+    struct Picky;
+
+    #[async_trait]
+    impl GameScanner for Picky {
+        fn info(&self) -> GameInfo {
+            GameInfo {
+                id: crate::model::GameId::new("picky").unwrap(),
+                display_name: "Picky".into(),
+                market_game_id: "a8db".into(),
+                price_game: "picky".into(),
+                fee: crate::money::Bps::new(700).unwrap(),
+            }
+        }
+        async fn scan(
+            &self,
+            _: &dyn ScanContext,
+            _: &PluginSettings,
+        ) -> Result<GameReport, ScanError> {
+            panic!("scan blew up")
+        }
+        fn check_settings(&self, settings: &PluginSettings) -> Result<(), ScanError> {
+            if settings.bool("explode", false)? {
+                panic!("check blew up");
+            }
+            Ok(settings.ensure_known(&["explode"])?)
+        }
+    }
+
+    #[test]
+    fn guarded_scanners_forward_setting_checks_and_contain_panics() {
+        let scanner = construct(|| Picky).unwrap();
+        assert_eq!(scanner.info().id.as_str(), "picky");
+        let mut settings = PluginSettings::new("picky", Default::default());
+        assert!(scanner.check_settings(&settings).is_ok());
+        settings.set(
+            "colour",
+            crate::settings::SettingValue::String("red".into()),
+        );
+        let err = scanner.check_settings(&settings).unwrap_err().to_string();
+        assert!(err.contains("colour"), "{err}");
+        let mut settings = PluginSettings::new("picky", Default::default());
+        settings.set("explode", crate::settings::SettingValue::Bool(true));
+        let err = scanner.check_settings(&settings).unwrap_err();
+        assert!(
+            matches!(&err, ScanError::Panicked(m) if m == "check blew up"),
+            "{err}"
+        );
     }
 
     #[test]

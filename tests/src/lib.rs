@@ -148,9 +148,21 @@ pub fn cargo_build(args: &[&str], pick: impl Fn(&serde_json::Value) -> Option<Pa
 /// The cdylib of `package` (e.g. `skinscan-csgo`), built from the workspace or, with
 /// `manifest`, from that out-of-tree Cargo project.
 pub fn cdylib(package: &str, manifest: Option<&str>) -> PathBuf {
+    let target_dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target");
+        dir.display().to_string()
+    });
     let mut args = vec!["--lib"];
     match manifest {
-        Some(m) => args.extend(["--manifest-path", m]),
+        // Another workspace: share this one's target directory, so the sdk and its
+        // dependencies are not built a second time.
+        Some(m) => args.extend([
+            "--manifest-path",
+            m,
+            "--locked",
+            "--target-dir",
+            &target_dir,
+        ]),
         None => args.extend(["-p", package]),
     }
     let wanted = package.replace('-', "_");

@@ -64,12 +64,14 @@ pub(crate) struct Catalogue {
 /// Makes one random title of a game.
 type TitleMaker = fn(&mut Rng) -> String;
 
-/// (market gameId, price game, title generator)
-const GAMES: [(&str, &str, TitleMaker); 4] = [
+/// (market gameId, price game, title generator). The fifth, `pubg`, has no built-in
+/// scanner: it is the out-of-tree plugin template's game (examples/plugin-template).
+const GAMES: [(&str, &str, TitleMaker); 5] = [
     ("a8db", "csgo", csgo_title),
     ("9a92", "dota2", dota2_title),
     ("rust", "rust", rust_title),
     ("tf2", "tf2", tf2_title),
+    ("pubg", "pubg", pubg_title),
 ];
 
 impl Catalogue {
@@ -398,6 +400,40 @@ fn tf2_title(rng: &mut Rng) -> String {
     format!("{}{}", rng.pick(&QUALITIES), rng.pick(&HATS))
 }
 
+fn pubg_title(rng: &mut Rng) -> String {
+    const SETS: [&str; 12] = [
+        "Candy Cane",
+        "Desert Digital",
+        "Bloodwork",
+        "Golden Plate",
+        "Victory Dance",
+        "Arctic",
+        "Neon Party",
+        "Dragon Hunter",
+        "Floral",
+        "Urban Camo",
+        "PGC 2019",
+        "Beryl Lightning",
+    ];
+    const ITEMS: [&str; 10] = [
+        "Pan",
+        "Hoodie",
+        "Mask",
+        "Combat Pants",
+        "Beanie",
+        "Trench Coat",
+        "AKM",
+        "M416",
+        "Kar98k",
+        "Parachute",
+    ];
+    // Crates are never worth flipping: the template blacklists them.
+    if rng.below(20) == 0 {
+        return format!("{} Crate", rng.pick(&SETS));
+    }
+    format!("{} ({})", rng.pick(&ITEMS), rng.pick(&SETS))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,7 +446,8 @@ mod tests {
         let json = |cat: &Catalogue| cat.games["a8db"].listing_json(0).to_owned();
         assert_eq!(json(&a), json(&b));
         assert_ne!(json(&a), json(&c));
-        assert_eq!(a.games.len(), 4);
+        assert_eq!(a.games.len(), 5);
+        assert_eq!(a.price_games["pubg"], "pubg");
         assert_eq!(a.price_games["dota2"], "9a92");
     }
 

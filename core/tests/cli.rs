@@ -1,0 +1,760 @@
+//! The `skinscan` binary as a user meets it: every kind of bad input answered with exit 2
+//! and a message that says what, where and how to fix; runtime failures exit 1; Ctrl-C
+//! flushes what was found; `config check` never shows a secret.
+//!
+//! Each test runs the real binary (`CARGO_BIN_EXE_skinscan`) in its own temporary
+//! directory, so no `.env` or `config/config.toml` of the checkout leaks in.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_skinscan");
+
+/// A scratch directory, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("skinscan-cli-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args).current_dir(&self.0).env_remove("RUST_LOG");
+        for var in [
+            "PARALLEL_SCANNER_ENABLED",
+            "PARALLEL_CONCURRENT_SCANS",
+            "MARKET_RATELIMIT",
+            "SCAN_INTERVAL",
+            "DMARKET_PUBLIC_KEY",
+            "DMARKET_SECRET_KEY",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd
+    }
+
+    fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = self.command(args);
+        cmd.envs(env.iter().copied());
+        cmd.output().expect("the skinscan binary runs")
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Asserts `output` exited with `code` and its stderr holds every one of `words`, with no
+/// panic or backtrace.
+fn assert_refused(output: &Output, code: i32, words: &[&str]) {
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(code), "stderr: {stderr}");
+    for w in words {
+        assert!(stderr.contains(w), "{w:?} missing from: {stderr}");
+    }
+    assert!(!stderr.contains("panicked"), "a panic: {stderr}");
+    assert!(
+        !stderr.contains("RUST_BACKTRACE"),
+        "a backtrace hint: {stderr}"
+    );
+}
+
+/// `config check` with `toml` as the config file must exit 2 naming `words`.
+fn bad_config(name: &str, toml: &str, words: &[&str]) {
+    let dir = Scratch::new(name);
+    dir.file("c.toml", toml);
+    let out = dir.run(&["config", "check", "--config", "c.toml"], &[]);
+    assert_refused(&out, 2, words);
+    assert!(
+        out.stdout.is_empty(),
+        "nothing on stdout: {}",
+        text(&out.stdout)
+    );
+}
+
+/// `config check` under the environment `env` must exit 2 naming `words`.
+fn bad_env(name: &str, env: &[(&str, &str)], words: &[&str]) {
+    let dir = Scratch::new(name);
+    let out = dir.run(&["config", "check"], env);
+    assert_refused(&out, 2, words);
+}
+
+// ---- malformed files, unknown keys, wrong types -------------------------------------
+
+#[test]
+fn malformed_toml_names_the_file_line_and_column() {
+    bad_config(
+        "malformed",
+        "[scanner\nparallel = true\n",
+        &["c.toml", "line 1, column 9", "expected `]`"],
+    );
+}
+
+#[test]
+fn unknown_keys_are_refused_with_the_known_ones() {
+    bad_config(
+        "unknown",
+        "[scanner]\nparalel = true\n",
+        &["line 2, column 1", "unknown field `paralel`", "`parallel`"],
+    );
+}
+
+#[test]
+fn unknown_sections_are_refused() {
+    bad_config(
+        "section",
+        "[scaner]\nparallel = true\n",
+        &["line 1", "unknown field `scaner`", "`scanner`"],
+    );
+}
+
+#[test]
+fn wrong_types_say_what_was_expected() {
+    bad_config(
+        "type",
+        "[scanner]\nparallel = \"yes\"\n",
+        &["line 2, column 12", "expected a boolean"],
+    );
+}
+
+#[test]
+fn a_zero_or_negative_rate_is_refused_where_it_is_set() {
+    bad_config(
+        "rate0",
+        "[market]\nrate_limit = 0\n",
+        &["c.toml:2:1", "market.rate_limit", "greater than 0"],
+    );
+    bad_config(
+        "rateneg",
+        "[market]\n\nrate_limit = -3\n",
+        &["c.toml:3:1", "market.rate_limit", "got -3"],
+    );
+}
+
+#[test]
+fn zero_concurrent_scans_is_refused() {
+    bad_config(
+        "cs0",
+        "[scanner]\nconcurrent_scans = 0\n",
+        &["c.toml:2:1", "scanner.concurrent_scans", "at least 1"],
+    );
+}
+
+#[test]
+fn bad_durations_show_the_accepted_forms() {
+    bad_config(
+        "dur",
+        "[scanner]\nscan_interval = \"5 parsecs\"\n",
+        &["line 2", "not a duration", "\"60s\""],
+    );
+}
+
+#[test]
+fn bad_endpoints_are_refused() {
+    bad_config(
+        "ftp",
+        "[market]\nendpoint = \"ftp://x\"\n",
+        &["market.endpoint", "http or https"],
+    );
+    bad_config(
+        "noturl",
+        "[market]\nendpoint = \"not a url\"\n",
+        &["market.endpoint", "\"embedded\""],
+    );
+}
+
+#[test]
+fn bad_group_limits_name_the_group() {
+    bad_config(
+        "limit",
+        "[market.limits]\nmarket = \"30/fortnight\"\n",
+        &["market.limits.market", "\"30/min\""],
+    );
+}
+
+#[test]
+fn bad_output_format_is_refused() {
+    bad_config(
+        "format",
+        "[output]\nformat = \"xml\"\n",
+        &["output.format", "\"table\" or \"json\"", "xml"],
+    );
+}
+
+#[test]
+fn a_missing_config_file_is_named() {
+    let dir = Scratch::new("missing");
+    let out = dir.run(&["config", "check", "--config", "nope.toml"], &[]);
+    assert_refused(
+        &out,
+        2,
+        &["cannot read config file nope.toml", "No such file"],
+    );
+}
+
+// ---- plugins -------------------------------------------------------------------------
+
+#[test]
+fn unknown_plugins_list_the_available_ones() {
+    bad_config(
+        "plugin",
+        "[plugins.csgoo]\nitems = 5\n",
+        &[
+            "unknown plugin \"csgoo\"",
+            "csgo, dota2, rust, tf2",
+            "plugins.csgoo.path",
+        ],
+    );
+}
+
+#[test]
+fn a_missing_plugin_library_is_named() {
+    bad_config(
+        "libmissing",
+        "[plugins.csgo]\npath = \"/nope/libx.so\"\n",
+        &["/nope/libx.so", "does not exist", "plugins.csgo.path"],
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_library_is_refused_with_the_loader_reason() {
+    let dir = Scratch::new("notlib");
+    let fake = dir.file("libfake.so", "not an ELF file");
+    let toml = format!("[plugins.csgo]\npath = {:?}\n", fake.display().to_string());
+    dir.file("c.toml", &toml);
+    let out = dir.run(&["config", "check", "--config", "c.toml"], &[]);
+    assert_refused(
+        &out,
+        2,
+        &[
+            "cannot load",
+            "libfake.so",
+            "as a plugin library",
+            "declare_plugin!",
+        ],
+    );
+}
+
+#[test]
+fn bad_plugin_settings_name_the_plugin_and_key() {
+    bad_config(
+        "setting",
+        "[plugins.csgo]\nmin_profit_percent = \"x\"\n",
+        &["plugins.csgo.min_profit_percent", "got \"x\""],
+    );
+    bad_config(
+        "typo",
+        "[plugins.tf2]\nitemz = 5\n",
+        &["plugins.tf2.itemz", "is not a setting", "items"],
+    );
+}
+
+// ---- keys and the environment -------------------------------------------------------
+
+#[test]
+fn keys_of_the_wrong_length_or_not_hex_are_refused() {
+    let secret = "ab".repeat(64);
+    bad_env(
+        "keylen",
+        &[
+            ("DMARKET_PUBLIC_KEY", "abcd"),
+            ("DMARKET_SECRET_KEY", &secret),
+        ],
+        &["DMARKET_PUBLIC_KEY", "64 hex characters", "got 4"],
+    );
+    let not_hex = "zz".repeat(32);
+    bad_env(
+        "keyhex",
+        &[
+            ("DMARKET_PUBLIC_KEY", &not_hex),
+            ("DMARKET_SECRET_KEY", &secret),
+        ],
+        &["DMARKET_PUBLIC_KEY", "not all hex"],
+    );
+    let public = "ab".repeat(32);
+    bad_env(
+        "secretlen",
+        &[
+            ("DMARKET_PUBLIC_KEY", &public),
+            ("DMARKET_SECRET_KEY", "00"),
+        ],
+        &["DMARKET_SECRET_KEY", "128 hex characters"],
+    );
+    bad_env(
+        "onlyone",
+        &[("DMARKET_PUBLIC_KEY", &public)],
+        &["only one of DMARKET_PUBLIC_KEY and DMARKET_SECRET_KEY"],
+    );
+}
+
+#[test]
+fn bad_environment_values_name_the_variable() {
+    bad_env(
+        "envrate",
+        &[("MARKET_RATELIMIT", "abc")],
+        &["MARKET_RATELIMIT=\"abc\"", "greater than 0"],
+    );
+    bad_env(
+        "envpar",
+        &[("PARALLEL_SCANNER_ENABLED", "maybe")],
+        &["PARALLEL_SCANNER_ENABLED=\"maybe\"", "true or false"],
+    );
+    bad_env(
+        "envint",
+        &[("SCAN_INTERVAL", "-5")],
+        &["SCAN_INTERVAL=\"-5\"", "seconds"],
+    );
+    bad_env(
+        "envcs",
+        &[("PARALLEL_CONCURRENT_SCANS", "0")],
+        &["PARALLEL_CONCURRENT_SCANS=\"0\""],
+    );
+}
+
+#[test]
+fn a_bad_dotenv_file_is_refused() {
+    let dir = Scratch::new("dotenv");
+    dir.file(".env", "MARKET_RATELIMIT=abc\n");
+    let out = dir.run(&["config", "check"], &[]);
+    assert_refused(&out, 2, &["MARKET_RATELIMIT=\"abc\""]);
+}
+
+// ---- flags ---------------------------------------------------------------------------
+
+#[test]
+fn unknown_games_list_the_available_ones() {
+    let dir = Scratch::new("games");
+    let out = dir.run(&["scan", "--once", "--games", "csgo,fortnite"], &[]);
+    assert_refused(
+        &out,
+        2,
+        &[
+            "unknown game \"fortnite\" in --games",
+            "csgo, dota2, rust, tf2",
+        ],
+    );
+}
+
+#[test]
+fn conflicting_and_unknown_flags_are_usage_errors() {
+    let dir = Scratch::new("flags");
+    let out = dir.run(&["scan", "--sequential", "--parallel"], &[]);
+    assert_refused(
+        &out,
+        2,
+        &["'--sequential' cannot be used with '--parallel'"],
+    );
+    let out = dir.run(&["scan", "--oncee"], &[]);
+    assert_refused(&out, 2, &["unexpected argument '--oncee'", "--once"]);
+    let out = dir.run(&["scan", "--format", "xml"], &[]);
+    assert_refused(&out, 2, &["invalid value 'xml'", "table, json"]);
+}
+
+#[test]
+fn an_unwritable_jsonl_path_is_refused_before_scanning() {
+    let dir = Scratch::new("jsonl");
+    let out = dir.run(&["scan", "--once", "--jsonl", "no/such/dir/out.jsonl"], &[]);
+    assert_refused(
+        &out,
+        2,
+        &[
+            "cannot write the JSON Lines file no/such/dir/out.jsonl",
+            "--jsonl",
+        ],
+    );
+    assert!(out.stdout.is_empty(), "no scan ran");
+}
+
+#[test]
+fn bad_simulator_flags_are_refused() {
+    let dir = Scratch::new("simflags");
+    assert_refused(
+        &dir.run(&["sim", "--rate", "0"], &[]),
+        2,
+        &["--rate must be greater than 0"],
+    );
+    assert_refused(
+        &dir.run(&["sim", "--faults", "bogus=1"], &[]),
+        2,
+        &["unknown fault \"bogus\"", "goaway-every"],
+    );
+    assert_refused(
+        &dir.run(&["sim", "--public-key", "xyz"], &[]),
+        2,
+        &["--public-key must be 64 hex"],
+    );
+    assert_refused(
+        &dir.run(&["sim", "--listen", "nowhere"], &[]),
+        2,
+        &["invalid value 'nowhere'", "--listen"],
+    );
+}
+
+// ---- runtime failures ----------------------------------------------------------------
+
+#[test]
+fn an_unreachable_market_exits_1_with_the_address_and_cause() {
+    let dir = Scratch::new("unreachable");
+    // Port 9 (discard) on loopback: nothing listens, connections are refused at once.
+    dir.file(
+        "c.toml",
+        "[market]\nendpoint = \"http://127.0.0.1:9\"\n[market.retry]\nattempts = 2\nbase = \"10ms\"\n",
+    );
+    let out = dir.run(&["scan", "--once", "--quiet", "--config", "c.toml"], &[]);
+    assert_refused(
+        &out,
+        1,
+        &[
+            "every game failed",
+            "http://127.0.0.1:9",
+            "Connection refused",
+        ],
+    );
+}
+
+// ---- what a user sees when things work -----------------------------------------------
+
+#[test]
+fn help_shows_examples_and_exit_codes_and_version_is_printed() {
+    let dir = Scratch::new("help");
+    let out = dir.run(&["--help"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let help = text(&out.stdout);
+    for w in [
+        "scan",
+        "sim",
+        "plugins",
+        "config",
+        "Examples:",
+        "Exit codes:",
+        "2 bad input",
+    ] {
+        assert!(help.contains(w), "{w:?} missing from --help: {help}");
+    }
+    let out = dir.run(&["--version"], &[]);
+    assert_eq!(
+        text(&out.stdout).trim(),
+        format!("skinscan {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn config_check_prints_the_effective_config_with_secrets_masked() {
+    let dir = Scratch::new("check");
+    let (public, secret) = skinscan_core::sign::generate_keypair_hex([7; 32]);
+    dir.file("c.toml", "[market]\nrate_limit = 10\n");
+    let out = dir.run(
+        &["config", "check", "--config", "c.toml"],
+        &[
+            ("DMARKET_PUBLIC_KEY", &public),
+            ("DMARKET_SECRET_KEY", secret.expose()),
+            ("MARKET_RATELIMIT", "12.5"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("# Configuration OK (c.toml"), "{stdout}");
+    assert!(
+        stdout.contains("rate_limit = 12.5"),
+        "the environment wins over the file: {stdout}"
+    );
+    assert!(stdout.contains("secret_key = \"***\""), "{stdout}");
+    let all = format!("{stdout}{}", text(&out.stderr));
+    assert!(!all.contains(secret.expose()), "the secret leaked");
+    assert!(
+        !all.contains(&secret.expose()[..16]),
+        "part of the secret leaked"
+    );
+}
+
+#[test]
+fn plugins_lists_every_plugin_with_its_source() {
+    let dir = Scratch::new("plugins");
+    dir.file("c.toml", "[plugins.tf2]\nenabled = false\n");
+    let out = dir.run(&["plugins", "--config", "c.toml"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let rows: Vec<&str> = stdout.lines().collect();
+    assert!(rows[0].starts_with("NAME"), "{stdout}");
+    for (game, enabled) in [
+        ("csgo", "yes"),
+        ("dota2", "yes"),
+        ("rust", "yes"),
+        ("tf2", "no"),
+    ] {
+        let row = rows
+            .iter()
+            .find(|r| r.starts_with(game))
+            .unwrap_or_else(|| panic!("{game} missing: {stdout}"));
+        assert!(row.contains("built-in"), "{row}");
+        assert!(row.contains(env!("CARGO_PKG_VERSION")), "{row}");
+        assert!(row.split_whitespace().any(|c| c == enabled), "{row}");
+    }
+}
+
+#[test]
+fn scan_once_prints_a_table_and_json_and_appends_jsonl() {
+    let dir = Scratch::new("scan");
+    dir.file(
+        "c.toml",
+        "[market]\nrate_limit = 500\n[market.embedded]\nitems_per_game = 300\nlatency = \"0ms\"\njitter = \"0ms\"\n",
+    );
+    let out = dir.run(
+        &[
+            "scan",
+            "--once",
+            "--config",
+            "c.toml",
+            "--jsonl",
+            "out.jsonl",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("GAME") && l.contains("NET PROFIT") && l.contains("STRATEGY")),
+        "{table}"
+    );
+    let stderr = text(&out.stderr);
+    for w in [
+        "SIMULATED",
+        "Starting parallel scan for 4 games",
+        "Scanning csgo (100 items)",
+        "[CS:GO] Found",
+        "Scan completed in",
+        "p99_ms",
+    ] {
+        assert!(stderr.contains(w), "{w:?} missing from the log: {stderr}");
+    }
+    let lines = std::fs::read_to_string(dir.0.join("out.jsonl")).unwrap();
+    let records: Vec<serde_json::Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!records.is_empty(), "the embedded market has opportunities");
+    for r in &records {
+        let net = r["net_profit_cents"].as_i64().unwrap();
+        let (buy, sell, fee) = (
+            r["buy_cents"].as_i64().unwrap(),
+            r["sell_cents"].as_i64().unwrap(),
+            r["fee_cents"].as_i64().unwrap(),
+        );
+        assert_eq!(net, sell - fee - buy, "{r}");
+        assert_eq!(r["cycle"], 1);
+        assert!(r["time"].as_str().unwrap().ends_with('Z'), "RFC 3339: {r}");
+    }
+    // The same scan as JSON: one document, the same opportunities (same seed).
+    let out = dir.run(
+        &[
+            "scan", "--once", "--config", "c.toml", "--format", "json", "--quiet",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    let mut ids: Vec<&str> = doc["games"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["opportunities"].as_array().unwrap())
+        .map(|o| o["item_id"].as_str().unwrap())
+        .collect();
+    let mut from_jsonl: Vec<&str> = records
+        .iter()
+        .map(|r| r["item_id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    from_jsonl.sort_unstable();
+    assert_eq!(ids, from_jsonl);
+}
+
+// ---- signals -------------------------------------------------------------------------
+
+/// Spawns a scan and forwards its stderr lines to a channel (and keeps them).
+fn spawn_scan(dir: &Scratch, args: &[&str]) -> (Child, mpsc::Receiver<String>) {
+    let mut child = dir
+        .command(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
+}
+
+/// Waits for a stderr line containing `needle`; returns every line seen up to it.
+fn wait_for(rx: &mpsc::Receiver<String>, needle: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    loop {
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) => {
+                let hit = line.contains(needle);
+                seen.push(line);
+                if hit {
+                    return seen;
+                }
+            }
+            Err(e) => panic!("no log line with {needle:?} ({e}); saw: {seen:#?}"),
+        }
+    }
+}
+
+fn interrupt(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn wait_with_deadline(child: &mut Child, deadline: Duration) -> std::process::ExitStatus {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > deadline {
+            let _ = child.kill();
+            panic!("skinscan did not exit within {deadline:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_mid_cycle_flushes_what_was_found_and_exits_0() {
+    let dir = Scratch::new("sigint");
+    // Sequential, one request per listing: csgo finishes quickly, dota2 is still being
+    // priced when the signal arrives.
+    dir.file(
+        "c.toml",
+        r#"[scanner]
+parallel = false
+grace_period = "2s"
+[market]
+rate_limit = 100
+[market.embedded]
+items_per_game = 300
+latency = "0ms"
+jitter = "0ms"
+[plugins.csgo]
+items = 100
+[plugins.dota2]
+items = 100
+pricing = "per_listing"
+max_in_flight = 1
+[plugins.rust]
+items = 100
+[plugins.tf2]
+items = 100
+"#,
+    );
+    let (mut child, rx) = spawn_scan(
+        &dir,
+        &["scan", "--config", "c.toml", "--jsonl", "found.jsonl"],
+    );
+    wait_for(&rx, "[CS:GO] Found");
+    wait_for(&rx, "Scanning dota2");
+    interrupt(&child);
+    let status = wait_with_deadline(&mut child, Duration::from_secs(30));
+    let rest: Vec<String> = rx.try_iter().collect();
+    assert_eq!(status.code(), Some(0), "log after the signal: {rest:#?}");
+    assert!(
+        rest.iter().any(|l| l.contains("Shutting down")),
+        "{rest:#?}"
+    );
+    assert!(
+        rest.iter().any(|l| l.contains("Shut down cleanly")),
+        "{rest:#?}"
+    );
+    let found = std::fs::read_to_string(dir.0.join("found.jsonl")).unwrap();
+    let games: Vec<String> = found
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("whole lines only")["game"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert!(
+        games.iter().any(|g| g == "csgo"),
+        "csgo's opportunities were flushed: {found}"
+    );
+    assert!(
+        !games.iter().any(|g| g == "rust" || g == "tf2"),
+        "no game started after the signal: {found}"
+    );
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    assert!(
+        stdout.contains("csgo"),
+        "the cycle's table is printed: {stdout}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_second_ctrl_c_exits_130_at_once() {
+    let dir = Scratch::new("sigint2");
+    // Every answer stalls, and the grace period is long: only the second signal ends it.
+    dir.file(
+        "c.toml",
+        "[scanner]\ngrace_period = \"10m\"\n[market]\nrequest_timeout = \"10m\"\n[market.embedded]\nitems_per_game = 50\nfaults = \"stall=1\"\n",
+    );
+    let (mut child, rx) = spawn_scan(&dir, &["scan", "--config", "c.toml"]);
+    wait_for(&rx, "HTTP/2: enabled");
+    interrupt(&child);
+    wait_for(&rx, "Shutting down");
+    interrupt(&child);
+    let status = wait_with_deadline(&mut child, Duration::from_secs(20));
+    assert_eq!(status.code(), Some(130));
+}
+
+#[test]
+fn the_readme_documents_every_exit_code_and_both_quick_start_commands() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    for w in [
+        "cargo run --release -- scan --once",
+        "cargo test --workspace --locked",
+        "| 0 ",
+        "| 1 ",
+        "| 2 ",
+        "| 130 ",
+    ] {
+        assert!(readme.contains(w), "README.md lacks {w:?}");
+    }
+}

@@ -1,0 +1,308 @@
+//! Plugins loaded from shared libraries by config: the same results as the built-ins, the
+//! out-of-tree template, refusals that name the library and both values, panics contained,
+//! and a dynamic plugin's log line arriving in the host's log inside the game's span.
+//!
+//! The libraries are built from inside the tests with cargo (see `skinscan_tests::cdylib`);
+//! each is built once per test binary.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use skinscan_core::app;
+use skinscan_core::config::{self, Settings};
+use skinscan_core::plugin::{PluginError, PluginSource};
+use skinscan_core::sim::SimServer;
+use skinscan_sdk::Strategy;
+use skinscan_tests::*;
+
+fn csgo_library() -> &'static Path {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| cdylib("skinscan-csgo", None))
+}
+
+fn fixture_library() -> &'static Path {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| cdylib("skinscan-test-plugins", None))
+}
+
+fn template_library() -> &'static Path {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let manifest = workspace().join("examples/plugin-template/Cargo.toml");
+        cdylib(
+            "skinscan-pubg",
+            Some(manifest.to_str().expect("a UTF-8 path")),
+        )
+    })
+}
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Settings from `toml` exactly as `skinscan` reads a config file (no environment).
+fn settings_from(name: &str, toml: &str) -> Result<Settings, config::ConfigError> {
+    let dir = std::env::temp_dir().join(format!("skinscan-plugins-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("config.toml");
+    std::fs::write(&file, toml).unwrap();
+    config::load(Some(&file), &BTreeMap::<String, String>::new())
+}
+
+fn toml_path(p: &Path) -> String {
+    format!("{:?}", p.display().to_string())
+}
+
+async fn scan_once(
+    sim: &SimServer,
+    settings: &Settings,
+    games: Option<&[String]>,
+) -> skinscan_core::schedule::CycleReport {
+    let plugins = app::plugins_for(settings, games).expect("the plugins load");
+    one_cycle(upstream_config(&sim.url(), 5_000.0), plugins, parallel(4)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_csgo_library_loaded_by_path_finds_what_the_built_in_finds() {
+    let sim = plain_sim(400).await;
+    let builtin = settings_from("csgo-builtin", "[plugins.csgo]\nitems = 200\n").unwrap();
+    let dynamic = settings_from(
+        "csgo-dynamic",
+        &format!(
+            "[plugins.csgo]\nitems = 200\npath = {}\n",
+            toml_path(csgo_library())
+        ),
+    )
+    .unwrap();
+    let only = ["csgo".to_owned()];
+    let plugins = app::plugins_for(&dynamic, Some(&only)).unwrap();
+    let csgo = plugins.iter().find(|p| p.name == "csgo").unwrap();
+    assert_eq!(
+        csgo.source,
+        PluginSource::Library(csgo_library().to_path_buf())
+    );
+    assert_eq!(csgo.sdk_version, skinscan_sdk::plugin::SDK_VERSION);
+
+    let a = scan_once(&sim, &builtin, Some(&only)).await;
+    let b = scan_once(&sim, &dynamic, Some(&only)).await;
+    assert_all_ok(&a);
+    assert_all_ok(&b);
+    let ids = opportunity_ids(&a);
+    assert!(
+        !ids.is_empty(),
+        "the simulated market has csgo opportunities"
+    );
+    assert_eq!(ids, opportunity_ids(&b));
+    let (ra, rb) = (
+        a.games[0].report.as_ref().unwrap(),
+        b.games[0].report.as_ref().unwrap(),
+    );
+    assert_eq!(ra.listings_seen, 200);
+    assert_eq!(
+        ra.opportunities, rb.opportunities,
+        "prices, fees and ranks agree too"
+    );
+    assert_eq!(ra.rejected, rb.rejected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_out_of_tree_template_scans_a_fifth_game() {
+    let sim = plain_sim(300).await;
+    let settings = settings_from(
+        "template",
+        &format!(
+            "[plugins.pubg]\nitems = 300\npath = {}\n",
+            toml_path(template_library())
+        ),
+    )
+    .unwrap();
+    let report = scan_once(&sim, &settings, None).await;
+    assert_all_ok(&report);
+    let names: Vec<&str> = report.games.iter().map(|g| g.game.as_str()).collect();
+    assert_eq!(names, ["csgo", "dota2", "pubg", "rust", "tf2"]);
+    let pubg = report
+        .games
+        .iter()
+        .find(|g| g.game == "pubg")
+        .unwrap()
+        .report
+        .as_ref()
+        .unwrap();
+    assert_eq!(pubg.listings_seen, 300);
+    assert!(
+        !pubg.opportunities.is_empty(),
+        "the template finds the fifth game's bargains"
+    );
+    for o in &pubg.opportunities {
+        assert_eq!(o.game.as_str(), "pubg");
+        assert!(
+            !o.title.ends_with("Crate"),
+            "crates are blacklisted: {}",
+            o.title
+        );
+        // The template's fee: 10%, rounded up to the cent.
+        assert_eq!(
+            o.fee.cents(),
+            (o.sell_price.cents() * 1_000 + 9_999) / 10_000
+        );
+        assert!(matches!(o.strategy, Strategy::Instant | Strategy::Relist));
+    }
+    let crates = pubg
+        .rejected
+        .get(&skinscan_sdk::RejectReason::Blacklisted)
+        .copied()
+        .unwrap_or(0);
+    assert!(
+        crates > 0,
+        "the seeded market lists crates: {:?}",
+        pubg.rejected
+    );
+}
+
+#[test]
+fn a_declaration_with_another_abi_version_is_refused_naming_both_values() {
+    let lib = fixture_library();
+    let err = settings_from(
+        "wrongabi",
+        &format!("[plugins.wrongabi]\npath = {}\n", toml_path(lib)),
+    )
+    .map_err(|e| e.to_string())
+    .and_then(|s| {
+        app::plugins_for(&s, None)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
+    .unwrap_err();
+    let (ours, theirs) = (
+        skinscan_sdk::plugin::ABI_VERSION,
+        skinscan_sdk::plugin::ABI_VERSION + 1,
+    );
+    assert!(err.contains("plugin refused"), "{err}");
+    assert!(err.contains(&lib.display().to_string()), "{err}");
+    assert!(
+        err.contains(&format!(
+            "built with ABI version {theirs}, this host needs {ours}"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_library_without_the_declaration_is_refused() {
+    let lib = fixture_library();
+    let entries = [entry("absent", Some(lib))];
+    let err = skinscan_core::plugin::resolve(&entries).unwrap_err();
+    assert!(
+        matches!(&err, PluginError::NoDeclaration { symbol, .. } if symbol == "skinscan_plugin_absent"),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains(&lib.display().to_string()) && text.contains("declare_plugin!(absent"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_missing_file_and_an_unknown_name_are_refused() {
+    let missing = workspace().join("target/no-such-plugin.so");
+    let err = skinscan_core::plugin::resolve(&[entry("csgo", Some(&missing))]).unwrap_err();
+    assert!(matches!(err, PluginError::Missing { .. }), "{err}");
+    assert!(err.to_string().contains("no-such-plugin.so"), "{err}");
+    let err = skinscan_core::plugin::resolve(&[entry("fortnite", None)]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "unknown plugin \"fortnite\" in [plugins.fortnite]: available built-ins are csgo, dota2, rust, tf2; to load a library set plugins.fortnite.path"
+    );
+}
+
+fn entry(name: &str, path: Option<&Path>) -> config::PluginEntry {
+    config::PluginEntry {
+        name: name.into(),
+        enabled: true,
+        path: path.map(Path::to_path_buf),
+        settings: skinscan_sdk::PluginSettings::new(name, Default::default()),
+    }
+}
+
+/// The host's log, captured: every line the test binary's subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn host_log() -> &'static Captured {
+    static LOG: OnceLock<Captured> = OnceLock::new();
+    LOG.get_or_init(|| {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .init();
+        captured
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_dynamic_plugin_fails_alone_and_its_logs_reach_the_host_in_its_span() {
+    // The subscriber must exist before the library is loaded: the host hands the plugin its
+    // level filter at load time.
+    let log = host_log();
+    let sim = plain_sim(200).await;
+    let settings = settings_from(
+        "panicky",
+        &format!(
+            "[plugins.panicky]\npath = {}\n[plugins.dota2]\nenabled = false\n",
+            toml_path(fixture_library())
+        ),
+    )
+    .unwrap();
+    let report = scan_once(&sim, &settings, None).await;
+    let failed: Vec<&str> = report
+        .games
+        .iter()
+        .filter(|g| g.failure.is_some())
+        .map(|g| g.game.as_str())
+        .collect();
+    assert_eq!(failed, ["panicky"]);
+    let panicky = report.games.iter().find(|g| g.game == "panicky").unwrap();
+    let why = panicky.failure.as_ref().unwrap().to_string();
+    assert!(
+        why.contains("the fixture panics on its second request"),
+        "{why}"
+    );
+    for g in report.games.iter().filter(|g| g.game != "panicky") {
+        assert!(
+            g.report.as_ref().is_some_and(|r| r.listings_seen == 100),
+            "{} finished",
+            g.game
+        );
+    }
+    assert!(
+        !report.games.iter().any(|g| g.game == "dota2"),
+        "a disabled game is not scanned"
+    );
+
+    let text = String::from_utf8_lossy(&log.0.lock().unwrap()).into_owned();
+    let line = text
+        .lines()
+        .find(|l| l.contains("panicky fixture read its first page"))
+        .unwrap_or_else(|| panic!("the plugin's log line is missing from the host log:\n{text}"));
+    assert!(
+        line.contains("game{game=panicky}"),
+        "not in the game's span: {line}"
+    );
+    assert!(line.contains("INFO"), "{line}");
+}
