@@ -133,7 +133,7 @@ impl RateLimiter {
             turnstile: tokio::sync::Mutex::new(()),
             state: std::sync::Mutex::new(State {
                 next_slot: None,
-                sends: VecDeque::with_capacity(window_max + 1),
+                sends: VecDeque::with_capacity(window_max.min(4_096) + 1),
                 paused_until: None,
                 factor: 1_000,
                 last_cut: None,

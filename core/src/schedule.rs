@@ -206,28 +206,31 @@ impl Scheduler {
         } else {
             1
         };
-        let semaphore = Arc::new(tokio::sync::Semaphore::new(concurrency));
+        // Games start in their listed order, at most `concurrency` at a time: the next one
+        // when one finishes (so sequential mode is deterministic), none after a shutdown.
+        let mut queue = self.plugins.iter().cloned().enumerate();
         let mut set = JoinSet::new();
-        for (index, plugin) in self.plugins.iter().cloned().enumerate() {
-            let upstream = self.upstream.clone();
-            let observer = observer.clone();
-            let shutdown = shutdown.clone();
-            let semaphore = semaphore.clone();
-            let options = self.options.clone();
-            let span = tracing::info_span!("game", game = %plugin.name);
-            set.spawn(
-                async move {
-                    let _permit = semaphore
-                        .acquire_owned()
-                        .await
-                        .expect("the semaphore is never closed");
-                    (
-                        index,
-                        scan_game(plugin, upstream, options, shutdown, observer, id).await,
-                    )
+        let start_next =
+            |set: &mut JoinSet<(usize, GameOutcome)>,
+             queue: &mut dyn Iterator<Item = (usize, Plugin)>| {
+                if shutdown.is_cancelled() {
+                    return;
                 }
-                .instrument(span),
-            );
+                if let Some((index, plugin)) = queue.next() {
+                    let span = tracing::info_span!("game", game = %plugin.name);
+                    let game = scan_game(
+                        plugin,
+                        self.upstream.clone(),
+                        self.options.clone(),
+                        shutdown.clone(),
+                        observer.clone(),
+                        id,
+                    );
+                    set.spawn(async move { (index, game.await) }.instrument(span));
+                }
+            };
+        for _ in 0..concurrency {
+            start_next(&mut set, &mut queue);
         }
         let mut games: Vec<Option<GameOutcome>> = vec![None; self.plugins.len()];
         let grace_deadline = async {
@@ -237,11 +240,14 @@ impl Scheduler {
         tokio::pin!(grace_deadline);
         loop {
             tokio::select! {
-                joined = set.join_next() => match joined {
-                    None => break,
-                    Some(Ok((index, outcome))) => games[index] = Some(outcome),
-                    Some(Err(e)) => tracing::error!(error = %e, "a game task failed outside its guard"),
-                },
+                joined = set.join_next() => {
+                    match joined {
+                        None => break,
+                        Some(Ok((index, outcome))) => games[index] = Some(outcome),
+                        Some(Err(e)) => tracing::error!(error = %e, "a game task failed outside its guard"),
+                    }
+                    start_next(&mut set, &mut queue);
+                }
                 _ = &mut grace_deadline => {
                     set.abort_all();
                     while set.join_next().await.is_some() {}

@@ -43,6 +43,9 @@ pub const COMMON_SETTINGS: &[&str] = &[
     "fee_percent",
 ];
 
+/// Listings that may wait for their titles' prices before a partial batch is sent.
+const MAX_WAITING_LISTINGS: usize = 1_000;
+
 /// How listings get their reference price.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pricing {
@@ -213,6 +216,8 @@ struct State {
     waiting: HashMap<String, Vec<Listing>>,
     /// Titles not yet sent for pricing, in arrival order.
     unsent: Vec<String>,
+    /// Listings in `waiting`, all titles together.
+    waiting_listings: usize,
     /// Listings judged (kept or rejected) so far.
     judged: u64,
     /// The most listings this scan will read.
@@ -349,6 +354,7 @@ impl Scan<'_> {
             let title = listing.title.clone();
             let queue = s.waiting.entry(title.clone()).or_default();
             queue.push(listing);
+            s.waiting_listings += 1;
             if queue.len() == 1 || per_listing {
                 s.unsent.push(title);
             }
@@ -360,6 +366,11 @@ impl Scan<'_> {
             if s.unsent.len() >= batch {
                 ready.push(std::mem::take(&mut s.unsent));
             }
+        }
+        // Memory stays flat: when many listings wait for titles that do not yet fill a
+        // batch (a game with few titles), price those titles now rather than at the end.
+        if s.waiting_listings >= MAX_WAITING_LISTINGS && !s.unsent.is_empty() {
+            ready.push(std::mem::take(&mut s.unsent));
         }
         self.ctx.progress(s.judged, s.target);
         ready
@@ -384,7 +395,15 @@ impl Scan<'_> {
             self.cfg.fee,
             &self.cfg.filters,
         ) {
-            Ok(opportunity) => report.opportunities.push(opportunity),
+            Ok(opportunity) => {
+                report.opportunities.push(opportunity);
+                // Memory stays flat on big scans: only the best `max_results` survive the
+                // final cut, and ranking is a total order, so cutting early changes nothing.
+                let keep = self.cfg.filters.max_results;
+                if report.opportunities.len() >= keep.saturating_mul(2).max(64) {
+                    rank_and_cap(report, keep);
+                }
+            }
             Err(reason) => report.reject(reason),
         }
     }
@@ -414,7 +433,9 @@ impl Scan<'_> {
                     prices.into_iter().map(|p| (p.title.clone(), p)).collect();
                 for title in titles {
                     let reference = by_title.remove(&title);
-                    for listing in s.waiting.remove(&title).unwrap_or_default() {
+                    let listings = s.waiting.remove(&title).unwrap_or_default();
+                    s.waiting_listings -= listings.len();
+                    for listing in listings {
                         self.judge(&mut s.report, &mut s.judged, &listing, reference.as_ref());
                     }
                     s.priced.insert(title, reference);
@@ -427,6 +448,7 @@ impl Scan<'_> {
                 let mut lost = 0;
                 for title in &titles {
                     let listings = s.waiting.remove(title).unwrap_or_default();
+                    s.waiting_listings -= listings.len();
                     lost += listings.len() as u64;
                 }
                 s.report.reject_n(RejectReason::NoReference, lost);
@@ -525,6 +547,54 @@ mod tests {
                 .map(|(k, v)| ((*k).to_owned(), v.clone()))
                 .collect(),
         )
+    }
+
+    #[test]
+    fn a_game_with_few_titles_is_judged_while_paging_not_held_to_the_end() {
+        // Three titles never fill a price batch: their listings must not pile up until the
+        // last page (memory grew with the catalogue before this was bounded).
+        let m = MockMarket::sample(&["A", "B", "C", "Unpriced"], 5_000);
+        let ctx = MockContext::market(m);
+        let s = settings(&[("items", SettingValue::Integer(5_000))]);
+        let report = block_on(scan_with_profile(&Test, &ctx, &s)).unwrap();
+        assert_eq!(report.listings_seen, 5_000);
+        let midway = ctx
+            .progress_reports()
+            .iter()
+            .filter(|(done, _)| *done >= 1_000 && *done < 4_000)
+            .count();
+        assert!(
+            midway > 0,
+            "nothing was judged until paging ended: {:?}",
+            ctx.progress_reports()
+        );
+        let pages = ctx
+            .requests()
+            .iter()
+            .filter(|r| r.path == MARKET_ITEMS_PATH)
+            .count();
+        let batches = ctx.requests().len() - pages;
+        assert!(batches <= 6, "{batches} price requests for 4 titles");
+    }
+
+    #[test]
+    fn cutting_opportunities_during_the_scan_keeps_the_same_best_ones() {
+        let m = MockMarket::sample(&["A", "B", "C", "D", "E", "F", "Unpriced"], 7_000);
+        let scan = |max: i64| {
+            let ctx = MockContext::market(m.clone());
+            let s = settings(&[
+                ("items", SettingValue::Integer(7_000)),
+                ("max_results", SettingValue::Integer(max)),
+            ]);
+            block_on(scan_with_profile(&Test, &ctx, &s)).unwrap()
+        };
+        let mut all = scan(100_000);
+        assert!(all.opportunities.len() > 200, "{}", all.opportunities.len());
+        let few = scan(5);
+        rank_and_cap(&mut all, 5);
+        assert_eq!(few.opportunities, all.opportunities);
+        assert_eq!(few.rejected, all.rejected);
+        assert_eq!(few.listings_seen, 7_000);
     }
 
     fn market(n_titles: usize, n: usize) -> MockMarket {
