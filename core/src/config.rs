@@ -21,7 +21,7 @@ use crate::resilience::RetryPolicy;
 use crate::secret::Secret;
 use crate::sign::{KeyError, Signer};
 use crate::sim::{FaultSpec, SimConfig};
-use crate::upstream::{EndpointGroup, UpstreamConfig};
+use crate::upstream::{EndpointGroup, UpstreamPolicy};
 
 /// The config file used when none is given and it exists.
 pub const DEFAULT_CONFIG_PATH: &str = "config/config.toml";
@@ -381,7 +381,7 @@ pub struct Settings {
     /// Where the market is.
     pub endpoint: Endpoint,
     /// The upstream settings (target filled in once the embedded market runs).
-    pub upstream: UpstreamSettings,
+    pub upstream: UpstreamPolicy,
     /// Stdout format.
     pub output_format: OutputFormat,
     /// Table rows.
@@ -394,53 +394,6 @@ pub struct Settings {
     pub log_level: String,
     /// Plugin tables, in name order.
     pub plugins: Vec<PluginEntry>,
-}
-
-/// Everything of [`UpstreamConfig`] but the target.
-#[derive(Debug, Clone)]
-pub struct UpstreamSettings {
-    /// Connection settings.
-    pub http: HttpOptions,
-    /// Shared rate.
-    pub rate: Rate,
-    /// Burst.
-    pub burst: u32,
-    /// Group limits.
-    pub group_limits: Vec<(EndpointGroup, Rate)>,
-    /// Attempt timeout.
-    pub request_timeout: Duration,
-    /// Retry policy.
-    pub retry: RetryPolicy,
-    /// Budget %.
-    pub budget_percent: u32,
-    /// Budget floor.
-    pub budget_floor: u32,
-    /// Breaker threshold.
-    pub breaker_failures: u32,
-    /// Breaker cool-down.
-    pub breaker_cooldown: Duration,
-    /// Signing keys.
-    pub signer: Option<Signer>,
-}
-
-impl UpstreamSettings {
-    /// The full upstream configuration for `target`.
-    pub fn for_target(&self, target: Target) -> UpstreamConfig {
-        UpstreamConfig {
-            target,
-            http: self.http.clone(),
-            rate: self.rate,
-            burst: self.burst,
-            group_limits: self.group_limits.clone(),
-            request_timeout: self.request_timeout,
-            retry: self.retry.clone(),
-            budget_percent: self.budget_percent,
-            budget_floor: self.budget_floor,
-            breaker_failures: self.breaker_failures,
-            breaker_cooldown: self.breaker_cooldown,
-            signer: self.signer.clone(),
-        }
-    }
 }
 
 /// Where environment values come from (the process, `.env`, or a test's map).
@@ -770,7 +723,7 @@ pub fn validate(raw: RawConfig, source: Option<PathBuf>) -> Result<Settings, Con
         game_timeout: s.game_timeout.0,
         grace_period: s.grace_period.0,
         endpoint,
-        upstream: UpstreamSettings {
+        upstream: UpstreamPolicy {
             http: HttpOptions {
                 connect_timeout: m.connect_timeout.0,
                 ..HttpOptions::default()

@@ -65,11 +65,18 @@ impl EndpointGroup {
     }
 }
 
-/// A validated upstream configuration.
+/// A validated upstream configuration: where, and how.
 #[derive(Debug, Clone)]
 pub struct UpstreamConfig {
     /// Where.
     pub target: Target,
+    /// How: limits, retries, breaker, keys.
+    pub policy: UpstreamPolicy,
+}
+
+/// How requests to an upstream are sent, wherever it is (the config's `[market]`).
+#[derive(Debug, Clone)]
+pub struct UpstreamPolicy {
     /// Connection settings.
     pub http: HttpOptions,
     /// The shared rate.
@@ -92,6 +99,16 @@ pub struct UpstreamConfig {
     pub breaker_cooldown: Duration,
     /// Signs requests when keys are configured.
     pub signer: Option<Signer>,
+}
+
+impl UpstreamPolicy {
+    /// The full configuration for `target`.
+    pub fn for_target(&self, target: Target) -> UpstreamConfig {
+        UpstreamConfig {
+            target,
+            policy: self.clone(),
+        }
+    }
 }
 
 /// Counters for the per-cycle summary.
@@ -139,9 +156,14 @@ pub struct Upstream {
 impl Upstream {
     /// Builds the upstream; connects on first use.
     pub fn new(config: UpstreamConfig) -> Upstream {
-        let client = H2Client::new(config.target.clone(), config.http.clone());
-        let limiter = RateLimiter::new(config.target.origin(), config.rate, config.burst);
+        let client = H2Client::new(config.target.clone(), config.policy.http.clone());
+        let limiter = RateLimiter::new(
+            config.target.origin(),
+            config.policy.rate,
+            config.policy.burst,
+        );
         let groups = config
+            .policy
             .group_limits
             .iter()
             .map(|(g, rate)| (*g, RateLimiter::new(g.key(), *rate, 1)))
@@ -150,8 +172,11 @@ impl Upstream {
             client,
             limiter,
             groups,
-            breaker: CircuitBreaker::new(config.breaker_failures, config.breaker_cooldown),
-            budget: RetryBudget::new(config.budget_percent, config.budget_floor),
+            breaker: CircuitBreaker::new(
+                config.policy.breaker_failures,
+                config.policy.breaker_cooldown,
+            ),
+            budget: RetryBudget::new(config.policy.budget_percent, config.policy.budget_floor),
             stats: UpstreamStats::default(),
             user_agent: HeaderValue::from_static(concat!("skinscan/", env!("CARGO_PKG_VERSION"))),
             config,
@@ -260,7 +285,7 @@ impl Upstream {
                     rate_limited,
                 } => (error, rate_limited),
             };
-            if attempt >= self.config.retry.attempts {
+            if attempt >= self.config.policy.retry.attempts {
                 return Err(error);
             }
             if !self.budget.try_retry() {
@@ -270,7 +295,7 @@ impl Upstream {
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
             if !rate_limited {
                 // A 429 already paused the shared bucket; other failures back off here.
-                let backoff = self.config.retry.backoff(attempt - 1, &mut rng);
+                let backoff = self.config.policy.retry.backoff(attempt - 1, &mut rng);
                 tracing::debug!(path = %request.path, %error, backoff_ms = backoff.as_millis() as u64, "retrying");
                 tokio::select! {
                     biased;
@@ -289,7 +314,7 @@ impl Upstream {
                     // The cool-down ended between the two calls: this request is the probe,
                     // but it has not waited for its slot. Give the probe back.
                     self.breaker.record(false);
-                    return Err(self.circuit_open(self.config.breaker_cooldown));
+                    return Err(self.circuit_open(self.config.policy.breaker_cooldown));
                 }
             }
         }
@@ -323,7 +348,7 @@ impl Upstream {
                 HeaderValue::from_static("application/json"),
             );
         }
-        if let Some(signer) = &self.config.signer {
+        if let Some(signer) = &self.config.policy.signer {
             let date = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs())
@@ -345,7 +370,7 @@ impl Upstream {
             Method::Post => http::Method::POST,
         };
         let started = Instant::now();
-        let timeout = self.config.request_timeout;
+        let timeout = self.config.policy.request_timeout;
         let outcome = tokio::time::timeout(
             timeout,
             self.client
@@ -355,24 +380,15 @@ impl Upstream {
         let response = match outcome {
             Err(_) => {
                 self.record_failure();
-                return Verdict::Retry {
-                    error: FetchError::Timeout { after: timeout },
-                    rate_limited: false,
-                };
+                let error = FetchError::Timeout { after: timeout };
+                return Verdict::retry_if(request.read_only, error, false);
             }
             Ok(Err(e)) => {
                 self.record_failure();
                 let safe = request.read_only
                     || matches!(e.kind, HttpErrorKind::Connect | HttpErrorKind::NotProcessed);
                 let error = FetchError::Transport { message: e.message };
-                return if safe {
-                    Verdict::Retry {
-                        error,
-                        rate_limited: false,
-                    }
-                } else {
-                    Verdict::Done(Err(error))
-                };
+                return Verdict::retry_if(safe, error, false);
             }
             Ok(Ok(r)) => r,
         };
@@ -427,14 +443,7 @@ impl Upstream {
                 status: 429,
                 message,
             };
-            return if request.read_only {
-                Verdict::Retry {
-                    error,
-                    rate_limited: true,
-                }
-            } else {
-                Verdict::Done(Err(error))
-            };
+            return Verdict::retry_if(request.read_only, error, true);
         }
         if status.is_server_error() {
             self.record_failure();
@@ -442,14 +451,7 @@ impl Upstream {
                 status: status.as_u16(),
                 message,
             };
-            return if request.read_only {
-                Verdict::Retry {
-                    error,
-                    rate_limited: false,
-                }
-            } else {
-                Verdict::Done(Err(error))
-            };
+            return Verdict::retry_if(request.read_only, error, false);
         }
         // Other 4xx: the server is fine, the request is not. No retry.
         self.breaker.record(true);
@@ -474,8 +476,8 @@ impl Upstream {
         if self.breaker.record(false) {
             tracing::warn!(
                 upstream = %self.config.target.origin(),
-                failures = self.config.breaker_failures,
-                cooldown_ms = self.config.breaker_cooldown.as_millis() as u64,
+                failures = self.config.policy.breaker_failures,
+                cooldown_ms = self.config.policy.breaker_cooldown.as_millis() as u64,
                 "circuit breaker opened: failing fast until the cool-down ends"
             );
         }
@@ -488,6 +490,21 @@ enum Verdict {
         error: FetchError,
         rate_limited: bool,
     },
+}
+
+impl Verdict {
+    /// Retries when resending is `safe` (a read, or a request that never reached the
+    /// server); anything else fails at once, since it may have taken effect.
+    fn retry_if(safe: bool, error: FetchError, rate_limited: bool) -> Verdict {
+        if safe {
+            Verdict::Retry {
+                error,
+                rate_limited,
+            }
+        } else {
+            Verdict::Done(Err(error))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use skinscan_core::plugin::Plugin;
 use skinscan_core::resilience::RetryPolicy;
 use skinscan_core::schedule::{CycleReport, NoObserver, ScheduleOptions, Scheduler};
 use skinscan_core::sim::{SimConfig, SimServer};
-use skinscan_core::upstream::{Upstream, UpstreamConfig};
+use skinscan_core::upstream::{Upstream, UpstreamConfig, UpstreamPolicy};
 use skinscan_sdk::SettingValue;
 use tokio_util::sync::CancellationToken;
 
@@ -36,8 +36,7 @@ pub async fn plain_sim(items: u64) -> SimServer {
 
 /// An upstream config for tests: high rate, short timeouts, quick retries.
 pub fn upstream_config(url: &str, rate_per_sec: f64) -> UpstreamConfig {
-    UpstreamConfig {
-        target: Target::parse(url).expect("a valid URL"),
+    UpstreamPolicy {
         http: HttpOptions {
             connect_timeout: Duration::from_secs(2),
             ..HttpOptions::default()
@@ -57,6 +56,7 @@ pub fn upstream_config(url: &str, rate_per_sec: f64) -> UpstreamConfig {
         breaker_cooldown: Duration::from_secs(1),
         signer: None,
     }
+    .for_target(Target::parse(url).expect("a valid URL"))
 }
 
 /// The four built-in plugins, each with `settings` (key, value) applied.
@@ -102,6 +102,26 @@ pub fn opportunity_ids(report: &CycleReport) -> Vec<String> {
         .collect();
     ids.sort();
     ids
+}
+
+/// The requests every game of a cycle says it made.
+pub fn requests_sent(report: &CycleReport) -> u64 {
+    report
+        .games
+        .iter()
+        .filter_map(|g| g.report.as_ref())
+        .map(|r| r.requests)
+        .sum()
+}
+
+/// The names of the games that failed in a cycle, in order.
+pub fn failed_games(report: &CycleReport) -> Vec<&str> {
+    report
+        .games
+        .iter()
+        .filter(|g| g.failure.is_some())
+        .map(|g| g.game.as_str())
+        .collect()
 }
 
 /// Asserts every game of the cycle succeeded with no partial errors.

@@ -76,12 +76,7 @@ async fn a_host_limit_of_r_against_a_sim_enforcing_r_never_sees_a_429() {
     let report = one_cycle(upstream_config(&sim.url(), R), plugins, parallel(4)).await;
     assert_all_ok(&report);
     let stats = sim.stats();
-    let sent: u64 = report
-        .games
-        .iter()
-        .filter_map(|g| g.report.as_ref())
-        .map(|r| r.requests)
-        .sum();
+    let sent = requests_sent(&report);
     assert!(sent > 110, "{sent}");
     assert_eq!(stats.requests, sent);
     assert_eq!(stats.status.get("429"), None, "{:?}", stats.status);
@@ -122,12 +117,7 @@ async fn a_sim_limit_below_the_host_rate_is_absorbed_and_no_request_is_lost() {
     );
     assert_eq!(report.stats.rate_limited, got_429);
     // Every logical request succeeded exactly once.
-    let sent: u64 = report
-        .games
-        .iter()
-        .filter_map(|g| g.report.as_ref())
-        .map(|r| r.requests)
-        .sum();
+    let sent = requests_sent(&report);
     assert!(sent > 50, "{sent}");
     assert_eq!(stats.status.get("200").copied(), Some(sent));
     assert_eq!(stats.requests, sent + got_429);
@@ -149,7 +139,7 @@ async fn faulty_run(
     })
     .await;
     let mut config = upstream_config(&sim.url(), 1_000.0);
-    config.request_timeout = Duration::from_millis(300);
+    config.policy.request_timeout = Duration::from_millis(300);
     // Sequential games and sequential requests in a game: the order of requests, hence which
     // ones the seeded faults hit, is the same on every run.
     let plugins = builtins(&[
@@ -202,9 +192,9 @@ async fn the_breaker_opens_on_a_dead_endpoint_fails_fast_and_recovers() {
     };
     let url = format!("http://127.0.0.1:{port}");
     let mut config = upstream_config(&url, 1_000.0);
-    config.retry.attempts = 1;
-    config.breaker_failures = 3;
-    config.breaker_cooldown = Duration::from_millis(300);
+    config.policy.retry.attempts = 1;
+    config.policy.breaker_failures = 3;
+    config.policy.breaker_cooldown = Duration::from_millis(300);
     let upstream = Upstream::new(config);
     let cancel = CancellationToken::new();
     let req = ApiRequest::get("/exchange/v1/market/items").param("gameId", "a8db");
@@ -248,7 +238,7 @@ async fn signed_requests_are_accepted_and_a_wrong_key_is_refused_with_a_hint() {
     })
     .await;
     let mut config = upstream_config(&sim.url(), 1_000.0);
-    config.signer = Some(signer);
+    config.policy.signer = Some(signer);
     let report = one_cycle(config, builtins(&[]), parallel(4)).await;
     assert_all_ok(&report);
     assert_eq!(sim.stats().status.get("200").copied(), Some(8));
@@ -256,7 +246,7 @@ async fn signed_requests_are_accepted_and_a_wrong_key_is_refused_with_a_hint() {
 
     let (other_public, other_secret) = skinscan_core::sign::generate_keypair_hex([6; 32]);
     let mut config = upstream_config(&sim.url(), 1_000.0);
-    config.signer =
+    config.policy.signer =
         Some(skinscan_core::sign::Signer::from_hex(&other_public, &other_secret).unwrap());
     let upstream = Upstream::new(config);
     let err = upstream
@@ -314,12 +304,7 @@ async fn a_panicking_plugin_fails_alone() {
     boom.scanner = Arc::from(guarded);
     plugins.push(boom);
     let report = one_cycle(upstream_config(&sim.url(), 1_000.0), plugins, parallel(5)).await;
-    let failed: Vec<&str> = report
-        .games
-        .iter()
-        .filter(|g| g.failure.is_some())
-        .map(|g| g.game.as_str())
-        .collect();
+    let failed = failed_games(&report);
     assert_eq!(failed, vec!["boom"]);
     let boom = report.games.iter().find(|g| g.game == "boom").unwrap();
     assert_eq!(
@@ -336,7 +321,7 @@ async fn a_panicking_plugin_fails_alone() {
 async fn per_endpoint_group_limits_space_that_group_only() {
     let sim = plain_sim(100).await;
     let mut config = upstream_config(&sim.url(), 1_000.0);
-    config.group_limits = vec![(
+    config.policy.group_limits = vec![(
         skinscan_core::upstream::EndpointGroup::Market,
         "10/s".parse().unwrap(),
     )];

@@ -270,12 +270,7 @@ async fn a_panicking_dynamic_plugin_fails_alone_and_its_logs_reach_the_host_in_i
     )
     .unwrap();
     let report = scan_once(&sim, &settings, None).await;
-    let failed: Vec<&str> = report
-        .games
-        .iter()
-        .filter(|g| g.failure.is_some())
-        .map(|g| g.game.as_str())
-        .collect();
+    let failed = failed_games(&report);
     assert_eq!(failed, ["panicky"]);
     let panicky = report.games.iter().find(|g| g.game == "panicky").unwrap();
     let why = panicky.failure.as_ref().unwrap().to_string();
