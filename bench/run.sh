@@ -7,7 +7,8 @@
 #   BENCH_QUICK=1 bash bench/run.sh   # skip the 100k-listings scale run
 #
 # Needs: cargo, python3, curl; installs h2load (Debian's nghttp2-client) and GNU time if
-# missing. Benchmarks are not tests: nothing here asserts a timing; CI does not run it.
+# missing, and httpx[http2] (the original bot's HTTP stack, from PyPI) in target/bench-venv.
+# Benchmarks are not tests: nothing here asserts a timing; CI does not run it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,12 @@ install() { # command package
 }
 install h2load nghttp2-client
 [ -x /usr/bin/time ] || install /usr/bin/time time
+
+VENV=$PWD/target/bench-venv
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import httpx, h2' 2>/dev/null; then
+  echo "installing httpx[http2] in $VENV (the seed's stack, for row 4)" >&2
+  python3 -m venv "$VENV" && "$VENV/bin/pip" install -q 'httpx[http2]'
+fi
 
 echo "building (release)..." >&2
 cargo build --release --locked -q -p skinscan-core --bin skinscan --example loadgen
@@ -84,6 +91,7 @@ start_sim --items-per-game 1000
 "$LOADGEN" --url "$SIM_URL" --requests 200000 --concurrency 100 >"$WORK/loadgen.json"
 path=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["path"])' "$WORK/loadgen.json")
 h2load -c1 -m100 -n200000 "$SIM_URL$path" >"$WORK/h2load.txt" 2>&1
+"$VENV/bin/python" bench/httpx_peer.py "$SIM_URL" "$path" 5000 100 >"$WORK/httpx.json"
 sim_stats >"$WORK/throughput.stats"
 
 echo "5. scale: 1k, 10k, 100k listings per game (no latency, no limit)" >&2
@@ -139,6 +147,9 @@ h2rps = float(re.search(r"finished in [\d.]+s, ([\d.]+) req/s", h2).group(1))
 h2ok = re.search(r"(\d+) succeeded", h2).group(1)
 rows.append(("4. Raw throughput, one HTTP/2 connection, 100 in flight", ">= 0.5 x h2load",
              f"skinscan {lg['rps']:,.0f} req/s ({lg['connections']} connection, {lg['errors']} errors) vs h2load {h2rps:,.0f} req/s ({h2ok} ok) = {lg['rps']/h2rps:.2f}x"))
+hx = json.load(open(f"{work}/httpx.json"))
+rows.append(("4. ... vs the original's stack, httpx + asyncio, one HTTP/2 connection", ">= 50x",
+             f"httpx {hx['rps']:,.0f} req/s ({hx['errors']} errors): skinscan = {lg['rps']/hx['rps']:.0f}x"))
 scale = []
 base = gnutime("scale1")
 base_listings = sum(x["listings_seen"] for x in load("scale1-1")["games"])

@@ -742,6 +742,105 @@ fn a_second_ctrl_c_exits_130_at_once() {
     assert_eq!(status.code(), Some(130));
 }
 
+#[cfg(unix)]
+#[test]
+fn sim_prints_its_address_answers_http1_and_stops_on_sigterm() {
+    use std::io::{Read, Write};
+    let dir = Scratch::new("sim");
+    let mut child = dir
+        .command(&[
+            "sim",
+            "--listen",
+            "127.0.0.1:0",
+            "--items-per-game",
+            "50",
+            "--rate",
+            "1000",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let url = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{first:?}"));
+    let addr = url.strip_prefix("http://").unwrap();
+    let get = |path: &str| {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    let page = get("/exchange/v1/market/items?gameId=a8db&limit=3&currency=USD");
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    let body: serde_json::Value =
+        serde_json::from_str(page.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(body["objects"].as_array().map(Vec::len), Some(3), "{body}");
+    let stats = get("/__sim/stats");
+    let stats: serde_json::Value =
+        serde_json::from_str(stats.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(
+        stats["requests"], 1,
+        "the stats endpoint is not counted: {stats}"
+    );
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(
+        wait_with_deadline(&mut child, Duration::from_secs(10)).code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let dir = Scratch::new("jsonlogs");
+    dir.file(
+        "c.toml",
+        "[market.embedded]\nitems_per_game = 200\nlatency = \"0ms\"\njitter = \"0ms\"\n",
+    );
+    let out = dir.run(
+        &[
+            "scan",
+            "--once",
+            "--config",
+            "c.toml",
+            "--log-format",
+            "json",
+            "--games",
+            "rust",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stderr)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let found = lines
+        .iter()
+        .find(|l| {
+            l["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("[Rust] Found"))
+        })
+        .expect("the per-game summary");
+    assert_eq!(found["span"]["game"], "rust", "{found}");
+    assert_eq!(found["level"], "INFO");
+}
+
 #[test]
 fn the_readme_documents_every_exit_code_and_both_quick_start_commands() {
     let readme =
