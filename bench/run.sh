@@ -18,6 +18,7 @@ install() { # command package
   apt-get install -y "$2" >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y "$2" >/dev/null; }
 }
 install h2load nghttp2-client
+install valgrind valgrind
 [ -x /usr/bin/time ] || install /usr/bin/time time
 
 VENV=$PWD/target/bench-venv
@@ -104,6 +105,12 @@ for n in 1 $sizes; do
 $(plugins "$n" 'max_results = 50')"
   done
 done
+# The same scans under callgrind: instructions are counted, not timed, so the cost per
+# listing is exact and repeatable whatever else the machine does.
+for n in 1 $sizes; do
+  valgrind --tool=callgrind --callgrind-out-file="$WORK/cg$n.out" "$BIN" scan --once --quiet \
+    --format json --config "$WORK/scale$n-1.toml" >/dev/null 2>"$WORK/cg$n.err"
+done
 stop_sim
 
 python3 - "$WORK" "$sizes" <<'PY'
@@ -162,7 +169,15 @@ for s in sizes:
                  f"{listings:,} listings in {c['elapsed_ms']/1000:.2f} s: peak RSS {g['rss_mb']:.1f} MB; CPU {g['cpu_s']*1e3:.0f} ms (sys {g['sys_s']*1e3:.0f}), "
                  f"{marginal*1e6:.2f} us/listing above the start-up ({base['cpu_s']*1e3:.0f} ms, {base['rss_mb']:.1f} MB)"))
 if len(scale) >= 2:
-    rows.append(("5. CPU per listing, spread", "within 20%", f"max/min = {max(scale)/min(scale):.2f}"))
+    rows.append(("5. CPU time per listing, spread", "within 20%", f"max/min = {max(scale)/min(scale):.2f}"))
+def instructions(n):
+    return int(re.search(r"Collected : (\d+)", open(f"{work}/cg{n}.err").read()).group(1))
+per = []
+for s in sizes:
+    listings = sum(x["listings_seen"] for x in load(f"scale{s}-1")["games"])
+    per.append((instructions(s) - instructions(1)) / (listings - base_listings))
+rows.append(("5. Instructions per listing (callgrind), 1k / 10k / 100k", "within 20%",
+             " / ".join(f"{p:,.0f}" for p in per) + f": max/min = {max(per)/min(per):.2f}"))
 print(f"Machine: {os.cpu_count()} cores, {platform.machine()}, {platform.platform()}; " +
       subprocess.run(['rustc', '--version'], capture_output=True, text=True).stdout.strip())
 print()
