@@ -65,6 +65,8 @@ impl AppError {
 pub struct ScanOptions {
     /// Run one cycle and exit.
     pub once: bool,
+    /// Run this many cycles and exit (`--once` is `--cycles 1`).
+    pub cycles: Option<u64>,
     /// Only these games.
     pub games: Option<Vec<String>>,
     /// Force sequential (true) or parallel (false) mode.
@@ -134,7 +136,8 @@ pub async fn market(
     }
 }
 
-/// `skinscan scan`: cycles until shutdown (or one with `--once`).
+/// `skinscan scan`: cycles until shutdown (or `--cycles N`, `--once`). Exits non-zero when
+/// every game failed in the last cycle of a bounded run.
 pub async fn scan(
     mut settings: Settings,
     options: ScanOptions,
@@ -172,6 +175,11 @@ pub async fn scan(
         },
     );
     let live = Arc::new(LiveOutput::new(options.progress.clone(), jsonl));
+    let last_cycle = if options.once {
+        Some(1)
+    } else {
+        options.cycles
+    };
     let mut cycle = 0;
     loop {
         cycle += 1;
@@ -198,12 +206,12 @@ pub async fn scan(
                 .find_map(|g| g.failure.as_ref().map(|f| format!("{}: {f}", g.game)))
                 .unwrap_or_default();
             let message = format!("every game failed in cycle {cycle} (first: {first})");
-            if options.once {
+            if last_cycle == Some(cycle) {
                 return Err(AppError::Runtime(message));
             }
             tracing::error!("{message}; retrying next cycle");
         }
-        if options.once || shutdown.is_cancelled() {
+        if last_cycle == Some(cycle) || shutdown.is_cancelled() {
             break;
         }
         let next = started + settings.scan_interval;

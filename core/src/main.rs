@@ -54,6 +54,10 @@ enum Command {
         /// Run one cycle and exit (non-zero only when every game failed).
         #[arg(long)]
         once: bool,
+        /// Run N cycles, scanner.scan_interval apart, and exit (non-zero only when every
+        /// game failed in the last one).
+        #[arg(long, value_name = "N", conflicts_with = "once", value_parser = clap::value_parser!(u64).range(1..))]
+        cycles: Option<u64>,
         /// Only these games (comma-separated plugin names).
         #[arg(long, value_delimiter = ',', value_name = "GAMES")]
         games: Option<Vec<String>>,
@@ -201,6 +205,7 @@ fn run(cli: Cli) -> Result<u8, AppError> {
         }
         Command::Scan {
             once,
+            cycles,
             games,
             sequential,
             parallel,
@@ -214,6 +219,7 @@ fn run(cli: Cli) -> Result<u8, AppError> {
             init_logging(log_format, &settings.log_level, cli.quiet, progress.clone());
             let options = ScanOptions {
                 once,
+                cycles,
                 games,
                 sequential: if sequential {
                     Some(true)

@@ -590,6 +590,48 @@ fn scan_once_prints_a_table_and_json_and_appends_jsonl() {
     assert_eq!(ids, from_jsonl);
 }
 
+#[test]
+fn cycles_runs_that_many_and_numbers_them() {
+    let dir = Scratch::new("cycles");
+    dir.file(
+        "c.toml",
+        "[scanner]\nscan_interval = \"0s\"\n[market.embedded]\nitems_per_game = 200\nlatency = \"0ms\"\njitter = \"0ms\"\n",
+    );
+    let out = dir.run(
+        &[
+            "scan", "--cycles", "3", "--quiet", "--config", "c.toml", "--jsonl", "o.jsonl",
+            "--games", "csgo",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for n in 1..=3 {
+        assert!(stdout.contains(&format!("Cycle {n}:")), "{stdout}");
+    }
+    assert!(!stdout.contains("Cycle 4:"), "{stdout}");
+    let cycles: std::collections::BTreeSet<i64> = std::fs::read_to_string(dir.0.join("o.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["cycle"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        cycles.into_iter().collect::<Vec<_>>(),
+        [1, 2, 3],
+        "the same market, found each cycle"
+    );
+    assert_refused(&dir.run(&["scan", "--cycles", "0"], &[]), 2, &["--cycles"]);
+    assert_refused(
+        &dir.run(&["scan", "--cycles", "2", "--once"], &[]),
+        2,
+        &["'--cycles <N>' cannot be used with '--once'"],
+    );
+}
+
 // ---- signals -------------------------------------------------------------------------
 
 /// Spawns a scan and forwards its stderr lines to a channel (and keeps them).
