@@ -469,11 +469,6 @@ pub fn load(path: Option<&Path>, env: &dyn Env) -> Result<Settings, ConfigError>
     })
 }
 
-/// Parses a config file.
-pub fn parse_file(path: &Path) -> Result<RawConfig, ConfigError> {
-    parse_str(&read_file(path)?, &path.display().to_string())
-}
-
 fn read_file(path: &Path) -> Result<String, ConfigError> {
     std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
@@ -821,6 +816,8 @@ impl fmt::Display for Endpoint {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn keys_are_located_under_their_table() {
         let text = "# c\n[scanner]\nparallel = true\n\n[market]\n  rate_limit = 0\n[market.retry]\nattempts = 0\n";
@@ -829,8 +826,6 @@ mod tests {
         assert_eq!(locate_key(text, "scanner.parallel"), Some((3, 1)));
         assert_eq!(locate_key(text, "scanner.concurrent_scans"), None);
     }
-
-    use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
