@@ -63,9 +63,7 @@ impl AppError {
 /// `skinscan scan` options beyond the config.
 #[derive(Debug, Clone, Default)]
 pub struct ScanOptions {
-    /// Run one cycle and exit.
-    pub once: bool,
-    /// Run this many cycles and exit (`--once` is `--cycles 1`).
+    /// Run this many cycles and exit (`--once` is `Some(1)`); `None` runs until shutdown.
     pub cycles: Option<u64>,
     /// Only these games.
     pub games: Option<Vec<String>>,
@@ -175,11 +173,7 @@ pub async fn scan(
         },
     );
     let live = Arc::new(LiveOutput::new(options.progress.clone(), jsonl));
-    let last_cycle = if options.once {
-        Some(1)
-    } else {
-        options.cycles
-    };
+    let last_cycle = options.cycles;
     let mut cycle = 0;
     loop {
         cycle += 1;

@@ -218,8 +218,7 @@ fn run(cli: Cli) -> Result<u8, AppError> {
             let log_format = cli.log_format.map_or(settings.log_format, Into::into);
             init_logging(log_format, &settings.log_level, cli.quiet, progress.clone());
             let options = ScanOptions {
-                once,
-                cycles,
+                cycles: if once { Some(1) } else { cycles },
                 games,
                 sequential: if sequential {
                     Some(true)
