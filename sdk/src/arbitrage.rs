@@ -4,8 +4,11 @@
 //! and how much. All arithmetic is in integer cents and basis points; the fee is rounded up.
 //! This module does no I/O and knows nothing about a particular game.
 
+use std::collections::BTreeMap;
+
 use crate::model::{
-    GameId, GameReport, Level, Listing, Opportunity, ReferencePrice, RejectReason, Strategy,
+    FeeSource, GameId, GameReport, Level, Listing, Opportunity, ReferencePrice, RejectReason,
+    Strategy,
 };
 use crate::money::{Bps, Money};
 
@@ -92,6 +95,9 @@ pub struct Filters {
     pub strategies: Vec<Strategy>,
     /// Most opportunities kept per game, after ranking.
     pub max_results: usize,
+    /// Let `instant` count a trade-locked (or untradable) item as an instant resale. Off by
+    /// default: a locked item cannot be resold at once.
+    pub allow_locked_instant: bool,
 }
 
 impl Default for Filters {
@@ -107,6 +113,7 @@ impl Default for Filters {
             blacklist: Blacklist::default(),
             strategies: vec![Strategy::Instant, Strategy::Relist],
             max_results: 50,
+            allow_locked_instant: false,
         }
     }
 }
@@ -148,8 +155,145 @@ pub struct Deal {
     pub roi_bps: i64,
 }
 
+/// The account's default fee from `customized-fees`: a rate and a minimum amount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountFee {
+    /// The rate.
+    pub rate: Bps,
+    /// The least fee charged on a sale, in cents.
+    pub min_cents: i64,
+}
+
+/// A reduced fee the account has on one title, within a price range, until it expires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReducedFee {
+    /// The rate.
+    pub rate: Bps,
+    /// Applies from this sale price, in cents.
+    pub min_price_cents: Option<i64>,
+    /// Applies up to this sale price, in cents.
+    pub max_price_cents: Option<i64>,
+    /// Unix seconds after which it no longer applies.
+    pub expires_at: Option<i64>,
+}
+
+/// The account's fees as read from `customized-fees`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FeeSchedule {
+    /// The default fee, when the answer had one.
+    pub default: Option<AccountFee>,
+    /// Reduced fees by exact title.
+    pub reduced: BTreeMap<String, Vec<ReducedFee>>,
+}
+
+impl FeeSchedule {
+    /// The fee on selling `title` at `sell_cents` at unix time `now`: the lowest reduced
+    /// fee in force for the title, else the account's default; `Fixed` at 0% when the
+    /// schedule has neither (callers use [`Fees`], which falls back to the game's fee).
+    pub fn rule_for(&self, title: &str, sell_cents: i64, now: i64) -> FeeRule {
+        let reduced = self
+            .reduced
+            .get(title)
+            .into_iter()
+            .flatten()
+            .filter(|r| {
+                r.min_price_cents.is_none_or(|m| sell_cents >= m)
+                    && r.max_price_cents.is_none_or(|m| sell_cents <= m)
+                    && r.expires_at.is_none_or(|t| t > now)
+            })
+            .min_by_key(|r| r.rate);
+        let min_cents = self.default.map_or(0, |d| d.min_cents);
+        match (reduced, self.default) {
+            (Some(r), _) => FeeRule {
+                rate: r.rate,
+                min_cents,
+                source: FeeSource::Reduced,
+            },
+            (None, Some(d)) => FeeRule {
+                rate: d.rate,
+                min_cents,
+                source: FeeSource::Account,
+            },
+            (None, None) => FeeRule::fixed(Bps::new(0).unwrap_or(Bps::MAX)),
+        }
+    }
+}
+
+/// The fee applied to one sale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeeRule {
+    /// The rate.
+    pub rate: Bps,
+    /// The least fee, in cents.
+    pub min_cents: i64,
+    /// Where it came from.
+    pub source: FeeSource,
+}
+
+impl FeeRule {
+    /// A fixed rate with no minimum (the game's fallback fee).
+    pub const fn fixed(rate: Bps) -> FeeRule {
+        FeeRule {
+            rate,
+            min_cents: 0,
+            source: FeeSource::Fixed,
+        }
+    }
+
+    /// The fee on a sale at `sell_cents`, rounded up, at least the minimum.
+    pub fn fee_on(&self, sell_cents: i64) -> i64 {
+        if sell_cents <= 0 {
+            return 0;
+        }
+        self.rate.fee_on(sell_cents).max(self.min_cents)
+    }
+}
+
+/// The fees a scan evaluates with: the game's fixed fee, and the account's schedule when it
+/// was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fees {
+    /// The game's fee (or `fee_percent`), used when no schedule is known.
+    pub fallback: Bps,
+    /// The account's schedule.
+    pub schedule: Option<FeeSchedule>,
+    /// Unix seconds at which reduced fees' expiry is judged.
+    pub now: i64,
+}
+
+impl Fees {
+    /// Only the fixed fee.
+    pub fn fixed(fallback: Bps) -> Fees {
+        Fees {
+            fallback,
+            schedule: None,
+            now: 0,
+        }
+    }
+
+    /// The rule for selling `title` at `sell_cents`.
+    pub fn rule_for(&self, title: &str, sell_cents: i64) -> FeeRule {
+        match &self.schedule {
+            Some(s) if s.default.is_some() || s.reduced.contains_key(title) => {
+                let rule = s.rule_for(title, sell_cents, self.now);
+                if rule.source == FeeSource::Fixed {
+                    FeeRule::fixed(self.fallback)
+                } else {
+                    rule
+                }
+            }
+            _ => FeeRule::fixed(self.fallback),
+        }
+    }
+}
+
 /// `net = sell × (1 − fee) − buy`, with the fee rounded up to the cent.
 pub fn deal(buy_cents: i64, sell_cents: i64, fee: Bps) -> Deal {
+    deal_with(buy_cents, sell_cents, &FeeRule::fixed(fee))
+}
+
+/// [`deal`] under a full fee rule (rate, minimum).
+pub fn deal_with(buy_cents: i64, sell_cents: i64, fee: &FeeRule) -> Deal {
     let fee_cents = fee.fee_on(sell_cents);
     let net_cents = sell_cents - fee_cents - buy_cents;
     Deal {
@@ -180,35 +324,46 @@ pub fn sell_price(
 }
 
 /// Evaluates one admitted listing against its title's reference price: the most profitable of
-/// the enabled strategies, or the reason it is not an opportunity.
+/// the enabled strategies, or the reason it is not an opportunity. `instant` is skipped for a
+/// trade-locked or untradable item unless `filters.allow_locked_instant`.
 pub fn evaluate_listing(
     game: &GameId,
     listing: &Listing,
     reference: &ReferencePrice,
-    fee: Bps,
+    fees: &Fees,
     filters: &Filters,
 ) -> Result<Opportunity, RejectReason> {
     if reference.offer_count < filters.min_offers {
         return Err(RejectReason::Illiquid);
     }
     let buy = listing.price.cents();
-    let mut best: Option<(Strategy, i64, Deal)> = None;
+    let mut best: Option<(Strategy, i64, Deal, FeeRule)> = None;
     let mut too_few_orders = false;
+    let mut locked_out = false;
     for &strategy in &filters.strategies {
-        if strategy == Strategy::Instant && reference.order_count < filters.min_orders {
-            too_few_orders = true;
-            continue;
+        if strategy == Strategy::Instant {
+            if listing.is_trade_locked() && !filters.allow_locked_instant {
+                locked_out = true;
+                continue;
+            }
+            if reference.order_count < filters.min_orders {
+                too_few_orders = true;
+                continue;
+            }
         }
         let Some(sell) = sell_price(strategy, listing, reference) else {
             continue;
         };
-        let d = deal(buy, sell, fee);
-        if best.is_none_or(|(_, _, b)| d.net_cents > b.net_cents) {
-            best = Some((strategy, sell, d));
+        let rule = fees.rule_for(&listing.title, sell);
+        let d = deal_with(buy, sell, &rule);
+        if best.is_none_or(|(_, _, b, _)| d.net_cents > b.net_cents) {
+            best = Some((strategy, sell, d, rule));
         }
     }
-    let Some((strategy, sell, d)) = best else {
-        return Err(if too_few_orders {
+    let Some((strategy, sell, d, rule)) = best else {
+        return Err(if locked_out {
+            RejectReason::TradeLocked
+        } else if too_few_orders {
             RejectReason::Illiquid
         } else {
             RejectReason::NoReference
@@ -227,10 +382,15 @@ pub fn evaluate_listing(
     Ok(Opportunity {
         game: game.clone(),
         item_id: listing.item_id.clone(),
+        offer_id: listing.offer_id.clone(),
         title: listing.title.clone(),
+        listed_at: listing.listed_at,
+        trade_lock: listing.trade_lock,
         buy_price: listing.price,
         sell_price: Money::from_cents(sell, currency),
         fee: Money::from_cents(d.fee_cents, currency),
+        fee_rate: rule.rate,
+        fee_source: rule.source,
         net_profit: Money::from_cents(d.net_cents, currency),
         roi_bps: d.roi_bps,
         level: Level::for_price(buy),
@@ -261,16 +421,15 @@ pub fn rank_and_cap(report: &mut GameReport, max_results: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
 
     fn listing(id: &str, title: &str, cents: i64, suggested: Option<i64>) -> Listing {
-        Listing {
-            item_id: id.into(),
-            title: title.into(),
-            price: Money::usd(cents),
-            suggested_price: suggested.map(Money::usd),
-            attributes: BTreeMap::new(),
-        }
+        let mut l = Listing::new(id, title, Money::usd(cents));
+        l.suggested_price = suggested.map(Money::usd);
+        l
+    }
+
+    fn fees() -> Fees {
+        Fees::fixed(FEE)
     }
 
     fn reference(
@@ -309,7 +468,7 @@ mod tests {
             &game(),
             &listing("1", "T", 1000, None),
             &reference(Some(1200), 3, Some(1000), 5),
-            FEE,
+            &fees(),
             &f,
         )
         .unwrap();
@@ -319,6 +478,122 @@ mod tests {
         assert_eq!(o.net_profit, Money::usd(116));
         assert_eq!(o.roi_bps, 1160);
         assert_eq!(o.level, Some(Level::Medium));
+    }
+
+    #[test]
+    fn instant_never_counts_a_trade_locked_item_unless_allowed() {
+        use crate::model::TradeLock;
+        let reference = reference(Some(1500), 3, Some(1000), 5);
+        let mut locked = listing("1", "T", 1000, None);
+        locked.trade_lock = TradeLock::Locked {
+            seconds: Some(86_400),
+        };
+        let instant_only = Filters {
+            strategies: vec![Strategy::Instant],
+            ..Filters::default()
+        };
+        assert_eq!(
+            evaluate_listing(&game(), &locked, &reference, &fees(), &instant_only),
+            Err(RejectReason::TradeLocked)
+        );
+        let mut untradable = listing("2", "T", 1000, None);
+        untradable.tradable = Some(false);
+        assert_eq!(
+            evaluate_listing(&game(), &untradable, &reference, &fees(), &instant_only),
+            Err(RejectReason::TradeLocked)
+        );
+        // Relisting is not an instant resale: a locked item may still be relisted.
+        let both = Filters {
+            min_orders: 0,
+            ..Filters::default()
+        };
+        let reference = ReferencePrice {
+            best_offer: Some(Money::usd(1400)),
+            ..reference
+        };
+        let o = evaluate_listing(&game(), &locked, &reference, &fees(), &both).unwrap();
+        assert_eq!(o.strategy, Strategy::Relist);
+        assert_eq!(o.trade_lock, locked.trade_lock);
+        let allowed = Filters {
+            allow_locked_instant: true,
+            ..instant_only
+        };
+        let o = evaluate_listing(&game(), &locked, &reference, &fees(), &allowed).unwrap();
+        assert_eq!(o.strategy, Strategy::Instant);
+    }
+
+    #[test]
+    fn reduced_and_account_fees_apply_per_title_with_their_minimum() {
+        let mut schedule = FeeSchedule {
+            default: Some(AccountFee {
+                rate: Bps::new(500).unwrap(),
+                min_cents: 30,
+            }),
+            ..FeeSchedule::default()
+        };
+        schedule.reduced.insert(
+            "Cheap Fee".into(),
+            vec![ReducedFee {
+                rate: Bps::new(200).unwrap(),
+                min_price_cents: Some(100),
+                max_price_cents: Some(5_000),
+                expires_at: Some(2_000),
+            }],
+        );
+        let fees = Fees {
+            fallback: FEE,
+            schedule: Some(schedule),
+            now: 1_000,
+        };
+        let instant = Filters {
+            strategies: vec![Strategy::Instant],
+            ..Filters::default()
+        };
+        let reference = reference(Some(1200), 3, Some(1300), 5);
+        // Reduced: 2% of 1200 = 24, under the 30-cent minimum -> 30; net 1200 - 30 - 1000.
+        let o = evaluate_listing(
+            &game(),
+            &listing("1", "Cheap Fee", 1000, None),
+            &reference,
+            &fees,
+            &instant,
+        )
+        .unwrap();
+        assert_eq!(
+            (o.fee, o.fee_source, o.fee_rate.get()),
+            (Money::usd(30), FeeSource::Reduced, 200)
+        );
+        assert_eq!(o.net_profit, Money::usd(170));
+        // Another title: the account's 5% = 60.
+        let o = evaluate_listing(
+            &game(),
+            &listing("2", "Other", 1000, None),
+            &reference,
+            &fees,
+            &instant,
+        )
+        .unwrap();
+        assert_eq!((o.fee, o.fee_source), (Money::usd(60), FeeSource::Account));
+        // Expired, or out of its price range: the account fee.
+        let later = Fees {
+            now: 2_000,
+            ..fees.clone()
+        };
+        assert_eq!(
+            later.rule_for("Cheap Fee", 1_200).source,
+            FeeSource::Account
+        );
+        assert_eq!(fees.rule_for("Cheap Fee", 6_000).source, FeeSource::Account);
+        // No schedule: the game's fixed fee.
+        let o = evaluate_listing(
+            &game(),
+            &listing("3", "Other", 1000, None),
+            &reference,
+            &Fees::fixed(FEE),
+            &instant,
+        )
+        .unwrap();
+        assert_eq!((o.fee, o.fee_source), (Money::usd(84), FeeSource::Fixed));
     }
 
     #[test]
@@ -355,7 +630,7 @@ mod tests {
             &game(),
             &listing("1", "T", 800, Some(950)),
             &reference(None, 0, Some(1000), 4),
-            FEE,
+            &fees(),
             &f,
         )
         .unwrap();
@@ -378,7 +653,7 @@ mod tests {
             &game(),
             &listing("1", "T", 800, Some(950)),
             &reference(None, 0, Some(800), 1),
-            FEE,
+            &fees(),
             &f,
         )
         .unwrap();
@@ -392,7 +667,7 @@ mod tests {
                 &game(),
                 &listing("1", "T", 800, None),
                 &reference(None, 0, Some(800), 1),
-                FEE,
+                &fees(),
                 &f
             ),
             Err(RejectReason::NoReference)
@@ -407,7 +682,7 @@ mod tests {
             &game(),
             &listing("1", "T", 1000, None),
             &reference(Some(1100), 2, Some(1300), 9),
-            FEE,
+            &fees(),
             &f,
         )
         .unwrap();
@@ -424,7 +699,13 @@ mod tests {
         let l = listing("1", "T", 1000, None);
         // A loss.
         assert_eq!(
-            evaluate_listing(&game(), &l, &reference(Some(1050), 5, None, 0), FEE, &base),
+            evaluate_listing(
+                &game(),
+                &l,
+                &reference(Some(1050), 5, None, 0),
+                &fees(),
+                &base
+            ),
             Err(RejectReason::LowProfit)
         );
         // 116 cents of profit, below a $2 minimum.
@@ -433,7 +714,7 @@ mod tests {
             ..base.clone()
         };
         assert_eq!(
-            evaluate_listing(&game(), &l, &reference(Some(1200), 5, None, 0), FEE, &f),
+            evaluate_listing(&game(), &l, &reference(Some(1200), 5, None, 0), &fees(), &f),
             Err(RejectReason::LowProfit)
         );
         // 11.6% ROI, below a 12% minimum.
@@ -442,7 +723,7 @@ mod tests {
             ..base.clone()
         };
         assert_eq!(
-            evaluate_listing(&game(), &l, &reference(Some(1200), 5, None, 0), FEE, &f),
+            evaluate_listing(&game(), &l, &reference(Some(1200), 5, None, 0), &fees(), &f),
             Err(RejectReason::LowRoi)
         );
         // Above the level's ROI ceiling.
@@ -451,7 +732,7 @@ mod tests {
             ..base.clone()
         };
         assert_eq!(
-            evaluate_listing(&game(), &l, &reference(Some(1200), 5, None, 0), FEE, &f),
+            evaluate_listing(&game(), &l, &reference(Some(1200), 5, None, 0), &fees(), &f),
             Err(RejectReason::HighRoi)
         );
         // Liquidity: 2 orders where 3 are required, or 1 offer where 5 are.
@@ -460,7 +741,7 @@ mod tests {
             ..base.clone()
         };
         assert_eq!(
-            evaluate_listing(&game(), &l, &reference(Some(1200), 2, None, 0), FEE, &f),
+            evaluate_listing(&game(), &l, &reference(Some(1200), 2, None, 0), &fees(), &f),
             Err(RejectReason::Illiquid)
         );
         let f = Filters {
@@ -472,7 +753,7 @@ mod tests {
                 &game(),
                 &l,
                 &reference(Some(1200), 9, Some(1300), 1),
-                FEE,
+                &fees(),
                 &f
             ),
             Err(RejectReason::Illiquid)
@@ -516,10 +797,15 @@ mod tests {
         let make = |id: &str, buy: i64, net: i64| Opportunity {
             game: game(),
             item_id: id.into(),
+            offer_id: None,
             title: id.into(),
+            listed_at: None,
+            trade_lock: crate::model::TradeLock::Unknown,
             buy_price: Money::usd(buy),
             sell_price: Money::usd(buy + net),
             fee: Money::usd(0),
+            fee_rate: Bps::new(0).unwrap(),
+            fee_source: FeeSource::Fixed,
             net_profit: Money::usd(net),
             roi_bps: Bps::ratio(net, buy).unwrap(),
             level: None,

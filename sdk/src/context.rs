@@ -219,4 +219,10 @@ pub trait ScanContext: Send + Sync {
 
     /// True once the host wants the scan to stop; finish quickly and return what you have.
     fn is_cancelled(&self) -> bool;
+
+    /// True when the host signs requests with the user's API keys, so endpoints that need an
+    /// account (such as `customized-fees`) can be asked. The default says no.
+    fn authenticated(&self) -> bool {
+        false
+    }
 }

@@ -41,15 +41,10 @@
 //! }
 //!
 //! // In the plugin crate: `skinscan_sdk::declare_plugin!(chess, make);` with
-//! // `fn make() -> ProfileScanner<Chess> { ProfileScanner(Chess) }`.
+//! // `fn make() -> ProfileScanner<Chess> { ProfileScanner::new(Chess) }`.
 //!
-//! let listing = Listing {
-//!     item_id: "k1".into(),
-//!     title: "Golden King".into(),
-//!     price: Money::usd(1000),
-//!     suggested_price: None,
-//!     attributes: Default::default(),
-//! };
+//! let mut listing = Listing::new("k1", "Golden King", Money::usd(1000));
+//! listing.offer_id = Some("o-k1".into());
 //! let reference = ReferencePrice {
 //!     title: "Golden King".into(),
 //!     best_order: Some(Money::usd(1300)),
@@ -60,10 +55,11 @@
 //! };
 //! let ctx = MockContext::market(MockMarket::new(vec![listing], vec![reference]));
 //! let settings = PluginSettings::new("chess", Default::default());
-//! let report = skinscan_sdk::futures::executor::block_on(ProfileScanner(Chess).scan(&ctx, &settings))
+//! let report = skinscan_sdk::futures::executor::block_on(ProfileScanner::new(Chess).scan(&ctx, &settings))
 //!     .expect("the mock market answers");
 //! // Sell into the $13.00 order: fee 5% = 65 cents, net = 1300 - 65 - 1000 = $2.35.
 //! assert_eq!(report.opportunities[0].net_profit, Money::usd(235));
+//! assert_eq!(report.opportunities[0].offer_id.as_deref(), Some("o-k1"));
 //! assert_eq!(report.requests, 2); // one market page, one price batch
 //! ```
 #![deny(missing_docs)]

@@ -55,25 +55,233 @@ pub struct GameInfo {
     pub display_name: String,
     /// DMarket's market `gameId` (`a8db`).
     pub market_game_id: String,
-    /// The `filter.game` value of aggregated prices (`csgo`).
+    /// The default `filter.game` value of aggregated prices: the market `gameId` (`a8db`), as
+    /// DMarket's spec example and every independent client use. Overridable per game with
+    /// the `price_game` setting.
     pub price_game: String,
     /// The marketplace fee on a sale, in basis points.
     pub fee: Bps,
 }
 
-/// One offer for sale on the market, as parsed from a market-items page.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One offer for sale on the market, as parsed from a listings page (v1 market items or v2
+/// offers). Build one with [`Listing::new`] and set the optional fields.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Listing {
-    /// DMarket's item id.
+    /// DMarket's item id (v2 answers carry only the offer id, which is used here then).
     pub item_id: String,
     /// The market title (`AK-47 | Redline (Field-Tested)`).
     pub title: String,
     /// The asking price.
     pub price: Money,
-    /// DMarket's suggested price, when it has one.
+    /// DMarket's suggested price, when it has one (v1 only).
     pub suggested_price: Option<Money>,
-    /// Game-specific attributes from `extra` (category, exterior, rarity, ...), as strings.
+    /// The offer id a buy needs (v1 `extra.offerId`, v2 `offerId`).
+    pub offer_id: Option<String>,
+    /// When the offer was listed, in unix seconds (v1 `createdAt`, v2 RFC 3339 `createdAt`).
+    pub listed_at: Option<i64>,
+    /// Whether the item can be traded at once.
+    pub trade_lock: TradeLock,
+    /// `extra.tradable` / `attributes.tradable`, when the answer says.
+    pub tradable: Option<bool>,
+    /// CS:GO wear as a number from 0 to 1 (not money: a float is fine here).
+    pub float_value: Option<f64>,
+    /// CS:GO exterior as DMarket writes it (`field-tested`).
+    pub exterior: Option<String>,
+    /// Other game-specific attributes from `extra` (category, quality, ...), as strings.
     pub attributes: BTreeMap<String, String>,
+}
+
+impl Listing {
+    /// A listing with only its id, title and price known; every optional field empty.
+    pub fn new(item_id: impl Into<String>, title: impl Into<String>, price: Money) -> Self {
+        Listing {
+            item_id: item_id.into(),
+            title: title.into(),
+            price,
+            suggested_price: None,
+            offer_id: None,
+            listed_at: None,
+            trade_lock: TradeLock::Unknown,
+            tradable: None,
+            float_value: None,
+            exterior: None,
+            attributes: BTreeMap::new(),
+        }
+    }
+
+    /// True when the item cannot be resold at once: under a trade lock, or not tradable.
+    pub fn is_trade_locked(&self) -> bool {
+        self.trade_lock.is_locked() || self.tradable == Some(false)
+    }
+}
+
+/// Whether an item may be traded now. DMarket's v1 answers give the lock in days
+/// (`extra.tradeLock`) and seconds (`extra.tradeLockDuration`); v2 only a `locked` flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum TradeLock {
+    /// The answer did not say.
+    #[default]
+    Unknown,
+    /// Tradable now.
+    Unlocked,
+    /// Locked; for this many more seconds when the answer said.
+    Locked {
+        /// Seconds until the lock ends, when known.
+        seconds: Option<u64>,
+    },
+}
+
+impl TradeLock {
+    /// True for [`TradeLock::Locked`].
+    pub fn is_locked(self) -> bool {
+        matches!(self, TradeLock::Locked { .. })
+    }
+
+    /// The remaining lock in seconds: `Some(0)` when unlocked, `None` when unknown.
+    pub fn seconds(self) -> Option<u64> {
+        match self {
+            TradeLock::Unknown => None,
+            TradeLock::Unlocked => Some(0),
+            TradeLock::Locked { seconds } => seconds,
+        }
+    }
+}
+
+impl fmt::Display for TradeLock {
+    /// `-` (unknown), `none`, `locked`, `3d`, `5h`, `20m`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = match *self {
+            TradeLock::Unknown => "-".to_owned(),
+            TradeLock::Unlocked => "none".to_owned(),
+            TradeLock::Locked { seconds: None } => "locked".to_owned(),
+            TradeLock::Locked { seconds: Some(s) } if s >= 86_400 => {
+                format!("{}d", s.div_ceil(86_400))
+            }
+            TradeLock::Locked { seconds: Some(s) } if s >= 3_600 => {
+                format!("{}h", s.div_ceil(3_600))
+            }
+            TradeLock::Locked { seconds: Some(s) } => format!("{}m", s.div_ceil(60).max(1)),
+        };
+        f.pad(&text)
+    }
+}
+
+/// Where the fee applied to an opportunity came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum FeeSource {
+    /// The plugin's fixed per-game fee (or the `fee_percent` setting): a fallback.
+    #[default]
+    Fixed,
+    /// The account's default fee, read from `customized-fees`.
+    Account,
+    /// A reduced fee the account has for this title, read from `customized-fees`.
+    Reduced,
+}
+
+impl FeeSource {
+    /// `fixed`, `account` or `reduced`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeeSource::Fixed => "fixed",
+            FeeSource::Account => "account",
+            FeeSource::Reduced => "reduced",
+        }
+    }
+}
+
+impl fmt::Display for FeeSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// What a scan saw of the wire format: entries of an answer that did not parse (counted by
+/// endpoint and reason, with one example each), and the forms seen of fields whose shape is
+/// uncertain (`aggregated prices` / `price=commonMoney`). Nothing that fails to parse is
+/// silent: the host shows these in the game's summary, the JSON report and a warning.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WireStats {
+    /// Entries dropped, by (endpoint, reason).
+    pub dropped: BTreeMap<(String, String), u64>,
+    /// The first dropped entry per endpoint, as received (truncated to 300 bytes).
+    pub examples: BTreeMap<String, String>,
+    /// Forms seen of uncertain fields, by (endpoint, form), e.g. (`last sales`,
+    /// `price=decimal dollars`).
+    pub forms: BTreeMap<(String, String), u64>,
+}
+
+/// The longest example of an unrecognised entry kept, in bytes.
+pub const WIRE_EXAMPLE_MAX: usize = 300;
+
+impl WireStats {
+    /// Counts one dropped entry of `endpoint` for `reason`; keeps `raw` as the endpoint's
+    /// example when it is the first.
+    pub fn drop_entry(&mut self, endpoint: &str, reason: &str, raw: &str) {
+        *self
+            .dropped
+            .entry((endpoint.to_owned(), reason.to_owned()))
+            .or_insert(0) += 1;
+        self.examples
+            .entry(endpoint.to_owned())
+            .or_insert_with(|| truncate_bytes(raw, WIRE_EXAMPLE_MAX));
+    }
+
+    /// Counts one sighting of `form` on `endpoint`.
+    pub fn saw(&mut self, endpoint: &str, form: &str) {
+        *self
+            .forms
+            .entry((endpoint.to_owned(), form.to_owned()))
+            .or_insert(0) += 1;
+    }
+
+    /// Adds `other`'s counts (the first example per endpoint stays).
+    pub fn merge(&mut self, other: &WireStats) {
+        for (k, n) in &other.dropped {
+            *self.dropped.entry(k.clone()).or_insert(0) += n;
+        }
+        for (k, v) in &other.examples {
+            self.examples.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        for (k, n) in &other.forms {
+            *self.forms.entry(k.clone()).or_insert(0) += n;
+        }
+    }
+
+    /// Entries dropped in all.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.values().sum()
+    }
+
+    /// Entries of `endpoint` dropped.
+    pub fn dropped_for(&self, endpoint: &str) -> u64 {
+        self.dropped
+            .iter()
+            .filter(|((e, _), _)| e == endpoint)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// `market items: no title x2, aggregated prices: bad price x40`, or empty.
+    pub fn dropped_summary(&self) -> String {
+        self.dropped
+            .iter()
+            .map(|((endpoint, reason), n)| format!("{endpoint}: {reason} x{n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// `text` cut to at most `max` bytes on a character boundary, with `…` when cut.
+pub fn truncate_bytes(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
 
 /// What the market pays and asks for one title: the reference a listing is judged against.
@@ -200,19 +408,30 @@ impl fmt::Display for Level {
 
 /// A listing worth buying: the numbers that make it so.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Opportunity {
     /// The plugin id of the game.
     pub game: GameId,
     /// DMarket's item id of the listing to buy.
     pub item_id: String,
+    /// The offer id a buy needs, when the answer carried it.
+    pub offer_id: Option<String>,
     /// The title.
     pub title: String,
+    /// When the listing was created (unix seconds), when known.
+    pub listed_at: Option<i64>,
+    /// The listing's trade lock: an `instant` opportunity is never locked unless allowed.
+    pub trade_lock: TradeLock,
     /// What buying costs.
     pub buy_price: Money,
     /// What it would be sold for.
     pub sell_price: Money,
     /// The marketplace fee on that sale (rounded up to the cent).
     pub fee: Money,
+    /// The fee rate applied.
+    pub fee_rate: Bps,
+    /// Where that rate came from.
+    pub fee_source: FeeSource,
     /// `sell - fee - buy`.
     pub net_profit: Money,
     /// `net_profit / buy_price` in basis points.
@@ -247,6 +466,8 @@ pub enum RejectReason {
     Capped,
     /// Excluded by the game's own rules (e.g. Souvenir items in CS:GO).
     GameRule,
+    /// Only `instant` could profit, and the item is trade locked (cannot be resold at once).
+    TradeLocked,
 }
 
 impl RejectReason {
@@ -263,6 +484,7 @@ impl RejectReason {
             RejectReason::HighRoi => "high_roi",
             RejectReason::Capped => "capped",
             RejectReason::GameRule => "game_rule",
+            RejectReason::TradeLocked => "trade_locked",
         }
     }
 }
@@ -295,6 +517,8 @@ pub struct GameReport {
     pub elapsed: Duration,
     /// True when the scan stopped early because the host cancelled it.
     pub cancelled: bool,
+    /// Answer entries that did not parse, and forms seen of uncertain fields.
+    pub wire: WireStats,
 }
 
 impl GameReport {
@@ -319,6 +543,59 @@ impl GameReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trade_locks_read_and_print() {
+        assert!(!TradeLock::Unknown.is_locked());
+        assert!(TradeLock::Locked { seconds: None }.is_locked());
+        assert_eq!(TradeLock::Unlocked.seconds(), Some(0));
+        assert_eq!(
+            TradeLock::Locked {
+                seconds: Some(3 * 86_400)
+            }
+            .to_string(),
+            "3d"
+        );
+        assert_eq!(
+            TradeLock::Locked {
+                seconds: Some(3_601)
+            }
+            .to_string(),
+            "2h"
+        );
+        assert_eq!(TradeLock::Locked { seconds: Some(5) }.to_string(), "1m");
+        assert_eq!(TradeLock::Locked { seconds: None }.to_string(), "locked");
+        let mut l = Listing::new("i", "t", Money::usd(1));
+        assert!(!l.is_trade_locked());
+        l.tradable = Some(false);
+        assert!(l.is_trade_locked());
+    }
+
+    #[test]
+    fn wire_stats_count_by_endpoint_and_reason_and_keep_one_example() {
+        let mut w = WireStats::default();
+        w.drop_entry("aggregated prices", "bad price", r#"{"title":"A"}"#);
+        w.drop_entry("aggregated prices", "bad price", r#"{"title":"B"}"#);
+        let mut other = WireStats::default();
+        other.drop_entry("market items", "no title", &"x".repeat(1_000));
+        other.saw("last sales", "price=decimal dollars");
+        w.merge(&other);
+        assert_eq!(w.dropped_total(), 3);
+        assert_eq!(w.dropped_for("aggregated prices"), 2);
+        assert_eq!(w.examples["aggregated prices"], r#"{"title":"A"}"#);
+        assert_eq!(
+            w.examples["market items"].len(),
+            WIRE_EXAMPLE_MAX + "…".len()
+        );
+        assert_eq!(
+            w.dropped_summary(),
+            "aggregated prices: bad price x2, market items: no title x1"
+        );
+        assert_eq!(
+            w.forms[&("last sales".into(), "price=decimal dollars".into())],
+            1
+        );
+    }
 
     #[test]
     fn game_id_is_validated() {

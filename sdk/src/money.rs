@@ -93,6 +93,23 @@ impl Money {
         Ok(Self::from_cents(cents, currency))
     }
 
+    /// Parses a decimal *dollar* string with at most two decimals (`"12.1"` is $12.10,
+    /// `"15.99"`, `"12"`): the unit DMarket's last-sales answers are read in. Anything else,
+    /// a negative amount included, is a typed error.
+    pub fn parse_dollars(text: &str, currency: Currency) -> Result<Self, MoneyError> {
+        let t = text.trim();
+        if t.is_empty() {
+            return Err(MoneyError::Empty);
+        }
+        if t.starts_with('-') {
+            return Err(MoneyError::Negative(text.to_owned()));
+        }
+        parse_dollars_cents(t)
+            .filter(|c| *c >= 0)
+            .map(|c| Self::from_cents(c, currency))
+            .ok_or_else(|| MoneyError::NotNumeric(text.to_owned()))
+    }
+
     /// The amount in cents.
     pub const fn cents(self) -> i64 {
         self.cents
@@ -230,6 +247,35 @@ pub fn parse_percent_bps(text: &str) -> Option<i64> {
     Some(if neg { -v } else { v })
 }
 
+/// Parses a decimal fraction (`"0.05"` is 5%, `"0.0735"` is 7.35%) into basis points without
+/// floating point; digits past the fourth decimal round **up** (a fee is never understated).
+/// `None` for anything that is not a plain decimal between 0 and 1.
+pub fn parse_fraction_bps(text: &str) -> Option<u32> {
+    let t = text.trim();
+    let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
+    if (whole.is_empty() && frac.is_empty())
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let whole: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let (kept, rest) = frac.split_at(frac.len().min(4));
+    let mut bps: u64 = kept
+        .bytes()
+        .fold(0, |acc, b| acc * 10 + u64::from(b - b'0'));
+    bps *= 10u64.pow(4 - kept.len() as u32);
+    if rest.bytes().any(|b| b != b'0') {
+        bps += 1;
+    }
+    let total = whole.checked_mul(10_000)?.checked_add(bps)?;
+    u32::try_from(total).ok().filter(|b| *b <= 10_000)
+}
+
 /// Parses a dollar amount with at most two decimals ("0.50", "12", "3.5") into cents.
 pub fn parse_dollars_cents(text: &str) -> Option<i64> {
     // Same grammar as a percentage with two decimals: the unit is just 1/100.
@@ -239,6 +285,34 @@ pub fn parse_dollars_cents(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dollar_strings_become_exact_cents() {
+        let d = |t| Money::parse_dollars(t, Currency::Usd);
+        assert_eq!(d("12.1"), Ok(Money::usd(1210)));
+        assert_eq!(d("15.99"), Ok(Money::usd(1599)));
+        assert_eq!(d("12"), Ok(Money::usd(1200)));
+        assert_eq!(d(" 0.05 "), Ok(Money::usd(5)));
+        assert_eq!(d(""), Err(MoneyError::Empty));
+        assert_eq!(d("-1.00"), Err(MoneyError::Negative("-1.00".into())));
+        assert_eq!(d("12.345"), Err(MoneyError::NotNumeric("12.345".into())));
+        assert_eq!(d("1e3"), Err(MoneyError::NotNumeric("1e3".into())));
+    }
+
+    #[test]
+    fn fee_fractions_become_basis_points_rounded_up() {
+        assert_eq!(parse_fraction_bps("0.05"), Some(500));
+        assert_eq!(parse_fraction_bps("0.0735"), Some(735));
+        assert_eq!(parse_fraction_bps(".07"), Some(700));
+        assert_eq!(parse_fraction_bps("0.073501"), Some(736));
+        assert_eq!(parse_fraction_bps("0.07350000"), Some(735));
+        assert_eq!(parse_fraction_bps("1"), Some(10_000));
+        assert_eq!(parse_fraction_bps("0"), Some(0));
+        assert_eq!(parse_fraction_bps("1.5"), None);
+        assert_eq!(parse_fraction_bps("-0.05"), None);
+        assert_eq!(parse_fraction_bps("5%"), None);
+        assert_eq!(parse_fraction_bps(""), None);
+    }
 
     #[test]
     fn parses_dmarket_cent_strings() {

@@ -93,14 +93,34 @@ impl std::fmt::Debug for GameRules {
     }
 }
 
-/// A [`GameScanner`] that runs the sdk's default strategy for a [`GameProfile`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ProfileScanner<P>(pub P);
+/// A [`GameScanner`] that runs the sdk's default strategy for a [`GameProfile`]. It remembers,
+/// from one scan to the next, which listing endpoint `listings_api = "auto"` settled on and
+/// the account's fee schedule (refreshed hourly).
+#[derive(Debug, Default)]
+pub struct ProfileScanner<P> {
+    profile: P,
+    memo: crate::strategy::ScanMemo,
+}
+
+impl<P: GameProfile> ProfileScanner<P> {
+    /// The scanner of `profile`.
+    pub fn new(profile: P) -> Self {
+        ProfileScanner {
+            profile,
+            memo: crate::strategy::ScanMemo::default(),
+        }
+    }
+
+    /// The profile.
+    pub fn profile(&self) -> &P {
+        &self.profile
+    }
+}
 
 #[async_trait]
 impl<P: GameProfile> GameScanner for ProfileScanner<P> {
     fn info(&self) -> GameInfo {
-        self.0.info()
+        self.profile.info()
     }
 
     async fn scan(
@@ -108,12 +128,12 @@ impl<P: GameProfile> GameScanner for ProfileScanner<P> {
         ctx: &dyn ScanContext,
         settings: &PluginSettings,
     ) -> Result<GameReport, ScanError> {
-        crate::strategy::scan_with_profile(&self.0, ctx, settings).await
+        crate::strategy::scan_with_memo(&self.profile, &self.memo, ctx, settings).await
     }
 
     fn check_settings(&self, settings: &PluginSettings) -> Result<(), ScanError> {
-        crate::strategy::ScanSettings::from_settings(&self.0, settings)?;
-        self.0.rules(settings)?;
+        crate::strategy::ScanSettings::from_settings(&self.profile, settings)?;
+        self.profile.rules(settings)?;
         Ok(())
     }
 }

@@ -1,24 +1,33 @@
 //! The default scan strategy every built-in game reuses.
 //!
 //! Pages through the market's listings in the configured band (cheapest first) up to `items`,
-//! prices the distinct titles with aggregated prices in batches of up to 100 while paging goes
-//! on, evaluates each listing as soon as its title is priced, and reports progress. Memory is
+//! on the v1 or v2 listing endpoint (`listings_api`: `auto` tries v2, the endpoint of the
+//! 2026 spec, and falls back to v1 on a 404, remembering what answered), prices the distinct
+//! titles with aggregated prices in batches of up to 100 while paging goes on (following
+//! `nextCursor`), evaluates each listing as soon as its title is priced with the account's
+//! fees when requests are signed (`customized-fees`, read once and refreshed hourly), and
+//! reports progress. Entries that do not parse are counted in the report's
+//! [`WireStats`](crate::model::WireStats); a price batch whose entries were all dropped, and
+//! a scan in which no title could be priced, are errors of the game. Memory is
 //! bounded by the distinct titles and the opportunities kept, not by the listings scanned: a
 //! listing is dropped once it is judged. No tokio: concurrency is `join` and
 //! `buffer_unordered` over the host's `send` futures.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
 
-use crate::arbitrage::{Blacklist, Filters, evaluate_listing, rank_and_cap};
+use crate::arbitrage::{Blacklist, FeeSchedule, Fees, Filters, evaluate_listing, rank_and_cap};
 use crate::context::{ApiRequest, FetchError, ScanContext, ScanError};
 use crate::dmarket::{
-    self, MAX_PAGE_LIMIT, MAX_TITLES_PER_PRICE_REQUEST, MarketItemsQuery, ParseError,
+    self, FEES_PAGE_LIMIT, ListingApi, ListingsQuery, MAX_PAGE_LIMIT, MAX_TITLES_PER_PRICE_REQUEST,
+    ParseError,
 };
-use crate::model::{GameInfo, GameReport, Level, Listing, ReferencePrice, RejectReason, Strategy};
+use crate::model::{
+    GameInfo, GameReport, Level, Listing, ReferencePrice, RejectReason, Strategy, WireStats,
+};
 use crate::money::{Bps, Currency};
 use crate::scanner::{GameProfile, GameRules};
 use crate::settings::PluginSettings;
@@ -41,7 +50,59 @@ pub const COMMON_SETTINGS: &[&str] = &[
     "pricing",
     "max_in_flight",
     "fee_percent",
+    "listings_api",
+    "types",
+    "price_game",
+    "allow_locked_instant",
+    "account_fees",
 ];
+
+/// How long the account's fee schedule is used before it is read again.
+pub const FEE_REFRESH: Duration = Duration::from_secs(3_600);
+
+/// Aggregated-prices pages followed for one batch (`nextCursor`) before giving up.
+const MAX_PRICE_PAGES: usize = 20;
+
+/// Customized-fees pages read at most (100 reduced fees each).
+const MAX_FEE_PAGES: u32 = 50;
+
+/// What a scanner remembers between its scans: the listing endpoint `auto` settled on, and
+/// the account's fee schedule with when it was read. One per scanner
+/// ([`ProfileScanner`](crate::scanner::ProfileScanner) holds one).
+#[derive(Debug, Default)]
+pub struct ScanMemo {
+    listings_api: Mutex<Option<ListingApi>>,
+    fees: Mutex<Option<(FeeSchedule, Instant)>>,
+}
+
+impl ScanMemo {
+    /// The listing endpoint that last answered, if any did.
+    pub fn listings_api(&self) -> Option<ListingApi> {
+        *self.listings_api.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn set_listings_api(&self, api: ListingApi) {
+        *self.listings_api.lock().unwrap_or_else(|p| p.into_inner()) = Some(api);
+    }
+
+    fn fees(&self) -> Option<(FeeSchedule, Instant)> {
+        self.fees.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn set_fees(&self, schedule: FeeSchedule) {
+        *self.fees.lock().unwrap_or_else(|p| p.into_inner()) = Some((schedule, Instant::now()));
+    }
+}
+
+/// Which listing endpoint to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListingsApiChoice {
+    /// v2 first (the 2026 spec's only listing endpoint); on a 404, v1 (which answered in
+    /// 2025); whichever answered is remembered for the scanner's later scans.
+    Auto,
+    /// Only this one.
+    Only(ListingApi),
+}
 
 /// Listings that may wait for their titles' prices before a partial batch is sent.
 const MAX_WAITING_LISTINGS: usize = 1_000;
@@ -66,8 +127,16 @@ pub struct ScanSettings {
     pub pricing: Pricing,
     /// Price requests in flight at once for this game.
     pub max_in_flight: usize,
-    /// The sale fee.
+    /// The sale fee when the account's fees are not known (the game's, or `fee_percent`).
     pub fee: Bps,
+    /// The listing endpoint.
+    pub listings_api: ListingsApiChoice,
+    /// v1 `types` (`dmarket`, `p2p`).
+    pub types: Vec<String>,
+    /// `filter.game` of aggregated-prices requests.
+    pub price_game: String,
+    /// Read the account's fees (`customized-fees`) when requests are signed.
+    pub account_fees: bool,
 }
 
 impl ScanSettings {
@@ -96,6 +165,7 @@ impl ScanSettings {
         filters.min_orders = settings.u64_in("min_orders", 1, 0..=1_000_000)? as u32;
         filters.min_offers = settings.u64_in("min_offers", 0, 0..=1_000_000)? as u32;
         filters.max_results = settings.u64_in("max_results", 50, 1..=100_000)? as usize;
+        filters.allow_locked_instant = settings.bool("allow_locked_instant", false)?;
         if let Some(name) = settings
             .get("level")
             .map(|_| settings.string("level", ""))
@@ -166,19 +236,69 @@ impl ScanSettings {
             .ok()
             .and_then(|b| Bps::new(b).ok())
             .ok_or_else(|| settings.error("fee_percent", "must be between 0 and 100"))?;
+        let listings_api = match settings.string("listings_api", "auto")?.as_str() {
+            "auto" => ListingsApiChoice::Auto,
+            "v1" => ListingsApiChoice::Only(ListingApi::V1),
+            "v2" => ListingsApiChoice::Only(ListingApi::V2),
+            other => {
+                return Err(settings
+                    .error(
+                        "listings_api",
+                        format!("must be \"auto\", \"v1\" or \"v2\", got {other:?}"),
+                    )
+                    .into());
+            }
+        };
+        let types = settings.string_list("types", &["dmarket"])?;
+        if let Some(bad) = types
+            .iter()
+            .find(|t| !matches!(t.as_str(), "dmarket" | "p2p"))
+        {
+            return Err(settings
+                .error(
+                    "types",
+                    format!("may hold only \"dmarket\" and \"p2p\", got {bad:?}"),
+                )
+                .into());
+        }
+        let price_game = settings.string("price_game", &info.price_game)?;
+        if price_game.trim().is_empty() {
+            return Err(settings
+                .error(
+                    "price_game",
+                    "must not be empty (the market gameId, e.g. \"a8db\")",
+                )
+                .into());
+        }
         Ok(ScanSettings {
             items: settings.u64_in("items", 100, 1..=10_000_000)?,
             filters,
             pricing,
             max_in_flight: settings.u64_in("max_in_flight", 4, 1..=64)? as usize,
             fee,
+            listings_api,
+            types,
+            price_game,
+            account_fees: settings.bool("account_fees", true)?,
         })
     }
 }
 
-/// Runs the default strategy for `profile`.
+/// Runs the default strategy for `profile`, remembering nothing between scans (the fee
+/// schedule is read afresh; `auto` probes the listing endpoint again). Scanners use
+/// [`scan_with_memo`].
 pub async fn scan_with_profile<P: GameProfile + ?Sized>(
     profile: &P,
+    ctx: &dyn ScanContext,
+    settings: &PluginSettings,
+) -> Result<GameReport, ScanError> {
+    scan_with_memo(profile, &ScanMemo::default(), ctx, settings).await
+}
+
+/// Runs the default strategy for `profile`, with what earlier scans learnt in `memo`.
+pub async fn scan_with_memo<P: GameProfile + ?Sized>(
+    profile: &P,
+    memo: &ScanMemo,
     ctx: &dyn ScanContext,
     settings: &PluginSettings,
 ) -> Result<GameReport, ScanError> {
@@ -186,12 +306,16 @@ pub async fn scan_with_profile<P: GameProfile + ?Sized>(
     let info = profile.info();
     let cfg = ScanSettings::from_settings(profile, settings)?;
     let rules = profile.rules(settings)?;
+    let mut state = State::default();
+    let fees = load_fees(ctx, &info, &cfg, memo, &mut state.report).await;
     let scan = Scan {
         ctx,
         info: &info,
         cfg: &cfg,
         rules: &rules,
-        state: Mutex::new(State::default()),
+        memo,
+        fees,
+        state: Mutex::new(state),
     };
     let mut report = scan.run().await?;
     rank_and_cap(&mut report, cfg.filters.max_results);
@@ -199,11 +323,98 @@ pub async fn scan_with_profile<P: GameProfile + ?Sized>(
     Ok(report)
 }
 
+/// The fees to judge with: the account's (from `memo` when read within the hour, else read
+/// now) when requests are signed and `account_fees` is on, else the fixed fee. A failed read
+/// keeps an older schedule if there is one, and is an error of the game either way.
+async fn load_fees(
+    ctx: &dyn ScanContext,
+    info: &GameInfo,
+    cfg: &ScanSettings,
+    memo: &ScanMemo,
+    report: &mut GameReport,
+) -> Fees {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let mut fees = Fees::fixed(cfg.fee);
+    fees.now = now;
+    if !cfg.account_fees || !ctx.authenticated() {
+        return fees;
+    }
+    let cached = memo.fees();
+    if let Some((schedule, at)) = &cached
+        && at.elapsed() < FEE_REFRESH
+    {
+        fees.schedule = Some(schedule.clone());
+        return fees;
+    }
+    match read_fee_schedule(ctx, &info.market_game_id, report).await {
+        Ok(schedule) => {
+            tracing::debug!(
+                game = %info.id,
+                default = ?schedule.default,
+                reduced_titles = schedule.reduced.len(),
+                "account fees read"
+            );
+            memo.set_fees(schedule.clone());
+            fees.schedule = Some(schedule);
+        }
+        Err(e) if e == FetchError::Cancelled => {}
+        Err(e) => {
+            let kept = cached.is_some();
+            report.errors.push(format!(
+                "customized fees: {e}; using {}",
+                if kept {
+                    "the schedule read earlier".to_owned()
+                } else {
+                    format!("the fixed fee of {}", cfg.fee)
+                }
+            ));
+            tracing::warn!(game = %info.id, error = %e, "could not read the account's fees");
+            fees.schedule = cached.map(|(s, _)| s);
+        }
+    }
+    fees
+}
+
+async fn read_fee_schedule(
+    ctx: &dyn ScanContext,
+    game_id: &str,
+    report: &mut GameReport,
+) -> Result<FeeSchedule, FetchError> {
+    let mut schedule = FeeSchedule::default();
+    for page in 0..MAX_FEE_PAGES {
+        report.requests += 1;
+        let response = ctx
+            .send(dmarket::customized_fees_request(
+                game_id,
+                page * FEES_PAGE_LIMIT,
+            ))
+            .await?;
+        let parsed =
+            dmarket::parse_customized_fees(&response.body, crate::Currency::Usd).map_err(|e| {
+                FetchError::Http {
+                    status: response.status,
+                    message: e.to_string(),
+                }
+            })?;
+        report.wire.merge(&parsed.wire);
+        let full = parsed.entries >= u64::from(FEES_PAGE_LIMIT);
+        parsed.add_to(&mut schedule);
+        if !full {
+            break;
+        }
+    }
+    Ok(schedule)
+}
+
 struct Scan<'a> {
     ctx: &'a dyn ScanContext,
     info: &'a GameInfo,
     cfg: &'a ScanSettings,
     rules: &'a GameRules,
+    memo: &'a ScanMemo,
+    fees: Fees,
     state: Mutex<State>,
 }
 
@@ -222,6 +433,10 @@ struct State {
     judged: u64,
     /// The most listings this scan will read.
     target: u64,
+    /// Titles sent for pricing.
+    asked: u64,
+    /// Titles that came back with a price entry.
+    answered: u64,
 }
 
 impl Scan<'_> {
@@ -250,6 +465,14 @@ impl Scan<'_> {
         if unpriced > 0 {
             state.report.cancelled = true;
         }
+        if state.asked > 0 && state.answered == 0 && !state.report.cancelled {
+            state.report.errors.push(format!(
+                "nothing could be priced: aggregated prices returned no entry for any of the {} \
+                 titles asked (filter.game = {:?}); check plugins.{}.price_game (the market \
+                 gameId, {:?}, by default)",
+                state.asked, self.cfg.price_game, self.info.id, self.info.market_game_id
+            ));
+        }
         Ok(state.report)
     }
 
@@ -261,22 +484,49 @@ impl Scan<'_> {
         let (lo, hi) = self.cfg.filters.price_band;
         let mut cursor: Option<String> = None;
         let mut seen = 0u64;
+        let mut api = match self.cfg.listings_api {
+            ListingsApiChoice::Only(api) => api,
+            ListingsApiChoice::Auto => self.memo.listings_api().unwrap_or(ListingApi::V2),
+        };
+        let mut fell_back = false;
+        let mut cursors_seen: HashSet<String> = HashSet::new();
         loop {
             if self.ctx.is_cancelled() {
                 self.lock().report.cancelled = true;
                 break;
             }
             let limit = (self.cfg.items - seen).min(u64::from(MAX_PAGE_LIMIT)) as u32;
-            let request = MarketItemsQuery::new(&self.info.market_game_id)
+            let request = ListingsQuery::new(api, &self.info.market_game_id)
                 .limit(limit)
                 .price_band(lo, hi)
+                .types(&self.cfg.types)
                 .cursor(cursor.take())
                 .to_request();
             let page = match self
-                .send_parsed(request, |b| dmarket::parse_market_page(b, Currency::Usd))
+                .send_parsed(request, |b| dmarket::parse_listings_page(b, Currency::Usd))
                 .await
             {
-                Ok(page) => page,
+                Ok(page) => {
+                    if seen == 0 && self.cfg.listings_api == ListingsApiChoice::Auto {
+                        self.memo.set_listings_api(api);
+                    }
+                    page
+                }
+                Err(PageError::Fetch(FetchError::Http { status: 404, .. }))
+                    if seen == 0
+                        && !fell_back
+                        && self.cfg.listings_api == ListingsApiChoice::Auto =>
+                {
+                    tracing::info!(
+                        game = %self.info.id,
+                        tried = api.path(),
+                        next = api.other().path(),
+                        "listing endpoint answered 404; trying the other one"
+                    );
+                    fell_back = true;
+                    api = api.other();
+                    continue;
+                }
                 Err(e) if seen == 0 && !matches!(e, PageError::Fetch(FetchError::Cancelled)) => {
                     return Err(e.into_scan_error());
                 }
@@ -293,15 +543,26 @@ impl Scan<'_> {
                     break;
                 }
             };
-            seen += page.listings.len() as u64 + page.malformed;
+            seen += page.entries;
             cursor = page.cursor.clone();
+            let empty = page.entries == 0;
             let batches = self.accept_page(page, seen);
             for batch in batches {
                 if tx.send(batch).await.is_err() {
                     break;
                 }
             }
-            if cursor.is_none() || seen >= self.cfg.items {
+            if cursor.is_none() || seen >= self.cfg.items || empty {
+                break;
+            }
+            // A server that hands back a cursor it gave before would page forever.
+            if let Some(c) = &cursor
+                && !cursors_seen.insert(c.clone())
+            {
+                let mut s = self.lock();
+                s.report.errors.push(format!(
+                    "listings: the server repeated a cursor after {seen} listings; paging stopped"
+                ));
                 break;
             }
         }
@@ -316,20 +577,18 @@ impl Scan<'_> {
 
     /// Files a page's listings: judged now when their title is priced, else queued; returns
     /// the full title batches ready to price.
-    fn accept_page(&self, page: dmarket::MarketPage, seen: u64) -> Vec<Vec<String>> {
+    fn accept_page(&self, page: dmarket::ListingsPage, seen: u64) -> Vec<Vec<String>> {
         let mut s = self.lock();
         let s = &mut *s;
         s.report.pages += 1;
-        s.report.listings_seen += page.listings.len() as u64 + page.malformed;
-        if page.malformed > 0 {
-            s.report.reject_n(RejectReason::Malformed, page.malformed);
-            s.judged += page.malformed;
-            tracing::warn!(
-                game = %self.info.id,
-                skipped = page.malformed,
-                first = page.first_problem.as_deref().unwrap_or(""),
-                "malformed listings skipped"
-            );
+        s.report.listings_seen += page.entries;
+        let malformed = page.malformed();
+        s.report.wire.merge(&page.wire);
+        if malformed > 0 {
+            s.report.reject_n(RejectReason::Malformed, malformed);
+            s.judged += malformed;
+            // The host warns once per cycle with the counts and an example.
+            tracing::debug!(game = %self.info.id, skipped = malformed, "malformed listings skipped");
         }
         if let Some(total) = page.total {
             s.target = s.target.min(total.max(seen));
@@ -392,7 +651,7 @@ impl Scan<'_> {
             &self.info.id,
             listing,
             reference,
-            self.cfg.fee,
+            &self.fees,
             &self.cfg.filters,
         ) {
             Ok(opportunity) => {
@@ -408,31 +667,74 @@ impl Scan<'_> {
         }
     }
 
-    async fn fetch_prices(
-        &self,
-        titles: Vec<String>,
-    ) -> (Vec<String>, Result<Vec<ReferencePrice>, PageError>) {
+    async fn fetch_prices(&self, titles: Vec<String>) -> (Vec<String>, Result<Priced, PageError>) {
         if self.ctx.is_cancelled() {
             return (titles, Err(PageError::Fetch(FetchError::Cancelled)));
         }
-        let request = dmarket::aggregated_prices_request(&self.info.price_game, &titles);
-        let result = self
-            .send_parsed(request, |b| {
-                dmarket::parse_aggregated_prices(b, Currency::Usd).map(|p| p.prices)
-            })
-            .await;
-        (titles, result)
+        let mut priced = Priced::default();
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_PRICE_PAGES {
+            let request = dmarket::aggregated_prices_request(
+                &self.cfg.price_game,
+                &titles,
+                cursor.as_deref(),
+            );
+            let page = match self
+                .send_parsed(request, |b| {
+                    dmarket::parse_aggregated_prices(b, Currency::Usd)
+                })
+                .await
+            {
+                Ok(page) => page,
+                Err(e) => return (titles, Err(e)),
+            };
+            priced.entries += page.entries;
+            priced.prices.extend(page.prices);
+            priced.wire.merge(&page.wire);
+            match page.next_cursor {
+                Some(next) if !next.is_empty() && cursor.as_deref() != Some(next.as_str()) => {
+                    cursor = Some(next);
+                }
+                _ => break,
+            }
+        }
+        (titles, Ok(priced))
     }
 
-    fn apply_prices(&self, titles: Vec<String>, result: Result<Vec<ReferencePrice>, PageError>) {
+    fn apply_prices(&self, titles: Vec<String>, result: Result<Priced, PageError>) {
         let mut s = self.lock();
         let s = &mut *s;
         match result {
-            Ok(prices) => {
-                let mut by_title: HashMap<String, ReferencePrice> =
-                    prices.into_iter().map(|p| (p.title.clone(), p)).collect();
+            Ok(priced) => {
+                s.asked += titles.len() as u64;
+                s.report.wire.merge(&priced.wire);
+                let dropped = priced.wire.dropped_total();
+                if priced.entries > 0 && priced.prices.is_empty() && dropped >= priced.entries {
+                    let example = priced
+                        .wire
+                        .examples
+                        .values()
+                        .next()
+                        .cloned()
+                        .unwrap_or_default();
+                    s.report.errors.push(format!(
+                        "prices for {} titles: all {} entries of the answer were dropped ({}); \
+                         the first was: {example}",
+                        titles.len(),
+                        priced.entries,
+                        priced.wire.dropped_summary()
+                    ));
+                }
+                let mut by_title: HashMap<String, ReferencePrice> = priced
+                    .prices
+                    .into_iter()
+                    .map(|p| (p.title.clone(), p))
+                    .collect();
                 for title in titles {
                     let reference = by_title.remove(&title);
+                    if reference.is_some() {
+                        s.answered += 1;
+                    }
                     let listings = s.waiting.remove(&title).unwrap_or_default();
                     s.waiting_listings -= listings.len();
                     for listing in listings {
@@ -445,6 +747,7 @@ impl Scan<'_> {
                 s.report.cancelled = true;
             }
             Err(e) => {
+                // A failed batch is its own error; its titles do not count as asked.
                 let mut lost = 0;
                 for title in &titles {
                     let listings = s.waiting.remove(title).unwrap_or_default();
@@ -493,6 +796,14 @@ impl Scan<'_> {
     }
 }
 
+/// What one batch of titles got from aggregated prices, over all its pages.
+#[derive(Default)]
+struct Priced {
+    prices: Vec<ReferencePrice>,
+    entries: u64,
+    wire: WireStats,
+}
+
 /// Why a page or batch could not be had.
 #[derive(Debug, thiserror::Error)]
 enum PageError {
@@ -515,7 +826,7 @@ impl PageError {
 mod tests {
     use super::*;
     use crate::context::ApiResponse;
-    use crate::dmarket::{AGGREGATED_PRICES_PATH, MARKET_ITEMS_PATH};
+    use crate::dmarket::AGGREGATED_PRICES_PATH;
     use crate::model::GameId;
     use crate::settings::SettingValue;
     use crate::testkit::{MockContext, MockMarket};
@@ -571,7 +882,7 @@ mod tests {
         let pages = ctx
             .requests()
             .iter()
-            .filter(|r| r.path == MARKET_ITEMS_PATH)
+            .filter(|r| dmarket::is_listings_path(&r.path))
             .count();
         let batches = ctx.requests().len() - pages;
         assert!(batches <= 6, "{batches} price requests for 4 titles");
@@ -617,7 +928,7 @@ mod tests {
         let reqs = ctx.requests();
         let pages: Vec<&str> = reqs
             .iter()
-            .filter(|r| r.path == MARKET_ITEMS_PATH)
+            .filter(|r| dmarket::is_listings_path(&r.path))
             .map(|r| r.query_value("limit").unwrap())
             .collect();
         assert_eq!(pages, vec!["100", "100", "100", "100", "50"]);
@@ -665,7 +976,7 @@ mod tests {
         // The band went on every page request.
         assert!(
             reqs.iter()
-                .filter(|r| r.path == MARKET_ITEMS_PATH)
+                .filter(|r| dmarket::is_listings_path(&r.path))
                 .all(|r| r.query_value("priceFrom") == Some("50"))
         );
     }
@@ -709,7 +1020,7 @@ mod tests {
         let m = market(20, 300);
         let pages = AtomicU32::new(0);
         let ctx = MockContext::new(move |r| {
-            if r.path == MARKET_ITEMS_PATH && pages.fetch_add(1, Ordering::SeqCst) == 1 {
+            if dmarket::is_listings_path(&r.path) && pages.fetch_add(1, Ordering::SeqCst) == 1 {
                 return Err(FetchError::Timeout {
                     after: std::time::Duration::from_secs(1),
                 });
@@ -833,5 +1144,327 @@ mod tests {
             (first.query_value("priceFrom"), first.query_value("priceTo")),
             (Some("300"), Some("999"))
         );
+    }
+
+    fn paths(ctx: &MockContext) -> Vec<String> {
+        ctx.requests().iter().map(|r| r.path.clone()).collect()
+    }
+
+    #[test]
+    fn auto_falls_back_from_v2_to_v1_on_404_and_remembers_it() {
+        use crate::dmarket::{MARKET_ITEMS_PATH, OFFERS_V2_PATH};
+        let m = market(5, 50).without(OFFERS_V2_PATH);
+        let memo = ScanMemo::default();
+        let ctx = MockContext::market(m.clone());
+        let r = block_on(scan_with_memo(&Test, &memo, &ctx, &settings(&[]))).unwrap();
+        assert_eq!(
+            paths(&ctx)[..2],
+            [OFFERS_V2_PATH.to_owned(), MARKET_ITEMS_PATH.to_owned()]
+        );
+        assert!(!r.opportunities.is_empty());
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        assert_eq!(memo.listings_api(), Some(ListingApi::V1));
+        // The next scan goes straight to v1.
+        let ctx = MockContext::market(m.clone());
+        block_on(scan_with_memo(&Test, &memo, &ctx, &settings(&[]))).unwrap();
+        assert_eq!(paths(&ctx)[0], MARKET_ITEMS_PATH);
+        // A fixed choice never falls back: v2 alone fails on the 404.
+        let ctx = MockContext::market(m);
+        let only_v2 = settings(&[("listings_api", SettingValue::String("v2".into()))]);
+        let err = block_on(scan_with_profile(&Test, &ctx, &only_v2)).unwrap_err();
+        assert!(err.to_string().contains("HTTP 404"), "{err}");
+        assert_eq!(paths(&ctx), vec![OFFERS_V2_PATH.to_owned()]);
+    }
+
+    #[test]
+    fn v1_and_v2_each_find_the_same_opportunities() {
+        use crate::dmarket::{MARKET_ITEMS_PATH, OFFERS_V2_PATH};
+        let run = |api: &str| {
+            let ctx = MockContext::market(market(20, 300));
+            let s = settings(&[
+                ("listings_api", SettingValue::String(api.into())),
+                ("items", SettingValue::Integer(300)),
+            ]);
+            let r = block_on(scan_with_profile(&Test, &ctx, &s)).unwrap();
+            (r, ctx.requests())
+        };
+        let (v1, v1_reqs) = run("v1");
+        let (v2, v2_reqs) = run("v2");
+        assert!(
+            v1_reqs
+                .iter()
+                .filter(|r| r.path != AGGREGATED_PRICES_PATH)
+                .all(|r| r.path == MARKET_ITEMS_PATH)
+        );
+        assert!(
+            v2_reqs
+                .iter()
+                .filter(|r| r.path != AGGREGATED_PRICES_PATH)
+                .all(|r| r.path == OFFERS_V2_PATH)
+        );
+        // v1 sends types and currency; v2 has neither.
+        assert_eq!(v1_reqs[0].query_value("types"), Some("dmarket"));
+        assert_eq!(v1_reqs[0].query_value("currency"), Some("USD"));
+        assert_eq!(v2_reqs[0].query_value("types"), None);
+        assert_eq!(v1.listings_seen, 300);
+        assert_eq!(v2.listings_seen, 300);
+        assert!(!v1.opportunities.is_empty());
+        let ids = |r: &GameReport| {
+            r.opportunities
+                .iter()
+                .map(|o| o.offer_id.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&v1), ids(&v2));
+        assert!(
+            v1.opportunities
+                .iter()
+                .all(|o| o.offer_id.is_some() && o.listed_at.is_some())
+        );
+    }
+
+    #[test]
+    fn types_and_price_game_settings_reach_the_requests() {
+        let ctx = MockContext::market(market(5, 20));
+        let s = settings(&[
+            ("listings_api", SettingValue::String("v1".into())),
+            (
+                "types",
+                SettingValue::List(vec![
+                    SettingValue::String("dmarket".into()),
+                    SettingValue::String("p2p".into()),
+                ]),
+            ),
+            ("price_game", SettingValue::String("tst".into())),
+        ]);
+        block_on(scan_with_profile(&Test, &ctx, &s)).unwrap();
+        let reqs = ctx.requests();
+        assert_eq!(reqs[0].query_value("types"), Some("dmarket,p2p"));
+        let body: serde_json::Value =
+            serde_json::from_slice(reqs[1].body.as_ref().unwrap()).unwrap();
+        assert_eq!(body["filter"]["game"], "tst");
+        // The default filter.game is the profile's price_game.
+        let ctx = MockContext::market(market(5, 20));
+        block_on(scan_with_profile(&Test, &ctx, &settings(&[]))).unwrap();
+        let body: serde_json::Value =
+            serde_json::from_slice(ctx.requests()[1].body.as_ref().unwrap()).unwrap();
+        assert_eq!(body["filter"]["game"], "test");
+        let bad = settings(&[(
+            "types",
+            SettingValue::List(vec![SettingValue::String("steam".into())]),
+        )]);
+        let err = block_on(scan_with_profile(&Test, &ctx, &bad))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("plugins.test.types may hold only"), "{err}");
+    }
+
+    #[test]
+    fn a_batch_whose_entries_all_drop_is_an_error_and_nothing_priced_says_so() {
+        let m = market(5, 50);
+        let ctx = MockContext::new(move |r| {
+            if r.path == AGGREGATED_PRICES_PATH {
+                // A shape we do not know: every entry is dropped.
+                return Ok(ApiResponse {
+                    status: 200,
+                    body: br#"{"aggregatedPrices":[{"title":"Title 000","orderBestPrice":{"Currency":"EUR","Amount":"100"}}],"nextCursor":""}"#.to_vec(),
+                });
+            }
+            m.answer(r)
+        });
+        let r = block_on(scan_with_profile(&Test, &ctx, &settings(&[]))).unwrap();
+        assert!(r.opportunities.is_empty());
+        assert_eq!(r.wire.dropped_total(), 1);
+        assert!(
+            r.errors.iter().any(|e| e
+                .starts_with("prices for 5 titles: all 1 entries of the answer were dropped")
+                && e.contains("\"EUR\"")),
+            "{:?}",
+            r.errors
+        );
+        // Nothing came back for any title: the scan says so in plain words.
+        let ctx = MockContext::new(move |r| {
+            if r.path == AGGREGATED_PRICES_PATH {
+                return Ok(ApiResponse {
+                    status: 200,
+                    body: br#"{"aggregatedPrices":[],"nextCursor":""}"#.to_vec(),
+                });
+            }
+            market(5, 50).answer(r)
+        });
+        let r = block_on(scan_with_profile(&Test, &ctx, &settings(&[]))).unwrap();
+        assert_eq!(r.errors.len(), 1, "{:?}", r.errors);
+        assert!(r.errors[0].starts_with("nothing could be priced: aggregated prices returned no entry for any of the 5 titles asked (filter.game = \"test\")"), "{}", r.errors[0]);
+    }
+
+    #[test]
+    fn next_cursor_of_aggregated_prices_is_followed() {
+        let m = market(4, 40);
+        let ctx = MockContext::new(move |r| {
+            if r.path == AGGREGATED_PRICES_PATH {
+                let body: serde_json::Value =
+                    serde_json::from_slice(r.body.as_ref().unwrap()).unwrap();
+                if body["cursor"] == "" {
+                    // First page: nothing yet, more to come.
+                    return Ok(ApiResponse {
+                        status: 200,
+                        body: br#"{"aggregatedPrices":[],"nextCursor":"p2"}"#.to_vec(),
+                    });
+                }
+                assert_eq!(body["cursor"], "p2");
+            }
+            m.answer(r)
+        });
+        let r = block_on(scan_with_profile(&Test, &ctx, &settings(&[]))).unwrap();
+        assert_eq!(r.requests, 3);
+        assert!(!r.opportunities.is_empty());
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+    }
+
+    fn locked_market() -> MockMarket {
+        use crate::model::TradeLock;
+        let mut listings = Vec::new();
+        for (i, lock) in [
+            TradeLock::Unlocked,
+            TradeLock::Locked {
+                seconds: Some(3 * 86_400),
+            },
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut l = Listing::new(format!("i{i}"), format!("T{i}"), crate::Money::usd(1000));
+            l.offer_id = Some(format!("o{i}"));
+            l.trade_lock = lock;
+            listings.push(l);
+        }
+        let prices = (0..2)
+            .map(|i| ReferencePrice {
+                title: format!("T{i}"),
+                best_order: Some(crate::Money::usd(1500)),
+                order_count: 5,
+                best_offer: Some(crate::Money::usd(1000)),
+                offer_count: 1,
+                recent_sales: vec![],
+            })
+            .collect();
+        MockMarket::new(listings, prices)
+    }
+
+    #[test]
+    fn a_trade_locked_listing_is_never_an_instant_opportunity_on_either_endpoint() {
+        for api in ["v1", "v2"] {
+            let ctx = MockContext::market(locked_market());
+            let s = settings(&[
+                ("listings_api", SettingValue::String(api.into())),
+                (
+                    "strategies",
+                    SettingValue::List(vec![SettingValue::String("instant".into())]),
+                ),
+            ]);
+            let r = block_on(scan_with_profile(&Test, &ctx, &s)).unwrap();
+            let ids: Vec<_> = r
+                .opportunities
+                .iter()
+                .map(|o| o.offer_id.as_deref())
+                .collect();
+            assert_eq!(ids, vec![Some("o0")], "{api}");
+            assert_eq!(
+                r.rejected.get(&RejectReason::TradeLocked),
+                Some(&1),
+                "{api}"
+            );
+            // A setting lets a trader accept the wait.
+            let mut s = s;
+            s.set("allow_locked_instant", SettingValue::Bool(true));
+            let ctx = MockContext::market(locked_market());
+            let r = block_on(scan_with_profile(&Test, &ctx, &s)).unwrap();
+            assert_eq!(r.opportunities.len(), 2, "{api}");
+            assert!(
+                r.opportunities.iter().any(|o| o.trade_lock.is_locked()),
+                "{api}"
+            );
+        }
+    }
+
+    const FEES: &str = r#"{"defaultFee":{"fraction":"0.05","minAmount":{"Currency":"USD","Amount":"1"}},"reducedFees":[{"title":"T1","fraction":"0.02","minPrice":{"Currency":"USD","Amount":"0"},"maxPrice":{"Currency":"USD","Amount":"100000"},"expiresAt":"4102444800"}]}"#;
+
+    #[test]
+    fn signed_scans_read_the_accounts_fees_once_per_hour_and_apply_reduced_ones() {
+        use crate::dmarket::CUSTOMIZED_FEES_PATH;
+        use crate::model::FeeSource;
+        let memo = ScanMemo::default();
+        let ctx = MockContext::market(locked_market().with_fees(FEES)).signed();
+        let s = settings(&[("allow_locked_instant", SettingValue::Bool(true))]);
+        let r = block_on(scan_with_memo(&Test, &memo, &ctx, &s)).unwrap();
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        let fee_reqs: Vec<_> = ctx
+            .requests()
+            .into_iter()
+            .filter(|r| r.path == CUSTOMIZED_FEES_PATH)
+            .collect();
+        assert_eq!(fee_reqs.len(), 1);
+        assert_eq!(
+            (
+                fee_reqs[0].query_value("gameId"),
+                fee_reqs[0].query_value("offset"),
+                fee_reqs[0].query_value("limit")
+            ),
+            (Some("tst"), Some("0"), Some("100"))
+        );
+        let by_title = |t: &str| {
+            r.opportunities
+                .iter()
+                .find(|o| o.title == t)
+                .unwrap()
+                .clone()
+        };
+        // T0: the account's 5% on $15.00 = 75 cents; T1: its reduced 2% = 30 cents.
+        let t0 = by_title("T0");
+        assert_eq!(
+            (t0.fee.cents(), t0.fee_source, t0.fee_rate.get()),
+            (75, FeeSource::Account, 500)
+        );
+        let t1 = by_title("T1");
+        assert_eq!(
+            (t1.fee.cents(), t1.fee_source, t1.fee_rate.get()),
+            (30, FeeSource::Reduced, 200)
+        );
+        // The schedule is kept for the hour: the next scan does not ask again.
+        let ctx = MockContext::market(locked_market().with_fees(FEES)).signed();
+        block_on(scan_with_memo(&Test, &memo, &ctx, &s)).unwrap();
+        assert!(
+            ctx.requests()
+                .iter()
+                .all(|r| r.path != CUSTOMIZED_FEES_PATH)
+        );
+        // Unsigned: never asked, the game's fixed fee (7%) applies.
+        let ctx = MockContext::market(locked_market().with_fees(FEES));
+        let r = block_on(scan_with_profile(&Test, &ctx, &s)).unwrap();
+        assert!(
+            ctx.requests()
+                .iter()
+                .all(|r| r.path != CUSTOMIZED_FEES_PATH)
+        );
+        assert!(
+            r.opportunities
+                .iter()
+                .all(|o| o.fee_source == FeeSource::Fixed && o.fee.cents() == 105)
+        );
+        // Signed but the endpoint fails: an error of the game, and the fixed fee.
+        let ctx = MockContext::market(locked_market()).signed();
+        let r = block_on(scan_with_profile(&Test, &ctx, &s)).unwrap();
+        assert_eq!(r.errors.len(), 1);
+        assert!(
+            r.errors[0].starts_with("customized fees: HTTP 404"),
+            "{}",
+            r.errors[0]
+        );
+        assert!(
+            r.errors[0].ends_with("using the fixed fee of 7%"),
+            "{}",
+            r.errors[0]
+        );
+        assert_eq!(r.opportunities.len(), 2);
     }
 }

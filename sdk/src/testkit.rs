@@ -11,8 +11,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use async_trait::async_trait;
 
 use crate::context::{ApiRequest, ApiResponse, FetchError, ScanContext};
-use crate::dmarket::{AGGREGATED_PRICES_PATH, MARKET_ITEMS_PATH};
-use crate::model::{GameReport, Listing, ReferencePrice, RejectReason};
+use crate::dmarket::{
+    AGGREGATED_PRICES_PATH, CUSTOMIZED_FEES_PATH, LAST_SALES_PATH, MARKET_ITEMS_PATH,
+    OFFERS_V2_PATH,
+};
+use crate::model::{GameReport, Listing, ReferencePrice, RejectReason, TradeLock};
 use crate::scanner::GameScanner;
 use crate::settings::{PluginSettings, SettingValue};
 
@@ -25,6 +28,7 @@ pub struct MockContext {
     progress: Mutex<Vec<(u64, u64)>>,
     cancelled: AtomicBool,
     cancel_after: AtomicU64,
+    authenticated: bool,
 }
 
 impl std::fmt::Debug for MockContext {
@@ -46,7 +50,15 @@ impl MockContext {
             progress: Mutex::new(Vec::new()),
             cancelled: AtomicBool::new(false),
             cancel_after: AtomicU64::new(u64::MAX),
+            authenticated: false,
         }
+    }
+
+    /// Claims that requests are signed (as a host with API keys does), so plugins read the
+    /// account's fees.
+    pub fn signed(mut self) -> Self {
+        self.authenticated = true;
+        self
     }
 
     /// A context serving `market`.
@@ -107,13 +119,23 @@ impl ScanContext for MockContext {
     fn is_cancelled(&self) -> bool {
         self.cancelled.load(Ordering::SeqCst)
     }
+
+    fn authenticated(&self) -> bool {
+        self.authenticated
+    }
 }
 
-/// A tiny market: listings sorted by price, reference prices by title, cursor paging.
+/// A tiny market speaking DMarket's real shapes (see `../shared/dmarket-api.md`): v1 market
+/// items (`objects`, `extra.offerId`, trade locks in days and seconds), v2 offers (`items`,
+/// `priceCents`, `locked`), aggregated prices in `commonMoney` with string counts, last sales
+/// in decimal dollars and, when given, customized fees. Listings are served cheapest first
+/// with cursor paging.
 #[derive(Debug, Clone, Default)]
 pub struct MockMarket {
     listings: Vec<Listing>,
     prices: BTreeMap<String, ReferencePrice>,
+    missing: Vec<String>,
+    fees: Option<String>,
 }
 
 impl MockMarket {
@@ -127,20 +149,44 @@ impl MockMarket {
         MockMarket {
             listings,
             prices: prices.into_iter().map(|p| (p.title.clone(), p)).collect(),
+            missing: Vec::new(),
+            fees: None,
         }
     }
 
-    /// Answers a market-items or aggregated-prices request; anything else is a 404.
+    /// This market answers 404 on `path` (a listing endpoint the API no longer has).
+    pub fn without(mut self, path: &str) -> Self {
+        self.missing.push(path.to_owned());
+        self
+    }
+
+    /// This market answers customized-fees requests with `body` (signed requests only in the
+    /// real API; the mock does not check).
+    pub fn with_fees(mut self, body: impl Into<String>) -> Self {
+        self.fees = Some(body.into());
+        self
+    }
+
+    /// Answers listings (v1 and v2), aggregated prices, last sales and customized fees;
+    /// anything else, or a path given to [`MockMarket::without`], is a 404.
     pub fn answer(&self, request: &ApiRequest) -> Result<ApiResponse, FetchError> {
+        let not_found = |path: &str| FetchError::Http {
+            status: 404,
+            message: format!("no route {path}"),
+        };
+        if self.missing.iter().any(|m| *m == request.path) {
+            return Err(not_found(&request.path));
+        }
         let body = match request.path.as_str() {
-            MARKET_ITEMS_PATH => self.page(request),
+            MARKET_ITEMS_PATH => self.page(request, false),
+            OFFERS_V2_PATH => self.page(request, true),
             AGGREGATED_PRICES_PATH => self.aggregated(request)?,
-            other => {
-                return Err(FetchError::Http {
-                    status: 404,
-                    message: format!("no route {other}"),
-                });
-            }
+            LAST_SALES_PATH => self.last_sales(request),
+            CUSTOMIZED_FEES_PATH => match &self.fees {
+                Some(body) => body.clone(),
+                None => return Err(not_found(&request.path)),
+            },
+            other => return Err(not_found(other)),
         };
         Ok(ApiResponse {
             status: 200,
@@ -148,11 +194,11 @@ impl MockMarket {
         })
     }
 
-    fn page(&self, request: &ApiRequest) -> String {
+    fn page(&self, request: &ApiRequest, v2: bool) -> String {
         let offset: usize = request
             .query_value("cursor")
             .and_then(|c| c.strip_prefix("mock-"))
-            .and_then(|c| c.parse().ok())
+            .and_then(|c| c.trim_end_matches('=').parse().ok())
             .unwrap_or(0);
         let limit: usize = request
             .query_value("limit")
@@ -172,28 +218,47 @@ impl MockMarket {
             .filter(|l| (from..=to).contains(&l.price.cents()))
             .collect();
         let end = (offset + limit).min(in_band.len());
-        let objects: Vec<serde_json::Value> = in_band[offset.min(end)..end]
-            .iter()
-            .map(|l| {
-                let mut o = serde_json::json!({
-                    "itemId": l.item_id,
-                    "title": l.title,
-                    "price": {"USD": l.price.cents().to_string()},
-                    "extra": l.attributes,
-                });
-                if let Some(s) = l.suggested_price {
-                    o["suggestedPrice"] = serde_json::json!({"USD": s.cents().to_string()});
-                }
-                o
-            })
-            .collect();
+        let page = &in_band[offset.min(end)..end];
+        // The real cursor is base64 with `=` padding; the mock's carries `=` too, so a
+        // client that does not percent-encode it is caught.
         let cursor = if end < in_band.len() {
-            format!("mock-{end}")
+            format!("mock-{end}==")
         } else {
             String::new()
         };
-        serde_json::json!({"objects": objects, "total": {"items": in_band.len()}, "cursor": cursor})
+        if v2 {
+            let items: Vec<serde_json::Value> = page.iter().map(|l| v2_offer(l)).collect();
+            serde_json::json!({"items": items, "total": in_band.len(), "cursor": cursor})
+                .to_string()
+        } else {
+            let objects: Vec<serde_json::Value> = page.iter().map(|l| v1_object(l)).collect();
+            let n = in_band.len().min(10_000);
+            serde_json::json!({
+                "objects": objects,
+                "total": {"offers": n, "targets": 0, "items": n, "completedOffers": 0, "closedTargets": 0},
+                "cursor": cursor,
+            })
             .to_string()
+        }
+    }
+
+    fn last_sales(&self, request: &ApiRequest) -> String {
+        let title = request.query_value("title").unwrap_or("");
+        let sales: Vec<serde_json::Value> = self
+            .prices
+            .get(title)
+            .map(|p| p.recent_sales.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .map(|m| {
+                serde_json::json!({
+                    "price": format!("{}.{:02}", m.cents() / 100, m.cents() % 100),
+                    "date": "1705000000",
+                    "txOperationType": "Offer",
+                })
+            })
+            .collect();
+        serde_json::json!({"sales": sales}).to_string()
     }
 
     fn aggregated(&self, request: &ApiRequest) -> Result<String, FetchError> {
@@ -219,19 +284,80 @@ impl MockMarket {
             .iter()
             .filter_map(|t| self.prices.get(t.as_str()?))
             .map(|p| {
-                let cents =
-                    |m: Option<crate::Money>| m.map_or("0".to_owned(), |m| m.cents().to_string());
+                let money = |m: Option<crate::Money>| {
+                    let amount = m.map_or("0".to_owned(), |m| m.cents().to_string());
+                    serde_json::json!({"Currency": "USD", "Amount": amount})
+                };
                 serde_json::json!({
                     "title": p.title,
-                    "orderBestPrice": cents(p.best_order),
-                    "orderCount": p.order_count,
-                    "offerBestPrice": cents(p.best_offer),
-                    "offerCount": p.offer_count,
+                    "orderBestPrice": money(p.best_order),
+                    "orderCount": p.order_count.to_string(),
+                    "offerBestPrice": money(p.best_offer),
+                    "offerCount": p.offer_count.to_string(),
                 })
             })
             .collect();
         Ok(serde_json::json!({"aggregatedPrices": entries, "nextCursor": ""}).to_string())
     }
+}
+
+/// A listing as a v1 market-items object (the fields a scanner reads, in the real shape).
+fn v1_object(l: &Listing) -> serde_json::Value {
+    let mut extra = serde_json::Map::new();
+    for (k, v) in &l.attributes {
+        extra.insert(k.clone(), serde_json::Value::String(v.clone()));
+    }
+    if let Some(id) = &l.offer_id {
+        extra.insert("offerId".into(), id.clone().into());
+    }
+    if let Some(t) = l.tradable {
+        extra.insert("tradable".into(), t.into());
+    }
+    if let TradeLock::Locked { seconds } = l.trade_lock {
+        let secs = seconds.unwrap_or(86_400);
+        extra.insert("tradeLock".into(), secs.div_ceil(86_400).into());
+        extra.insert("tradeLockDuration".into(), secs.into());
+    } else if l.trade_lock == TradeLock::Unlocked {
+        extra.insert("tradeLock".into(), 0.into());
+    }
+    if let Some(f) = l.float_value {
+        extra.insert("floatValue".into(), f.into());
+    }
+    if let Some(e) = &l.exterior {
+        extra.insert("exterior".into(), e.clone().into());
+    }
+    let mut o = serde_json::json!({
+        "itemId": l.item_id,
+        "type": "offer",
+        "title": l.title,
+        "price": {"DMC": "", "USD": l.price.cents().to_string()},
+        "createdAt": l.listed_at.unwrap_or(1_700_000_000),
+        "extra": extra,
+    });
+    if let Some(s) = l.suggested_price {
+        o["suggestedPrice"] = serde_json::json!({"DMC": "", "USD": s.cents().to_string()});
+    }
+    o
+}
+
+/// A listing as a v2 offer.
+fn v2_offer(l: &Listing) -> serde_json::Value {
+    let mut attributes = serde_json::json!({"title": l.title});
+    if let Some(t) = l.tradable {
+        attributes["tradable"] = t.into();
+    }
+    if l.float_value.is_some() || l.exterior.is_some() {
+        attributes["cs2Attributes"] =
+            serde_json::json!({"floatValue": l.float_value, "exterior": l.exterior});
+    }
+    let created = l.listed_at.unwrap_or(1_700_000_000);
+    serde_json::json!({
+        "offerId": l.offer_id.as_deref().unwrap_or(&l.item_id),
+        "priceCents": l.price.cents(),
+        "createdAt": crate::dmarket::format_rfc3339(created),
+        "locked": l.is_trade_locked(),
+        "attributes": attributes,
+    })
 }
 
 /// Asserts what every plugin must do, against `market` (which must hold more than 150
@@ -358,13 +484,14 @@ impl MockMarket {
             } else {
                 v * (100 + (i as i64 * 7) % 20) / 100
             };
-            out.push(Listing {
-                item_id: format!("sample-{i:05}"),
-                title: title.to_owned(),
-                price: crate::Money::usd(price),
-                suggested_price: Some(crate::Money::usd(v)),
-                attributes: BTreeMap::new(),
-            });
+            let mut listing =
+                Listing::new(format!("sample-{i:05}"), title, crate::Money::usd(price));
+            listing.offer_id = Some(format!("offer-{i:05}"));
+            listing.suggested_price = Some(crate::Money::usd(v));
+            listing.listed_at = Some(1_700_000_000 + i as i64);
+            listing.trade_lock = TradeLock::Unlocked;
+            listing.tradable = Some(true);
+            out.push(listing);
         }
         let prices = titles[..titles.len() - 1]
             .iter()

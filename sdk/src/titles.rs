@@ -104,13 +104,7 @@ mod tests {
             SettingValue::List(vec![SettingValue::String("strange".into())]),
         );
         let rules = quality_rules(&s, KNOWN, &[]).unwrap();
-        let listing = |t: &str| Listing {
-            item_id: "1".into(),
-            title: t.into(),
-            price: crate::Money::usd(100),
-            suggested_price: None,
-            attributes: Default::default(),
-        };
+        let listing = |t: &str| Listing::new("1", t, crate::Money::usd(100));
         assert!(rules.excludes(&listing("Strange Scattergun")));
         assert!(!rules.excludes(&listing("Unusual Team Captain")));
         s.set(

@@ -27,7 +27,7 @@ impl GameProfile for Pubg {
 
 /// The constructor skinscan calls when it loads the library.
 pub fn scanner() -> ProfileScanner<Pubg> {
-    ProfileScanner(Pubg)
+    ProfileScanner::new(Pubg)
 }
 
 skinscan_sdk::declare_plugin!(pubg, scanner);

@@ -97,7 +97,7 @@ impl GameProfile for Csgo {
             id: GameId::new("csgo").expect("\"csgo\" is a valid game id"),
             display_name: "CS:GO".into(),
             market_game_id: "a8db".into(),
-            price_game: "csgo".into(),
+            price_game: "a8db".into(),
             fee: Bps::new(700).expect("700 bps is a valid fee"),
         }
     }
@@ -121,7 +121,7 @@ impl GameProfile for Csgo {
 
 /// Makes the scanner (the plugin's constructor).
 pub fn scanner() -> ProfileScanner<Csgo> {
-    ProfileScanner(Csgo)
+    ProfileScanner::new(Csgo)
 }
 
 skinscan_sdk::declare_plugin!(csgo, scanner);

@@ -42,7 +42,7 @@ impl GameProfile for Dota2 {
             id: GameId::new("dota2").expect("\"dota2\" is a valid game id"),
             display_name: "Dota 2".into(),
             market_game_id: "9a92".into(),
-            price_game: "dota2".into(),
+            price_game: "9a92".into(),
             fee: Bps::new(735).expect("735 bps is a valid fee"),
         }
     }
@@ -58,7 +58,7 @@ impl GameProfile for Dota2 {
 
 /// Makes the scanner (the plugin's constructor).
 pub fn scanner() -> ProfileScanner<Dota2> {
-    ProfileScanner(Dota2)
+    ProfileScanner::new(Dota2)
 }
 
 skinscan_sdk::declare_plugin!(dota2, scanner);

@@ -23,7 +23,7 @@ impl GameProfile for RustGame {
 
 /// Makes the scanner (the plugin's constructor).
 pub fn scanner() -> ProfileScanner<RustGame> {
-    ProfileScanner(RustGame)
+    ProfileScanner::new(RustGame)
 }
 
 skinscan_sdk::declare_plugin!(rust, scanner);

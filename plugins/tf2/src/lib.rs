@@ -68,7 +68,7 @@ impl GameProfile for Tf2 {
 
 /// Makes the scanner (the plugin's constructor).
 pub fn scanner() -> ProfileScanner<Tf2> {
-    ProfileScanner(Tf2)
+    ProfileScanner::new(Tf2)
 }
 
 skinscan_sdk::declare_plugin!(tf2, scanner);
