@@ -17,7 +17,7 @@ use std::time::Instant;
 use skinscan_core::http::Target;
 use skinscan_core::limit::Rate;
 use skinscan_core::upstream::Upstream;
-use skinscan_sdk::dmarket::MarketItemsQuery;
+use skinscan_sdk::dmarket::{ListingApi, ListingsQuery};
 use tokio_util::sync::CancellationToken;
 
 struct Args {
@@ -102,7 +102,11 @@ async fn run(args: Args) -> std::process::ExitCode {
         }
     };
     let upstream = Arc::new(Upstream::new(settings.upstream.for_target(target)));
-    let request = Arc::new(MarketItemsQuery::new("a8db").limit(args.limit).to_request());
+    let request = Arc::new(
+        ListingsQuery::new(ListingApi::V1, "a8db")
+            .limit(args.limit)
+            .to_request(),
+    );
     let cancel = CancellationToken::new();
     // Warm up: the connection and the first page.
     if let Err(e) = upstream.send(&request, &cancel).await {

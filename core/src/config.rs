@@ -20,7 +20,7 @@ use crate::limit::Rate;
 use crate::resilience::RetryPolicy;
 use crate::secret::Secret;
 use crate::sign::{KeyError, Signer};
-use crate::sim::{FaultSpec, SimConfig};
+use crate::sim::{FaultSpec, SimConfig, SimLimits};
 use crate::upstream::{EndpointGroup, UpstreamPolicy};
 
 /// The config file used when none is given and it exists.
@@ -165,9 +165,14 @@ pub struct MarketConfig {
     /// Requests that may go at once after an idle spell (never more than `rate_limit` in any
     /// second). Default 1: evenly spaced.
     pub burst: u32,
-    /// Extra limits per endpoint group, each with its unit: `market`, `prices`, `sales`,
-    /// `other` = `"30/min"`, `"2/s"`.
+    /// Limits per endpoint group, each with its unit (`"10/s"`, `"300/min"`): `market`
+    /// (listings), `sales` (last sales), `fees` (customized fees), `other` (everything else,
+    /// aggregated prices included). Unset groups get DMarket's published limit for signed
+    /// (10, 6, 110, 20 per second) or unsigned use (2, counted under other, 2, 6).
     pub limits: BTreeMap<String, String>,
+    /// The longest wait a server may ask for (`RateLimit-Reset`, `Retry-After`) before the
+    /// request fails instead.
+    pub max_server_wait: Dur,
     /// TCP + TLS + HTTP/2 handshake limit.
     pub connect_timeout: Dur,
     /// Limit for one request attempt, body included.
@@ -191,6 +196,7 @@ impl Default for MarketConfig {
             rate_limit: 30.0,
             burst: 1,
             limits: BTreeMap::new(),
+            max_server_wait: Dur(Duration::from_secs(60)),
             connect_timeout: Dur(Duration::from_secs(5)),
             request_timeout: Dur(Duration::from_secs(10)),
             retry: RetryConfig::default(),
@@ -261,8 +267,12 @@ pub struct EmbeddedConfig {
     pub latency: Dur,
     /// Random extra latency, up to this.
     pub jitter: Dur,
-    /// Server-side limit in requests per second (none when absent).
+    /// An extra server-side limit on all requests, per second (none when absent); answered
+    /// with 429 and `Retry-After`.
     pub rate_limit: Option<f64>,
+    /// Enforce DMarket's published per-group limits (fixed windows per second, signed or
+    /// not by `X-Api-Key`), with `RateLimit-*` headers on every answer.
+    pub published_limits: bool,
     /// Faults to inject, as for `skinscan sim --faults`.
     pub faults: String,
 }
@@ -275,6 +285,7 @@ impl Default for EmbeddedConfig {
             latency: Dur(Duration::from_millis(20)),
             jitter: Dur(Duration::from_millis(10)),
             rate_limit: None,
+            published_limits: true,
             faults: String::new(),
         }
     }
@@ -611,21 +622,36 @@ pub fn validate(raw: RawConfig, source: Option<PathBuf>) -> Result<Settings, Con
     if m.burst == 0 {
         return Err(invalid("market.burst", "must be at least 1"));
     }
-    let mut group_limits = Vec::new();
+    let signed = m.public_key.is_some() || m.secret_key.is_some();
+    let mut configured = BTreeMap::new();
     for (key, value) in &m.limits {
+        if key == "prices" {
+            return Err(invalid(
+                "market.limits.prices",
+                "is no longer a group: DMarket counts aggregated prices under \"everything \
+                 else\"; set market.limits.other instead",
+            ));
+        }
         let group = EndpointGroup::ALL
             .into_iter()
             .find(|g| g.key() == key)
             .ok_or_else(|| {
                 invalid(
                     format!("market.limits.{key}"),
-                    "is not an endpoint group; use market, prices, sales or other",
+                    "is not an endpoint group; use market, sales, fees or other",
                 )
             })?;
         let rate: Rate = value.parse().map_err(|e: crate::limit::RateError| {
             invalid(format!("market.limits.{key}"), e.to_string())
         })?;
-        group_limits.push((group, rate));
+        configured.insert(group, rate);
+    }
+    let group_limits = group_limits(&configured, signed);
+    if m.max_server_wait.0.is_zero() {
+        return Err(invalid(
+            "market.max_server_wait",
+            "must be longer than 0s (how long a 429 may ask us to wait)",
+        ));
     }
     if m.request_timeout.0.is_zero() || m.connect_timeout.0.is_zero() {
         return Err(invalid(
@@ -674,6 +700,7 @@ pub fn validate(raw: RawConfig, source: Option<PathBuf>) -> Result<Settings, Con
             items_per_game: e.items_per_game,
             rate: e.rate_limit,
             burst: None,
+            limits: e.published_limits.then(SimLimits::published),
             latency: e.latency.0,
             jitter: e.jitter.0,
             faults,
@@ -726,6 +753,7 @@ pub fn validate(raw: RawConfig, source: Option<PathBuf>) -> Result<Settings, Con
             rate,
             burst: m.burst,
             group_limits,
+            max_server_wait: m.max_server_wait.0,
             request_timeout: m.request_timeout.0,
             retry: RetryPolicy {
                 attempts: m.retry.attempts,
@@ -746,6 +774,25 @@ pub fn validate(raw: RawConfig, source: Option<PathBuf>) -> Result<Settings, Con
         plugins,
         raw,
     })
+}
+
+/// The per-group limits: each configured one, else DMarket's published limit for signed or
+/// unsigned use. Last sales unsigned has none published: it counts under `other` (by having
+/// no limiter of its own).
+pub fn group_limits(
+    configured: &BTreeMap<EndpointGroup, Rate>,
+    signed: bool,
+) -> Vec<(EndpointGroup, Rate)> {
+    EndpointGroup::ALL
+        .into_iter()
+        .filter_map(|g| {
+            let rate = configured.get(&g).copied().or_else(|| {
+                g.published_per_sec(signed)
+                    .and_then(|n| Rate::per_second(f64::from(n)).ok())
+            })?;
+            Some((g, rate))
+        })
+        .collect()
 }
 
 fn plugin_entry(name: &str, table: &toml::Table) -> Result<PluginEntry, ConfigError> {

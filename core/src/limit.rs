@@ -123,13 +123,20 @@ impl RateLimiter {
     /// A limiter named `name` (for logs) at `rate`, letting up to `burst` requests go at once
     /// after an idle spell (never more than the rate in any window).
     pub fn new(name: impl Into<String>, rate: Rate, burst: u32) -> Self {
+        Self::with_guard(name, rate, burst, rate.period * WINDOW_GUARD / 10_000)
+    }
+
+    /// A limiter whose window is `guard` longer than the rate's period: a server counting
+    /// arrivals per fixed second sees at most the rate as long as delivery times vary by less
+    /// than `guard`. Used for DMarket's per-group limits, reached over the internet.
+    pub fn with_guard(name: impl Into<String>, rate: Rate, burst: u32, guard: Duration) -> Self {
         let window_max = (rate.count.floor() as usize).max(1);
         RateLimiter {
             name: name.into(),
             rate,
             burst: burst.max(1),
             window_max,
-            window: rate.period + rate.period * WINDOW_GUARD / 10_000,
+            window: rate.period + guard,
             turnstile: tokio::sync::Mutex::new(()),
             state: std::sync::Mutex::new(State {
                 next_slot: None,
@@ -226,6 +233,23 @@ impl RateLimiter {
     }
 
     /// A success: win back part of the rate.
+    /// Sends this limiter let go within the last `period`.
+    pub fn sent_within(&self, period: Duration) -> usize {
+        let now = Instant::now();
+        let s = self.lock();
+        s.sends
+            .iter()
+            .filter(|&&t| now.saturating_duration_since(t) < period)
+            .count()
+    }
+
+    /// Holds every send until `until` (the server said the window is spent). Does not slow
+    /// the rate: the server's count, not ours, ran out.
+    pub fn hold_until(&self, until: Instant) {
+        let mut s = self.lock();
+        s.paused_until = Some(s.paused_until.map_or(until, |p| p.max(until)));
+    }
+
     pub fn on_success(&self) {
         let mut s = self.lock();
         if s.factor < 1_000 {

@@ -79,9 +79,14 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
-        /// Server-side rate limit in requests per second (429 + Retry-After beyond it).
+        /// An extra server-side limit on all requests, per second (429 + Retry-After beyond
+        /// it), on top of DMarket's published per-group limits.
         #[arg(long)]
         rate: Option<f64>,
+        /// Do not enforce DMarket's published per-group limits (10/6/110/20 per second
+        /// signed, 2/-/2/6 unsigned; fixed windows with RateLimit-* headers).
+        #[arg(long)]
+        no_published_limits: bool,
         /// Rate-limit bucket size [default: the rate].
         #[arg(long)]
         burst: Option<u32>,
@@ -153,6 +158,7 @@ fn run(cli: Cli) -> Result<u8, AppError> {
         Command::Sim {
             listen,
             rate,
+            no_published_limits,
             burst,
             latency_ms,
             jitter_ms,
@@ -191,6 +197,7 @@ fn run(cli: Cli) -> Result<u8, AppError> {
             let config = SimConfig {
                 seed,
                 items_per_game,
+                limits: (!no_published_limits).then(skinscan_core::sim::SimLimits::published),
                 rate,
                 burst,
                 latency: Duration::from_millis(latency_ms),

@@ -28,14 +28,24 @@ pub struct OpportunityRecord<'a> {
     pub game: &'a str,
     /// The listing to buy.
     pub item_id: &'a str,
+    /// The offer id a buy needs.
+    pub offer_id: Option<&'a str>,
     /// Title.
     pub title: &'a str,
+    /// When it was listed (unix seconds).
+    pub listed_at: Option<i64>,
+    /// `none`, `locked`, or the lock left (`3d`, `5h`); `-` when the answer did not say.
+    pub trade_lock: String,
     /// Buy price in cents.
     pub buy_cents: i64,
     /// Sell price in cents.
     pub sell_cents: i64,
     /// Fee in cents.
     pub fee_cents: i64,
+    /// The fee rate used, in basis points.
+    pub fee_bps: u32,
+    /// Where the fee came from: `fixed` (the game's), `account` or `reduced`.
+    pub fee_source: &'static str,
     /// Net profit in cents.
     pub net_profit_cents: i64,
     /// ROI in basis points.
@@ -56,10 +66,15 @@ impl<'a> OpportunityRecord<'a> {
             time: time.to_owned(),
             game: o.game.as_str(),
             item_id: &o.item_id,
+            offer_id: o.offer_id.as_deref(),
             title: &o.title,
+            listed_at: o.listed_at,
+            trade_lock: o.trade_lock.to_string(),
             buy_cents: o.buy_price.cents(),
             sell_cents: o.sell_price.cents(),
             fee_cents: o.fee.cents(),
+            fee_bps: o.fee_rate.get(),
+            fee_source: o.fee_source.as_str(),
             net_profit_cents: o.net_profit.cents(),
             roi_bps: o.roi_bps,
             level: o.level.map(|l| l.as_str()),
@@ -157,10 +172,12 @@ pub fn render_table(report: &CycleReport, top: usize) -> String {
         "SELL",
         "NET PROFIT",
         "ROI",
+        "FEE",
+        "LOCK",
         "LEVEL",
         "STRATEGY",
     ];
-    let rows: Vec<[String; 8]> = all
+    let rows: Vec<[String; 10]> = all
         .iter()
         .take(top)
         .map(|o| {
@@ -171,6 +188,8 @@ pub fn render_table(report: &CycleReport, top: usize) -> String {
                 o.sell_price.to_string(),
                 o.net_profit.to_string(),
                 format_roi(o.roi_bps),
+                format!("{} {}", o.fee_rate, o.fee_source.as_str()),
+                o.trade_lock.to_string(),
                 o.level.map_or("-".to_owned(), |l| l.to_string()),
                 o.strategy.to_string(),
             ]
@@ -182,7 +201,9 @@ pub fn render_table(report: &CycleReport, top: usize) -> String {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let numeric = [false, false, true, true, true, true, false, false];
+    let numeric = [
+        false, false, true, true, true, true, true, false, false, false,
+    ];
     let line = |cells: &[String]| {
         let mut out = String::new();
         for (i, cell) in cells.iter().enumerate() {
@@ -215,6 +236,17 @@ pub fn render_table(report: &CycleReport, top: usize) -> String {
         report.stats.retries,
         report.stats.rate_limited
     ));
+    let dropped: u64 = report
+        .games
+        .iter()
+        .filter_map(|g| g.report.as_ref())
+        .map(|r| r.wire.dropped_total())
+        .sum();
+    if dropped > 0 {
+        out.push_str(&format!(
+            "! {dropped} answer entries were not understood and skipped (see the log and the JSON report)\n"
+        ));
+    }
     if rows.is_empty() {
         out.push_str("No opportunities this cycle.\n");
     } else {
@@ -232,6 +264,9 @@ pub fn render_table(report: &CycleReport, top: usize) -> String {
     for g in &report.games {
         if let Some(f) = &g.failure {
             out.push_str(&format!("! {} ({}): {f}\n", g.display_name, g.game));
+        }
+        for e in g.report.iter().flat_map(|r| &r.errors) {
+            out.push_str(&format!("! {} ({}): {e}\n", g.display_name, g.game));
         }
     }
     out
@@ -273,6 +308,10 @@ pub fn render_json(report: &CycleReport) -> serde_json::Value {
                 "requests": r.map(|r| r.requests),
                 "rejected": r.map(|r| r.rejected.iter().map(|(k, v)| (k.as_str().to_owned(), *v)).collect::<HashMap<_, _>>()),
                 "errors": r.map(|r| r.errors.clone()),
+                "dropped": r.map(|r| r.wire.dropped_total()),
+                "dropped_by_reason": r.map(|r| r.wire.dropped.iter().map(|((e, why), n)| serde_json::json!({"endpoint": e, "reason": why, "count": n})).collect::<Vec<_>>()),
+                "dropped_examples": r.map(|r| r.wire.examples.clone()),
+                "wire_forms": r.map(|r| r.wire.forms.iter().map(|((e, form), n)| serde_json::json!({"endpoint": e, "form": form, "count": n})).collect::<Vec<_>>()),
                 "opportunities": r.map(|r| r.opportunities.iter().map(|o| OpportunityRecord::new(report.id, &time, o)).collect::<Vec<_>>()),
             })
         })
@@ -403,22 +442,21 @@ pub fn dollars(cents: i64) -> String {
 mod tests {
     use super::*;
     use crate::upstream::StatsSnapshot;
-    use skinscan_sdk::{Bps, GameId, GameReport, Level, Strategy};
+    use skinscan_sdk::arbitrage::FeeRule;
+    use skinscan_sdk::{Bps, GameId, GameReport, Listing, Strategy, TradeLock};
 
     fn opportunity(id: &str, title: &str, buy: i64, sell: i64) -> Opportunity {
-        let d = skinscan_sdk::arbitrage::deal(buy, sell, Bps::new(700).unwrap());
-        Opportunity {
-            game: GameId::new("csgo").unwrap(),
-            item_id: id.into(),
-            title: title.into(),
-            buy_price: Money::usd(buy),
-            sell_price: Money::usd(sell),
-            fee: Money::usd(d.fee_cents),
-            net_profit: Money::usd(d.net_cents),
-            roi_bps: d.roi_bps,
-            level: Level::for_price(buy),
-            strategy: Strategy::Instant,
-        }
+        let mut listing = Listing::new(id, title, Money::usd(buy));
+        listing.offer_id = Some(format!("o-{id}"));
+        listing.listed_at = Some(1_705_000_000);
+        listing.trade_lock = TradeLock::Unlocked;
+        skinscan_sdk::arbitrage::opportunity(
+            &GameId::new("csgo").unwrap(),
+            &listing,
+            Strategy::Instant,
+            sell,
+            &FeeRule::fixed(Bps::new(700).unwrap()),
+        )
     }
 
     fn cycle(opps: Vec<Opportunity>) -> CycleReport {

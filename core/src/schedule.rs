@@ -147,7 +147,14 @@ impl ScanContext for HostContext {
     fn is_cancelled(&self) -> bool {
         self.cancel.is_cancelled()
     }
+
+    fn authenticated(&self) -> bool {
+        self.upstream.signed()
+    }
 }
+
+/// Wire forms already reported, by (endpoint, form): each is logged once per run.
+type SeenForms = Arc<std::sync::Mutex<std::collections::BTreeSet<(String, String)>>>;
 
 /// Runs cycles over a fixed set of plugins and one upstream.
 #[derive(Debug)]
@@ -155,6 +162,7 @@ pub struct Scheduler {
     upstream: Arc<Upstream>,
     plugins: Vec<Plugin>,
     options: ScheduleOptions,
+    seen_forms: SeenForms,
 }
 
 impl Scheduler {
@@ -169,6 +177,7 @@ impl Scheduler {
             upstream,
             plugins,
             options,
+            seen_forms: SeenForms::default(),
         }
     }
 
@@ -225,6 +234,7 @@ impl Scheduler {
                         shutdown.clone(),
                         observer.clone(),
                         id,
+                        self.seen_forms.clone(),
                     );
                     set.spawn(async move { (index, game.await) }.instrument(span));
                 }
@@ -299,6 +309,7 @@ async fn scan_game(
     shutdown: CancellationToken,
     observer: Arc<dyn CycleObserver>,
     cycle: u64,
+    seen_forms: SeenForms,
 ) -> GameOutcome {
     let started = Instant::now();
     let items = plugin
@@ -350,10 +361,14 @@ async fn scan_game(
         failure,
         elapsed: started.elapsed(),
     };
+    if let Some(r) = &outcome.report {
+        report_wire(&outcome.display_name, r, &seen_forms);
+    }
     match (&outcome.report, &outcome.failure) {
         (Some(r), None) => tracing::info!(
             listings = r.listings_seen,
             requests = r.requests,
+            dropped = r.wire.dropped_total(),
             errors = r.errors.len(),
             "[{}] Found {} opportunities",
             outcome.display_name,
@@ -369,4 +384,36 @@ async fn scan_game(
     }
     observer.game_finished(cycle, &outcome);
     outcome
+}
+
+/// Nothing the wire did is silent: one warning per game and cycle when entries were dropped
+/// (counts by endpoint and reason, and the first unrecognised entry, truncated), each error
+/// of the game, and each wire form the first time it is seen (so a first live run shows
+/// which of the uncertain forms DMarket sent).
+fn report_wire(name: &str, r: &skinscan_sdk::GameReport, seen: &SeenForms) {
+    if r.wire.dropped_total() > 0 {
+        let examples = r
+            .wire
+            .examples
+            .iter()
+            .map(|(endpoint, raw)| format!("{endpoint}: {raw}"))
+            .collect::<Vec<_>>()
+            .join(" | ");
+        tracing::warn!(
+            dropped = r.wire.dropped_total(),
+            "[{name}] answer entries not understood and skipped: {}; first seen: {examples}",
+            r.wire.dropped_summary()
+        );
+    }
+    for e in &r.errors {
+        tracing::warn!("[{name}] {e}");
+    }
+    let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner());
+    for ((endpoint, form), n) in &r.wire.forms {
+        if seen.insert((endpoint.clone(), form.clone())) {
+            tracing::info!(
+                "{endpoint}: the answers carry {form} (first seen in {name}, {n} times)"
+            );
+        }
+    }
 }

@@ -2,8 +2,11 @@
 //!
 //! `send` = breaker check -> endpoint-group limiter -> upstream limiter -> sign (after the
 //! wait, afresh per attempt, over the exact bytes sent) -> HTTP/2 with a timeout -> classify
-//! -> retry with full-jitter backoff under the budget. A 429 pauses the shared bucket for
-//! `Retry-After` and slows it (AIMD). Every attempt runs in a `request{path, attempt}` span.
+//! -> retry with full-jitter backoff under the budget. Every answer's `RateLimit-*` headers
+//! are read: a group whose server-side window is spent (and not by our own sends) is held
+//! until the reset. A 429 pauses its group for `RateLimit-Reset` / `Retry-After` (the larger;
+//! DMarket documents 429 without `Retry-After`), capped by `max_server_wait`, and slows it
+//! (AIMD). Every attempt runs in a `request{path, attempt}` span.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,16 +25,16 @@ use crate::resilience::{CircuitBreaker, Refused, RetryBudget, RetryPolicy};
 use crate::rng::Rng;
 use crate::sign::Signer;
 
-/// A family of endpoints that may have its own limit (`[market.limits]`).
+/// A family of endpoints with its own limit, as DMarket publishes them (`[market.limits]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EndpointGroup {
-    /// Market listings (`/exchange/v1/market/items`).
+    /// Market listings: v1 `/exchange/v1/market/items` and v2 `/marketplace-api/v2/offers`.
     Market,
-    /// Aggregated prices.
-    Prices,
     /// Last sales.
     Sales,
-    /// Anything else.
+    /// The account's fees (`/exchange/v1/customized-fees`).
+    Fees,
+    /// Everything else, counted together (aggregated prices included).
     Other,
 }
 
@@ -39,17 +42,18 @@ impl EndpointGroup {
     /// Every group, in config order.
     pub const ALL: [EndpointGroup; 4] = [
         EndpointGroup::Market,
-        EndpointGroup::Prices,
         EndpointGroup::Sales,
+        EndpointGroup::Fees,
         EndpointGroup::Other,
     ];
 
     /// The group of a request path.
     pub fn of(path: &str) -> EndpointGroup {
+        use skinscan_sdk::dmarket::{CUSTOMIZED_FEES_PATH, LAST_SALES_PATH};
         match path {
-            skinscan_sdk::dmarket::MARKET_ITEMS_PATH => EndpointGroup::Market,
-            skinscan_sdk::dmarket::AGGREGATED_PRICES_PATH => EndpointGroup::Prices,
-            skinscan_sdk::dmarket::LAST_SALES_PATH => EndpointGroup::Sales,
+            p if skinscan_sdk::dmarket::is_listings_path(p) => EndpointGroup::Market,
+            LAST_SALES_PATH => EndpointGroup::Sales,
+            CUSTOMIZED_FEES_PATH => EndpointGroup::Fees,
             _ => EndpointGroup::Other,
         }
     }
@@ -58,12 +62,33 @@ impl EndpointGroup {
     pub fn key(self) -> &'static str {
         match self {
             EndpointGroup::Market => "market",
-            EndpointGroup::Prices => "prices",
             EndpointGroup::Sales => "sales",
+            EndpointGroup::Fees => "fees",
             EndpointGroup::Other => "other",
         }
     }
+
+    /// DMarket's published limit for this group, per second: signed in (per account) or not
+    /// (per IP). `None` for last sales unsigned: not listed, it counts under `other`.
+    /// Source: DMarket's help-center article "What are the rate limits for requests".
+    pub fn published_per_sec(self, signed: bool) -> Option<u32> {
+        match (self, signed) {
+            (EndpointGroup::Market, true) => Some(10),
+            (EndpointGroup::Market, false) => Some(2),
+            (EndpointGroup::Sales, true) => Some(6),
+            (EndpointGroup::Sales, false) => None,
+            (EndpointGroup::Fees, true) => Some(110),
+            (EndpointGroup::Fees, false) => Some(2),
+            (EndpointGroup::Other, true) => Some(20),
+            (EndpointGroup::Other, false) => Some(6),
+        }
+    }
 }
+
+/// Delivery-time spread allowed for per-group limits: a group's window is this much longer
+/// than its period, so a server counting arrivals per fixed second never sees more than the
+/// limit while network delay varies by less than this.
+pub const GROUP_WINDOW_GUARD: Duration = Duration::from_millis(25);
 
 /// A validated upstream configuration: where, and how.
 #[derive(Debug, Clone)]
@@ -83,8 +108,12 @@ pub struct UpstreamPolicy {
     pub rate: Rate,
     /// Requests that may go at once after an idle spell.
     pub burst: u32,
-    /// Extra limits per endpoint group.
+    /// Limits per endpoint group (DMarket's published ones unless configured). A group
+    /// without one counts under `Other` (last sales when unsigned).
     pub group_limits: Vec<(EndpointGroup, Rate)>,
+    /// The longest a server may make us wait (`Retry-After`, `RateLimit-Reset`) before the
+    /// request fails instead, quoting the value.
+    pub max_server_wait: Duration,
     /// Limit for one attempt, body included.
     pub request_timeout: Duration,
     /// Retry policy.
@@ -151,6 +180,7 @@ pub struct Upstream {
     budget: RetryBudget,
     stats: UpstreamStats,
     user_agent: HeaderValue,
+    warned_limit: std::sync::atomic::AtomicBool,
 }
 
 impl Upstream {
@@ -166,7 +196,12 @@ impl Upstream {
             .policy
             .group_limits
             .iter()
-            .map(|(g, rate)| (*g, RateLimiter::new(g.key(), *rate, 1)))
+            .map(|(g, rate)| {
+                (
+                    *g,
+                    RateLimiter::with_guard(g.key(), *rate, 1, GROUP_WINDOW_GUARD),
+                )
+            })
             .collect();
         Upstream {
             client,
@@ -179,6 +214,7 @@ impl Upstream {
             budget: RetryBudget::new(config.policy.budget_percent, config.policy.budget_floor),
             stats: UpstreamStats::default(),
             user_agent: HeaderValue::from_static(concat!("skinscan/", env!("CARGO_PKG_VERSION"))),
+            warned_limit: std::sync::atomic::AtomicBool::new(false),
             config,
         }
     }
@@ -191,6 +227,17 @@ impl Upstream {
     /// The shared limiter.
     pub fn limiter(&self) -> &RateLimiter {
         &self.limiter
+    }
+
+    /// The limiter a request of `group` waits on: its own, or `Other`'s when it has none.
+    pub fn group_limiter(&self, group: EndpointGroup) -> Option<&RateLimiter> {
+        let find = |g: EndpointGroup| self.groups.iter().find(|(x, _)| *x == g).map(|(_, l)| l);
+        find(group).or_else(|| find(EndpointGroup::Other))
+    }
+
+    /// Whether requests are signed.
+    pub fn signed(&self) -> bool {
+        self.config.policy.signer.is_some()
     }
 
     /// Counters so far; `reset_latencies` starts a new latency sample (per cycle).
@@ -242,12 +289,7 @@ impl Upstream {
         request: &ApiRequest,
         cancel: &CancellationToken,
     ) -> Result<ApiResponse, FetchError> {
-        let group = EndpointGroup::of(&request.path);
-        let group_limiter = self
-            .groups
-            .iter()
-            .find(|(g, _)| *g == group)
-            .map(|(_, l)| l);
+        let group_limiter = self.group_limiter(EndpointGroup::of(&request.path));
         let path_and_query = request.path_and_query();
         let query = request.encoded_query();
         let body = Bytes::from(request.body.clone().unwrap_or_default());
@@ -278,12 +320,9 @@ impl Upstream {
                 .attempt(request, &path_and_query, &query, &body, group_limiter)
                 .instrument(span)
                 .await;
-            let (error, rate_limited) = match verdict {
+            let (error, server_wait) = match verdict {
                 Verdict::Done(result) => return result,
-                Verdict::Retry {
-                    error,
-                    rate_limited,
-                } => (error, rate_limited),
+                Verdict::Retry { error, server_wait } => (error, server_wait),
             };
             if attempt >= self.config.policy.retry.attempts {
                 return Err(error);
@@ -293,8 +332,9 @@ impl Upstream {
                 return Err(error);
             }
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
-            if !rate_limited {
-                // A 429 already paused the shared bucket; other failures back off here.
+            // A 429 that named its wait paused the group's bucket (the next acquire waits
+            // it out); one that did not, and every other failure, backs off here.
+            if server_wait.is_none() {
                 let backoff = self.config.policy.retry.backoff(attempt - 1, &mut rng);
                 tracing::debug!(path = %request.path, %error, backoff_ms = backoff.as_millis() as u64, "retrying");
                 tokio::select! {
@@ -381,18 +421,20 @@ impl Upstream {
             Err(_) => {
                 self.record_failure();
                 let error = FetchError::Timeout { after: timeout };
-                return Verdict::retry_if(request.read_only, error, false);
+                return Verdict::retry_if(request.read_only, error, None);
             }
             Ok(Err(e)) => {
                 self.record_failure();
                 let safe = request.read_only
                     || matches!(e.kind, HttpErrorKind::Connect | HttpErrorKind::NotProcessed);
                 let error = FetchError::Transport { message: e.message };
-                return Verdict::retry_if(safe, error, false);
+                return Verdict::retry_if(safe, error, None);
             }
             Ok(Ok(r)) => r,
         };
         let status = response.status;
+        let limits = RateHeaders::read(&response.headers);
+        self.observe_window(request, &limits, group_limiter, status);
         if status.is_success() {
             self.breaker.record(true);
             self.limiter.on_success();
@@ -422,28 +464,47 @@ impl Upstream {
         if status == StatusCode::TOO_MANY_REQUESTS {
             self.breaker.record(true);
             self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
-            let retry_after = response
-                .headers
-                .get(http::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
+            // DMarket documents 429 without Retry-After: RateLimit-Reset says when the
+            // window ends. Wait for the later of the two when both come.
+            let (wait, told_by) = match (limits.retry_after, limits.reset) {
+                (Some(a), Some(r)) if r > a => (Some(r), "RateLimit-Reset"),
+                (Some(a), _) => (Some(a), "Retry-After"),
+                (None, Some(r)) => (Some(r), "RateLimit-Reset"),
+                (None, None) => (None, ""),
+            };
+            let max = self.config.policy.max_server_wait;
+            if let Some(w) = wait
+                && w > max
+            {
+                return Verdict::Done(Err(FetchError::Http {
+                    status: 429,
+                    message: format!(
+                        "{message}; the server asks to wait {} ({told_by}), more than \
+                         market.max_server_wait ({}): not waiting",
+                        humantime::format_duration(Duration::from_secs(w.as_secs())),
+                        humantime::format_duration(max)
+                    ),
+                }));
+            }
             let limiter = group_limiter.unwrap_or(&self.limiter);
-            let pause = limiter.on_rate_limited(retry_after);
+            let pause = limiter.on_rate_limited(wait);
             if group_limiter.is_some() {
-                self.limiter.on_rate_limited(retry_after);
+                self.limiter.on_rate_limited(wait);
             }
             tracing::warn!(
                 path = %request.path,
-                effective_rate = format_args!("{:.1}/s", self.limiter.effective_per_sec()),
-                "Rate limit hit, retrying in {}s",
-                pause.as_secs_f64().ceil() as u64
+                effective_rate = format_args!("{:.1}/s", limiter.effective_per_sec()),
+                "Rate limit hit, retrying in {}",
+                match wait {
+                    Some(_) => format!("{:.1}s ({told_by})", pause.as_secs_f64()),
+                    None => "a backoff (no RateLimit-Reset or Retry-After)".to_owned(),
+                }
             );
             let error = FetchError::Http {
                 status: 429,
                 message,
             };
-            return Verdict::retry_if(request.read_only, error, true);
+            return Verdict::retry_if(request.read_only, error, wait);
         }
         if status.is_server_error() {
             self.record_failure();
@@ -451,12 +512,18 @@ impl Upstream {
                 status: status.as_u16(),
                 message,
             };
-            return Verdict::retry_if(request.read_only, error, false);
+            return Verdict::retry_if(request.read_only, error, None);
         }
         // Other 4xx: the server is fine, the request is not. No retry.
         self.breaker.record(true);
         let message = if status == StatusCode::UNAUTHORIZED {
-            if message.contains("clock") || message.to_ascii_lowercase().contains("date") {
+            if self.config.policy.signer.is_none() {
+                format!(
+                    "{message} (this request was not signed: anonymous use of DMarket's API has \
+                     been reported broken since 2023; set DMARKET_PUBLIC_KEY and \
+                     DMARKET_SECRET_KEY)"
+                )
+            } else if message.contains("clock") || message.to_ascii_lowercase().contains("date") {
                 format!(
                     "{message} (the signature's X-Sign-Date is checked against the server clock: sync this machine's clock, e.g. with NTP)"
                 )
@@ -472,6 +539,54 @@ impl Upstream {
         }))
     }
 
+    /// Reads the server's view of the group's window from an answer: a window spent that our
+    /// own sends do not explain (another client on the same account or IP) holds the group
+    /// until the reset; a server limit below ours is reported once.
+    fn observe_window(
+        &self,
+        request: &ApiRequest,
+        limits: &RateHeaders,
+        group_limiter: Option<&RateLimiter>,
+        status: StatusCode,
+    ) {
+        let Some(limiter) = group_limiter else {
+            return;
+        };
+        if let Some(server_limit) = limits.limit
+            && (server_limit as f64) < limiter.rate().per_sec()
+            && !self.warned_limit.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                group = limiter.name(),
+                server = server_limit,
+                configured = %limiter.rate(),
+                "the server's RateLimit-Limit is below the configured limit; lower market.limits.{}",
+                limiter.name()
+            );
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS || limits.remaining != Some(0) {
+            return;
+        }
+        let Some(reset) = limits.reset else {
+            return;
+        };
+        let ours = limiter.sent_within(limiter.rate().period);
+        let limit = limits
+            .limit
+            .map_or(limiter.rate().count, |l| l as f64)
+            .min(limiter.rate().count);
+        if (ours as f64) < limit {
+            let reset = reset.min(self.config.policy.max_server_wait);
+            tracing::debug!(
+                path = %request.path,
+                ours,
+                reset_ms = reset.as_millis() as u64,
+                "server window spent by other clients: holding the group until its reset"
+            );
+            limiter.hold_until(Instant::now() + reset);
+        }
+    }
+
     fn record_failure(&self) {
         if self.breaker.record(false) {
             tracing::warn!(
@@ -484,23 +599,72 @@ impl Upstream {
     }
 }
 
+/// The rate-limit headers of one answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct RateHeaders {
+    /// `RateLimit-Limit` / `X-RateLimit-Limit-Second`.
+    limit: Option<u64>,
+    /// `RateLimit-Remaining` / `X-RateLimit-Remaining-Second`.
+    remaining: Option<u64>,
+    /// `RateLimit-Reset`: until the window resets.
+    reset: Option<Duration>,
+    /// `Retry-After`, in seconds or as an HTTP date.
+    retry_after: Option<Duration>,
+}
+
+impl RateHeaders {
+    fn read(headers: &HeaderMap) -> RateHeaders {
+        let text = |names: &[&str]| {
+            names
+                .iter()
+                .find_map(|n| headers.get(*n).and_then(|v| v.to_str().ok()))
+                .map(str::trim)
+        };
+        let int = |names: &[&str]| text(names).and_then(|v| v.parse::<u64>().ok());
+        RateHeaders {
+            limit: int(&["ratelimit-limit", "x-ratelimit-limit-second"]),
+            remaining: int(&["ratelimit-remaining", "x-ratelimit-remaining-second"]),
+            reset: text(&["ratelimit-reset"]).and_then(parse_seconds),
+            retry_after: text(&["retry-after"]).and_then(parse_retry_after),
+        }
+    }
+}
+
+/// Seconds as a non-negative number (`"1"`, `"0.5"`); anything else, or absurd, is `None`.
+fn parse_seconds(v: &str) -> Option<Duration> {
+    let secs: f64 = v.parse().ok()?;
+    // A wait past a day is not a wait a scanner can honour: treat it as unknown so the cap
+    // applies rather than an overflow.
+    (secs.is_finite() && (0.0..=86_400.0).contains(&secs)).then(|| Duration::from_secs_f64(secs))
+}
+
+/// `Retry-After`: delay-seconds or an HTTP date (RFC 9110 §10.2.3). A date in the past is 0.
+fn parse_retry_after(v: &str) -> Option<Duration> {
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs.min(u64::from(u32::MAX))));
+    }
+    let when = httpdate::parse_http_date(v).ok()?;
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
 enum Verdict {
     Done(Result<ApiResponse, FetchError>),
     Retry {
         error: FetchError,
-        rate_limited: bool,
+        /// The wait the server asked for (already applied to the group's bucket).
+        server_wait: Option<Duration>,
     },
 }
 
 impl Verdict {
     /// Retries when resending is `safe` (a read, or a request that never reached the
     /// server); anything else fails at once, since it may have taken effect.
-    fn retry_if(safe: bool, error: FetchError, rate_limited: bool) -> Verdict {
+    fn retry_if(safe: bool, error: FetchError, server_wait: Option<Duration>) -> Verdict {
         if safe {
-            Verdict::Retry {
-                error,
-                rate_limited,
-            }
+            Verdict::Retry { error, server_wait }
         } else {
             Verdict::Done(Err(error))
         }
@@ -518,8 +682,16 @@ mod tests {
             EndpointGroup::Market
         );
         assert_eq!(
+            EndpointGroup::of("/marketplace-api/v2/offers"),
+            EndpointGroup::Market
+        );
+        assert_eq!(
             EndpointGroup::of("/marketplace-api/v1/aggregated-prices"),
-            EndpointGroup::Prices
+            EndpointGroup::Other
+        );
+        assert_eq!(
+            EndpointGroup::of("/exchange/v1/customized-fees"),
+            EndpointGroup::Fees
         );
         assert_eq!(
             EndpointGroup::of("/trade-aggregator/v1/last-sales"),
@@ -529,5 +701,68 @@ mod tests {
             EndpointGroup::of("/account/v1/balance"),
             EndpointGroup::Other
         );
+    }
+
+    #[test]
+    fn rate_limit_headers_are_read_in_both_spellings_and_retry_after_as_a_date() {
+        let mut h = HeaderMap::new();
+        h.insert("ratelimit-limit", HeaderValue::from_static("10"));
+        h.insert("ratelimit-remaining", HeaderValue::from_static("0"));
+        h.insert("ratelimit-reset", HeaderValue::from_static("1"));
+        assert_eq!(
+            RateHeaders::read(&h),
+            RateHeaders {
+                limit: Some(10),
+                remaining: Some(0),
+                reset: Some(Duration::from_secs(1)),
+                retry_after: None
+            }
+        );
+        let mut h = HeaderMap::new();
+        h.insert("x-ratelimit-limit-second", HeaderValue::from_static("6"));
+        h.insert(
+            "x-ratelimit-remaining-second",
+            HeaderValue::from_static("4"),
+        );
+        let later = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(30));
+        h.insert("retry-after", HeaderValue::from_str(&later).unwrap());
+        let r = RateHeaders::read(&h);
+        assert_eq!((r.limit, r.remaining, r.reset), (Some(6), Some(4), None));
+        let wait = r.retry_after.unwrap();
+        assert!(
+            wait > Duration::from_secs(28) && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        );
+        // Garbage and absurd values are unknown, never an overflow or a panic.
+        assert_eq!(parse_seconds("-1"), None);
+        assert_eq!(parse_seconds("1e300"), None);
+        assert_eq!(parse_seconds("soon"), None);
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            parse_retry_after("99999999999999999999"),
+            None,
+            "does not fit u64: unknown"
+        );
+        assert_eq!(
+            parse_retry_after("18446744073709551615"),
+            Some(Duration::from_secs(u64::from(u32::MAX)))
+        );
+    }
+
+    #[test]
+    fn published_limits_follow_dmarkets_table() {
+        let signed: Vec<_> = EndpointGroup::ALL
+            .iter()
+            .map(|g| g.published_per_sec(true))
+            .collect();
+        let anon: Vec<_> = EndpointGroup::ALL
+            .iter()
+            .map(|g| g.published_per_sec(false))
+            .collect();
+        assert_eq!(signed, vec![Some(10), Some(6), Some(110), Some(20)]);
+        assert_eq!(anon, vec![Some(2), None, Some(2), Some(6)]);
     }
 }

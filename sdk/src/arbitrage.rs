@@ -378,8 +378,22 @@ pub fn evaluate_listing(
     if filters.max_roi_bps.is_some_and(|max| d.roi_bps > max) {
         return Err(RejectReason::HighRoi);
     }
+    Ok(opportunity(game, listing, strategy, sell, &rule))
+}
+
+/// The opportunity of buying `listing` and selling it at `sell_cents` with `strategy` under
+/// `rule`, whatever the filters say (for tests and tools; scans use [`evaluate_listing`]).
+pub fn opportunity(
+    game: &GameId,
+    listing: &Listing,
+    strategy: Strategy,
+    sell_cents: i64,
+    rule: &FeeRule,
+) -> Opportunity {
+    let buy = listing.price.cents();
+    let d = deal_with(buy, sell_cents, rule);
     let currency = listing.price.currency();
-    Ok(Opportunity {
+    Opportunity {
         game: game.clone(),
         item_id: listing.item_id.clone(),
         offer_id: listing.offer_id.clone(),
@@ -387,7 +401,7 @@ pub fn evaluate_listing(
         listed_at: listing.listed_at,
         trade_lock: listing.trade_lock,
         buy_price: listing.price,
-        sell_price: Money::from_cents(sell, currency),
+        sell_price: Money::from_cents(sell_cents, currency),
         fee: Money::from_cents(d.fee_cents, currency),
         fee_rate: rule.rate,
         fee_source: rule.source,
@@ -395,7 +409,7 @@ pub fn evaluate_listing(
         roi_bps: d.roi_bps,
         level: Level::for_price(buy),
         strategy,
-    })
+    }
 }
 
 /// Best first: net profit, then ROI, then item id (so equal deals order deterministically).

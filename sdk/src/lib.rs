@@ -78,8 +78,8 @@ pub mod titles;
 
 pub use context::{ApiRequest, ApiResponse, FetchError, Method, ScanContext, ScanError};
 pub use model::{
-    GameId, GameInfo, GameReport, Level, Listing, Opportunity, ReferencePrice, RejectReason,
-    Rejections, Strategy,
+    FeeSource, GameId, GameInfo, GameReport, Level, Listing, Opportunity, ReferencePrice,
+    RejectReason, Rejections, Strategy, TradeLock, WireStats,
 };
 pub use money::{Bps, Currency, Money, MoneyError};
 pub use scanner::{GameProfile, GameRules, GameScanner, ProfileScanner};
@@ -95,6 +95,7 @@ pub mod prelude {
     pub use crate::{
         ApiRequest, ApiResponse, Bps, FetchError, GameId, GameInfo, GameProfile, GameReport,
         GameRules, GameScanner, Level, Listing, Money, Opportunity, PluginSettings, ProfileScanner,
-        ReferencePrice, RejectReason, ScanContext, ScanError, SettingValue, Strategy, async_trait,
+        ReferencePrice, RejectReason, ScanContext, ScanError, SettingValue, Strategy, TradeLock,
+        async_trait,
     };
 }

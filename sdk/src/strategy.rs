@@ -359,7 +359,7 @@ async fn load_fees(
             memo.set_fees(schedule.clone());
             fees.schedule = Some(schedule);
         }
-        Err(e) if e == FetchError::Cancelled => {}
+        Err(FetchError::Cancelled) => {}
         Err(e) => {
             let kept = cached.is_some();
             report.errors.push(format!(

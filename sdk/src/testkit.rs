@@ -174,7 +174,7 @@ impl MockMarket {
             status: 404,
             message: format!("no route {path}"),
         };
-        if self.missing.iter().any(|m| *m == request.path) {
+        if self.missing.contains(&request.path) {
             return Err(not_found(&request.path));
         }
         let body = match request.path.as_str() {

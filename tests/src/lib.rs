@@ -29,6 +29,7 @@ pub async fn sim(config: SimConfig) -> SimServer {
 pub async fn plain_sim(items: u64) -> SimServer {
     sim(SimConfig {
         items_per_game: items,
+        limits: None,
         ..SimConfig::default()
     })
     .await
@@ -44,6 +45,7 @@ pub fn upstream_config(url: &str, rate_per_sec: f64) -> UpstreamConfig {
         rate: Rate::per_second(rate_per_sec).expect("a positive rate"),
         burst: 1,
         group_limits: Vec::new(),
+        max_server_wait: Duration::from_secs(60),
         request_timeout: Duration::from_secs(5),
         retry: RetryPolicy {
             attempts: 6,

@@ -35,6 +35,7 @@ async fn sixteen_concurrent_scans_finishing_at_different_times_never_fail() {
     let sim = sim(SimConfig {
         items_per_game: 400,
         latency: Duration::from_millis(5),
+        limits: None,
         ..SimConfig::default()
     })
     .await;
@@ -64,6 +65,7 @@ async fn a_host_limit_of_r_against_a_sim_enforcing_r_never_sees_a_429() {
     let sim = sim(SimConfig {
         items_per_game: 200,
         rate: Some(R),
+        limits: None,
         ..SimConfig::default()
     })
     .await;
@@ -99,6 +101,7 @@ async fn a_sim_limit_below_the_host_rate_is_absorbed_and_no_request_is_lost() {
         items_per_game: 200,
         rate: Some(40.0),
         burst: Some(5),
+        limits: None,
         ..SimConfig::default()
     })
     .await;
@@ -135,6 +138,7 @@ async fn faulty_run(
         items_per_game: 300,
         seed,
         faults: faults.parse::<FaultSpec>().unwrap(),
+        limits: None,
         ..SimConfig::default()
     })
     .await;
@@ -234,6 +238,7 @@ async fn signed_requests_are_accepted_and_a_wrong_key_is_refused_with_a_hint() {
     let sim = sim(SimConfig {
         items_per_game: 100,
         public_key: Some(signer.verifying_key()),
+        limits: None,
         ..SimConfig::default()
     })
     .await;
@@ -241,7 +246,15 @@ async fn signed_requests_are_accepted_and_a_wrong_key_is_refused_with_a_hint() {
     config.policy.signer = Some(signer);
     let report = one_cycle(config, builtins(&[]), parallel(4)).await;
     assert_all_ok(&report);
-    assert_eq!(sim.stats().status.get("200").copied(), Some(8));
+    // Per game: one listings page, one price batch, and (signed) the account's fees.
+    assert_eq!(sim.stats().status.get("200").copied(), Some(12));
+    assert_eq!(
+        sim.stats()
+            .paths
+            .get("/exchange/v1/customized-fees")
+            .copied(),
+        Some(4)
+    );
     assert_eq!(sim.stats().status.get("401"), None);
 
     let (other_public, other_secret) = skinscan_core::sign::generate_keypair_hex([6; 32]);

@@ -8,7 +8,7 @@ use http::{HeaderMap, HeaderValue, Method};
 use skinscan_core::http::{H2Client, HttpErrorKind, HttpOptions, HttpResponse, Target};
 use skinscan_core::sign::{Signer, generate_keypair_hex, signing_string};
 use skinscan_core::sim::{SimConfig, SimStats};
-use skinscan_sdk::dmarket::{self, MarketItemsQuery};
+use skinscan_sdk::dmarket::{self, ListingApi, ListingOrder, ListingsQuery};
 use skinscan_sdk::{ApiRequest, Currency};
 use skinscan_tests::*;
 
@@ -27,14 +27,14 @@ async fn get(c: &H2Client, req: &ApiRequest) -> HttpResponse {
     .expect("the sim answers")
 }
 
-async fn all_pages(c: &H2Client, query: MarketItemsQuery) -> Vec<String> {
+async fn all_pages(c: &H2Client, query: ListingsQuery) -> Vec<String> {
     let mut ids = Vec::new();
     let mut cursor = None;
     loop {
         let r = get(c, &query.clone().cursor(cursor).to_request()).await;
         assert_eq!(r.status, 200);
-        let page = dmarket::parse_market_page(&r.body, Currency::Usd).unwrap();
-        assert_eq!(page.malformed, 0);
+        let page = dmarket::parse_listings_page(&r.body, Currency::Usd).unwrap();
+        assert_eq!(page.malformed(), 0);
         ids.extend(page.listings.into_iter().map(|l| l.item_id));
         match page.cursor {
             Some(c) => cursor = Some(c),
@@ -49,13 +49,15 @@ async fn paging_returns_every_listing_exactly_once() {
         let sim = sim(SimConfig {
             seed,
             items_per_game: items,
+            limits: None,
             ..SimConfig::default()
         })
         .await;
         let c = client(&sim.url());
         for game in ["a8db", "9a92", "rust", "tf2"] {
             for limit in [100, 37] {
-                let ids = all_pages(&c, MarketItemsQuery::new(game).limit(limit)).await;
+                let ids =
+                    all_pages(&c, ListingsQuery::new(ListingApi::V1, game).limit(limit)).await;
                 let unique: HashSet<&String> = ids.iter().collect();
                 assert_eq!(
                     ids.len() as u64,
@@ -76,26 +78,28 @@ async fn paging_returns_every_listing_exactly_once() {
 async fn pages_are_sorted_filtered_and_deterministic() {
     let a = plain_sim(500).await;
     let b = plain_sim(500).await;
-    let q = MarketItemsQuery::new("a8db").price_band(200, 900);
+    let q = ListingsQuery::new(ListingApi::V1, "a8db").price_band(200, 900);
     let (ca, cb) = (client(&a.url()), client(&b.url()));
     let first_a = get(&ca, &q.to_request()).await;
     let first_b = get(&cb, &q.to_request()).await;
     assert_eq!(first_a.body, first_b.body, "same seed, same data");
-    let page = dmarket::parse_market_page(&first_a.body, Currency::Usd).unwrap();
+    let page = dmarket::parse_listings_page(&first_a.body, Currency::Usd).unwrap();
     let prices: Vec<i64> = page.listings.iter().map(|l| l.price.cents()).collect();
     assert!(prices.windows(2).all(|w| w[0] <= w[1]));
     assert!(prices.iter().all(|p| (200..=900).contains(p)));
-    let desc = get(&ca, &q.clone().order(dmarket::OrderDir::Desc).to_request()).await;
-    let desc = dmarket::parse_market_page(&desc.body, Currency::Usd).unwrap();
+    let desc = get(&ca, &q.clone().order(ListingOrder::PriceDesc).to_request()).await;
+    let desc = dmarket::parse_listings_page(&desc.body, Currency::Usd).unwrap();
     assert!(desc.listings.windows(2).all(|w| w[0].price >= w[1].price));
     // A title filter returns only that title.
     let title = page.listings[0].title.clone();
     let by_title = get(
         &ca,
-        &MarketItemsQuery::new("a8db").title(&title).to_request(),
+        &ListingsQuery::new(ListingApi::V1, "a8db")
+            .title(&title)
+            .to_request(),
     )
     .await;
-    let by_title = dmarket::parse_market_page(&by_title.body, Currency::Usd).unwrap();
+    let by_title = dmarket::parse_listings_page(&by_title.body, Currency::Usd).unwrap();
     assert!(!by_title.listings.is_empty() && by_title.listings.iter().all(|l| l.title == title));
 }
 
@@ -103,10 +107,11 @@ async fn pages_are_sorted_filtered_and_deterministic() {
 async fn aggregated_prices_answer_known_titles_and_omit_unknown_ones() {
     let sim = plain_sim(300).await;
     let c = client(&sim.url());
-    let page = get(&c, &MarketItemsQuery::new("9a92").to_request()).await;
-    let page = dmarket::parse_market_page(&page.body, Currency::Usd).unwrap();
+    let page = get(&c, &ListingsQuery::new(ListingApi::V1, "9a92").to_request()).await;
+    let page = dmarket::parse_listings_page(&page.body, Currency::Usd).unwrap();
     let known = page.listings[0].title.clone();
-    let req = dmarket::aggregated_prices_request("dota2", &[known.clone(), "No Such Item".into()]);
+    let req =
+        dmarket::aggregated_prices_request("9a92", &[known.clone(), "No Such Item".into()], None);
     let r = c
         .send(
             Method::POST,
@@ -132,7 +137,7 @@ async fn aggregated_prices_answer_known_titles_and_omit_unknown_ones() {
     assert!(prices[0].best_order.is_some() && prices[0].offer_count >= 1);
     // More than 100 titles is refused.
     let titles: Vec<String> = (0..101).map(|i| format!("t{i}")).collect();
-    let body = serde_json::json!({"filter": {"game": "dota2", "titles": titles}}).to_string();
+    let body = serde_json::json!({"filter": {"game": "9a92", "titles": titles}}).to_string();
     let r = c
         .send(
             Method::POST,
@@ -153,7 +158,7 @@ async fn bad_requests_get_json_errors() {
         (
             "/exchange/v1/market/items?gameId=a8db&limit=101",
             400,
-            "limit must be from 1 to 100",
+            "limit: must be no greater than 100.",
         ),
         (
             "/exchange/v1/market/items?limit=10",
@@ -168,7 +173,7 @@ async fn bad_requests_get_json_errors() {
         (
             "/exchange/v1/market/items?gameId=a8db&cursor=garbage",
             400,
-            "invalid cursor",
+            "cursor: invalid.",
         ),
         ("/no/such/path", 404, "no route /no/such/path"),
     ] {
@@ -182,9 +187,11 @@ async fn bad_requests_get_json_errors() {
         assert!(e.message.contains(words), "{path}: {}", e.message);
     }
     let sales = get(&c, &dmarket::last_sales_request("a8db", "No Such Item", 10)).await;
-    assert_eq!(
-        dmarket::parse_last_sales(&sales.body, Currency::Usd).unwrap(),
-        vec![]
+    assert!(
+        dmarket::parse_last_sales(&sales.body, Currency::Usd)
+            .unwrap()
+            .sales
+            .is_empty()
     );
 }
 
@@ -194,11 +201,12 @@ async fn over_the_limit_gets_429_with_retry_after_and_under_it_never_does() {
         items_per_game: 10,
         rate: Some(20.0),
         burst: Some(5),
+        limits: None,
         ..SimConfig::default()
     })
     .await;
     let c = client(&sim.url());
-    let req = MarketItemsQuery::new("a8db").to_request();
+    let req = ListingsQuery::new(ListingApi::V1, "a8db").to_request();
     let answers = futures_join_all(&c, &req, 12).await;
     let limited: Vec<&HttpResponse> = answers.iter().filter(|r| r.status == 429).collect();
     assert_eq!(answers.len() - limited.len(), 5, "the burst lets 5 through");
@@ -265,11 +273,12 @@ async fn signatures_are_verified_and_each_failure_is_named() {
     let sim = sim(SimConfig {
         items_per_game: 10,
         public_key: Some(signer.verifying_key()),
+        limits: None,
         ..SimConfig::default()
     })
     .await;
     let c = client(&sim.url());
-    let req = MarketItemsQuery::new("a8db")
+    let req = ListingsQuery::new(ListingApi::V1, "a8db")
         .title("AK-47 | Redline (Field-Tested)")
         .to_request();
     let pq = req.path_and_query();
@@ -355,11 +364,12 @@ async fn one(
     let sim = sim(SimConfig {
         items_per_game: 50,
         faults: sim_faults.parse().unwrap(),
+        limits: None,
         ..SimConfig::default()
     })
     .await;
     let c = client(&sim.url());
-    let req = MarketItemsQuery::new("a8db").to_request();
+    let req = ListingsQuery::new(ListingApi::V1, "a8db").to_request();
     let r = tokio::time::timeout(
         Duration::from_millis(500),
         c.send(
@@ -416,11 +426,12 @@ async fn goaway_closes_the_connection_after_n_streams_and_the_client_reconnects(
     let sim = sim(SimConfig {
         items_per_game: 10,
         faults: "goaway-every=2".parse().unwrap(),
+        limits: None,
         ..SimConfig::default()
     })
     .await;
     let c = client(&sim.url());
-    let req = MarketItemsQuery::new("tf2").to_request();
+    let req = ListingsQuery::new(ListingApi::V1, "tf2").to_request();
     for _ in 0..6 {
         // A request caught by the GOAWAY is retried once here, as the host's retry would.
         let r = match c
@@ -449,11 +460,12 @@ async fn stats_count_requests_statuses_streams_and_windows() {
     let sim = sim(SimConfig {
         items_per_game: 10,
         latency: Duration::from_millis(150),
+        limits: None,
         ..SimConfig::default()
     })
     .await;
     let c = client(&sim.url());
-    let req = MarketItemsQuery::new("rust").to_request();
+    let req = ListingsQuery::new(ListingApi::V1, "rust").to_request();
     let answers = futures_join_all(&c, &req, 20).await;
     assert!(answers.iter().all(|r| r.status == 200));
     let _ = c

@@ -2,103 +2,126 @@
 //!
 //! Each game gets realistic titles (CS:GO `weapon | skin (exterior)` with StatTrak™, Dota 2
 //! and TF2 items with qualities, Rust skins), `items_per_game` listings priced around each
-//! title's value, a seeded 3% of them well under value (real opportunities), best buy orders
-//! and offers consistent with the listings, and recent sales. Listing JSON is rendered once
-//! here, so serving a page is a concatenation.
+//! title's value, a seeded 3% of them well under value (real opportunities), about 15% under
+//! a trade lock of 1 to 7 days, CS:GO skins with a float value inside their exterior's range,
+//! listing times over the last 30 days, best buy orders (5% of titles have none) and offers
+//! consistent with the listings, and recent sales. Listings are rendered on demand in the
+//! real v1 and v2 shapes (see `server`).
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
 use crate::rng::Rng;
 
 /// Fraction of listings priced well under their title's value, in per mille.
 const UNDERPRICED_PER_MILLE: u64 = 30;
+/// Fraction of listings under a trade lock, in per mille.
+const LOCKED_PER_MILLE: u64 = 150;
+/// Fraction of titles nobody has a buy order for, in per mille.
+const NO_ORDERS_PER_MILLE: u64 = 50;
+/// "Now" for the catalogue (2026-11-24T00:00:00Z): listing and sale times lie before it,
+/// so the same seed makes the same market whatever the clock says.
+pub(crate) const EPOCH: i64 = 1_795_478_400;
 
 /// One game's market.
 #[derive(Debug)]
 pub(crate) struct GameMarket {
-    pub(crate) price_game: String,
+    pub(crate) game_id: String,
     pub(crate) titles: Vec<Title>,
     pub(crate) title_index: HashMap<String, u32>,
-    /// Listings sorted by (price, id): the `orderBy=price` order.
+    /// Listings sorted by (price, seq): the `orderBy=price` order.
     pub(crate) listings: Vec<SimListing>,
     /// Listing positions per title, in price order.
     pub(crate) by_title: Vec<Vec<u32>>,
-    /// Rendered JSON objects, concatenated; listing `i` is `blob[offsets[i]..offsets[i+1]]`.
-    blob: String,
-    offsets: Vec<u32>,
+    /// Listing positions, newest first (`orderBy=updated|createdAt&orderDir=desc`).
+    pub(crate) newest: Vec<u32>,
+    /// The account's reduced fees (title index, fraction in basis points), for
+    /// customized-fees.
+    pub(crate) reduced_fees: Vec<(u32, u32)>,
 }
 
 #[derive(Debug)]
 pub(crate) struct Title {
     pub(crate) name: String,
     pub(crate) value: i64,
+    /// 0 when nobody has a buy order.
     pub(crate) best_order: i64,
     pub(crate) order_count: u32,
     pub(crate) best_offer: i64,
     pub(crate) offer_count: u32,
+    /// (cents, unix seconds), newest first.
     pub(crate) sales: Vec<(i64, u64)>,
+    /// CS:GO exterior in DMarket's lowercase form (`field-tested`).
+    pub(crate) exterior: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SimListing {
     pub(crate) price: i64,
     pub(crate) title: u32,
+    /// Generation index: ids derive from it.
+    pub(crate) seq: u64,
+    /// Unix seconds.
+    pub(crate) created_at: i64,
+    /// Trade lock in days (0: none).
+    pub(crate) lock_days: u8,
+    /// CS:GO float value in millionths.
+    pub(crate) float_micro: Option<u32>,
 }
 
-impl GameMarket {
-    /// The rendered JSON object of listing `i`.
-    pub(crate) fn listing_json(&self, i: usize) -> &str {
-        &self.blob[self.offsets[i] as usize..self.offsets[i + 1] as usize]
-    }
-}
-
-/// The catalogue of every simulated game, keyed by market `gameId`.
+/// The catalogue of every simulated game, keyed by market `gameId` (which is also the
+/// aggregated-prices `filter.game`).
 #[derive(Debug)]
 pub(crate) struct Catalogue {
     pub(crate) games: HashMap<String, GameMarket>,
-    /// Aggregated-prices `filter.game` -> market `gameId`.
-    pub(crate) price_games: HashMap<String, String>,
 }
 
 /// Makes one random title of a game.
 type TitleMaker = fn(&mut Rng) -> String;
 
-/// (market gameId, price game, title generator). The fifth, `pubg`, has no built-in
-/// scanner: it is the out-of-tree plugin template's game (examples/plugin-template).
-const GAMES: [(&str, &str, TitleMaker); 5] = [
-    ("a8db", "csgo", csgo_title),
-    ("9a92", "dota2", dota2_title),
-    ("rust", "rust", rust_title),
-    ("tf2", "tf2", tf2_title),
-    ("pubg", "pubg", pubg_title),
+/// (market gameId, title generator). The fifth, `pubg`, has no built-in scanner: it is the
+/// out-of-tree plugin template's game (examples/plugin-template).
+const GAMES: [(&str, TitleMaker); 5] = [
+    ("a8db", csgo_title),
+    ("9a92", dota2_title),
+    ("rust", rust_title),
+    ("tf2", tf2_title),
+    ("pubg", pubg_title),
 ];
 
 impl Catalogue {
     pub(crate) fn generate(seed: u64, items_per_game: u64) -> Catalogue {
-        let mut games = HashMap::new();
-        let mut price_games = HashMap::new();
-        for (stream, (game_id, price_game, make_title)) in GAMES.iter().enumerate() {
-            let market = generate_game(
-                seed,
-                stream as u64,
-                game_id,
-                price_game,
-                *make_title,
-                items_per_game,
-            );
-            price_games.insert((*price_game).to_owned(), (*game_id).to_owned());
-            games.insert((*game_id).to_owned(), market);
-        }
-        Catalogue { games, price_games }
+        let games = GAMES
+            .iter()
+            .enumerate()
+            .map(|(stream, (game_id, make_title))| {
+                let market =
+                    generate_game(seed, stream as u64, game_id, *make_title, items_per_game);
+                ((*game_id).to_owned(), market)
+            })
+            .collect();
+        Catalogue { games }
     }
+}
+
+/// The exterior in DMarket's lowercase form and its float range in millionths.
+fn exterior_of(title: &str) -> Option<(&'static str, u32, u32)> {
+    const EXTERIORS: [(&str, &str, u32, u32); 5] = [
+        ("(Factory New)", "factory new", 0, 70_000),
+        ("(Minimal Wear)", "minimal wear", 70_000, 150_000),
+        ("(Field-Tested)", "field-tested", 150_000, 380_000),
+        ("(Well-Worn)", "well-worn", 380_000, 450_000),
+        ("(Battle-Scarred)", "battle-scarred", 450_000, 1_000_000),
+    ];
+    EXTERIORS
+        .iter()
+        .find(|(suffix, ..)| title.ends_with(suffix))
+        .map(|&(_, name, lo, hi)| (name, lo, hi))
 }
 
 fn generate_game(
     seed: u64,
     stream: u64,
     game_id: &str,
-    price_game: &str,
     make_title: TitleMaker,
     items: u64,
 ) -> GameMarket {
@@ -117,16 +140,23 @@ fn generate_game(
         // Values from $0.60 to about $300, most of them cheap.
         let r = rng.below(1_000) as i64;
         let value = 60 + r * r * 3 / 100;
-        let best_order = value * (90 + rng.below(6) as i64) / 100;
-        let order_count = 1 + rng.below(40) as u32;
+        let (best_order, order_count) = if rng.below(1_000) < NO_ORDERS_PER_MILLE {
+            (0, 0)
+        } else {
+            (
+                value * (90 + rng.below(6) as i64) / 100,
+                1 + rng.below(40) as u32,
+            )
+        };
         let sales = (0..10)
             .map(|k| {
                 (
                     value * (95 + rng.below(11) as i64) / 100,
-                    1_732_400_000 - k * 3_600 - rng.below(3_600),
+                    (EPOCH - k * 3_600 - rng.below(3_600) as i64) as u64,
                 )
             })
             .collect();
+        let exterior = exterior_of(&name).map(|(e, ..)| e);
         title_index.insert(name.clone(), titles.len() as u32);
         titles.push(Title {
             name,
@@ -136,9 +166,10 @@ fn generate_game(
             best_offer: 0,
             offer_count: 0,
             sales,
+            exterior,
         });
     }
-    let mut listings: Vec<(SimListing, u64)> = (0..items)
+    let mut listings: Vec<SimListing> = (0..items)
         .map(|i| {
             let mut r = Rng::derive(seed, stream, i + 1);
             let t = r.below(titles.len() as u64) as u32;
@@ -148,69 +179,74 @@ fn generate_game(
             } else {
                 value * (100 + r.below(26) as i64) / 100
             };
-            (
-                SimListing {
-                    price: price.max(1),
-                    title: t,
-                },
-                i,
-            )
+            let created_at = EPOCH - r.below(30 * 86_400) as i64;
+            let lock_days = if r.below(1_000) < LOCKED_PER_MILLE {
+                1 + r.below(7) as u8
+            } else {
+                0
+            };
+            let float_micro = exterior_of(&titles[t as usize].name)
+                .filter(|_| game_id == "a8db")
+                .map(|(_, lo, hi)| lo + r.below(u64::from(hi - lo)) as u32);
+            SimListing {
+                price: price.max(1),
+                title: t,
+                seq: i,
+                created_at,
+                lock_days,
+                float_micro,
+            }
         })
         .collect();
-    listings.sort_by_key(|(l, i)| (l.price, *i));
+    listings.sort_by_key(|l| (l.price, l.seq));
     let mut by_title = vec![Vec::new(); titles.len()];
-    let mut blob = String::with_capacity(listings.len() * 220);
-    let mut offsets = Vec::with_capacity(listings.len() + 1);
-    for (pos, (l, i)) in listings.iter().enumerate() {
+    for (pos, l) in listings.iter().enumerate() {
         let t = &mut titles[l.title as usize];
         if t.offer_count == 0 || l.price < t.best_offer {
             t.best_offer = l.price;
         }
         t.offer_count += 1;
         by_title[l.title as usize].push(pos as u32);
-        offsets.push(blob.len() as u32);
-        render_listing(&mut blob, game_id, seed, *i, &t.name, l.price, t.value);
     }
-    offsets.push(blob.len() as u32);
+    let mut newest: Vec<u32> = (0..listings.len() as u32).collect();
+    newest.sort_by_key(|&p| {
+        let l = &listings[p as usize];
+        (std::cmp::Reverse(l.created_at), l.seq)
+    });
+    // The account has a reduced fee on about 3% of titles.
+    let mut fee_rng = Rng::derive(seed, stream, u64::MAX);
+    let reduced_fees = (0..titles.len() as u32)
+        .filter_map(|t| {
+            let bps = 200 + 100 * fee_rng.below(4) as u32;
+            (fee_rng.below(1_000) < 30).then_some((t, bps))
+        })
+        .collect();
     GameMarket {
-        price_game: price_game.to_owned(),
+        game_id: game_id.to_owned(),
         titles,
         title_index,
-        listings: listings.into_iter().map(|(l, _)| l).collect(),
+        listings,
         by_title,
-        blob,
-        offsets,
+        newest,
+        reduced_fees,
     }
 }
 
-fn render_listing(
-    out: &mut String,
-    game_id: &str,
-    seed: u64,
-    i: u64,
-    title: &str,
-    price: i64,
-    value: i64,
-) {
-    let id_hash = Rng::derive(seed, 0xfeed, i).next_u64();
-    let _ = write!(
-        out,
-        r#"{{"itemId":"{game_id}-{i:08x}-{:04x}-{:012x}","type":"item","gameId":"{game_id}","title":{},"price":{{"USD":"{price}"}},"suggestedPrice":{{"USD":"{value}"}},"extra":{{"category":"{}"}}}}"#,
-        id_hash >> 48,
-        id_hash & 0xffff_ffff_ffff,
-        serde_json::Value::String(title.to_owned()),
-        category(title),
-    );
-}
-
-fn category(title: &str) -> &'static str {
-    if title.contains(" | ") {
-        "Skin"
-    } else if title.ends_with("Key") {
-        "Key"
-    } else {
-        "Item"
-    }
+/// A stable id for listing `seq` of a game, shaped like a UUID.
+pub(crate) fn uuid(seed: u64, game_id: &str, salt: u64, seq: u64) -> String {
+    let g = game_id
+        .bytes()
+        .fold(0u64, |h, b| h.wrapping_mul(131).wrapping_add(u64::from(b)));
+    let a = Rng::derive(seed ^ g, salt, seq).next_u64();
+    let b = Rng::derive(seed ^ g, salt.wrapping_add(1), seq).next_u64();
+    format!(
+        "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        b >> 52,
+        b & 0xffff_ffff_ffff
+    )
 }
 
 fn csgo_title(rng: &mut Rng) -> String {
@@ -443,16 +479,19 @@ mod tests {
         let a = Catalogue::generate(42, 300);
         let b = Catalogue::generate(42, 300);
         let c = Catalogue::generate(43, 300);
-        let json = |cat: &Catalogue| cat.games["a8db"].listing_json(0).to_owned();
-        assert_eq!(json(&a), json(&b));
-        assert_ne!(json(&a), json(&c));
+        let first = |cat: &Catalogue| {
+            let l = cat.games["a8db"].listings[0];
+            (l.price, l.seq, l.created_at, l.lock_days, l.float_micro)
+        };
+        assert_eq!(first(&a), first(&b));
+        assert_ne!(first(&a), first(&c));
         assert_eq!(a.games.len(), 5);
-        assert_eq!(a.price_games["pubg"], "pubg");
-        assert_eq!(a.price_games["dota2"], "9a92");
+        assert_eq!(uuid(42, "a8db", 1, 7), uuid(42, "a8db", 1, 7));
+        assert_ne!(uuid(42, "a8db", 1, 7), uuid(42, "9a92", 1, 7));
     }
 
     #[test]
-    fn listings_are_sorted_consistent_and_partly_underpriced() {
+    fn listings_are_sorted_consistent_and_partly_underpriced_locked_and_floated() {
         let cat = Catalogue::generate(7, 3_000);
         for g in cat.games.values() {
             assert_eq!(g.listings.len(), 3_000);
@@ -471,14 +510,24 @@ mod tests {
                 .filter(|l| l.price * 100 < g.titles[l.title as usize].value * 85)
                 .count();
             assert!((30..=180).contains(&under), "{under} underpriced of 3000");
-            let parsed: serde_json::Value = serde_json::from_str(g.listing_json(5)).unwrap();
-            assert!(
-                parsed["price"]["USD"]
-                    .as_str()
-                    .unwrap()
-                    .parse::<i64>()
-                    .is_ok()
-            );
+            let locked = g.listings.iter().filter(|l| l.lock_days > 0).count();
+            assert!((300..=600).contains(&locked), "{locked} locked of 3000");
+            assert!(g.newest.windows(2).all(|w| {
+                g.listings[w[0] as usize].created_at >= g.listings[w[1] as usize].created_at
+            }));
+            assert!(g.listings.iter().all(|l| l.created_at <= EPOCH));
         }
+        let cs = &cat.games["a8db"];
+        let floated = cs.listings.iter().filter(|l| l.float_micro.is_some());
+        for l in floated {
+            let (_, lo, hi) = exterior_of(&cs.titles[l.title as usize].name).unwrap();
+            assert!((lo..hi).contains(&l.float_micro.unwrap()));
+        }
+        assert!(
+            cat.games["9a92"]
+                .listings
+                .iter()
+                .all(|l| l.float_micro.is_none())
+        );
     }
 }

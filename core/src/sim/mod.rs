@@ -1,10 +1,22 @@
 //! The simulated DMarket market: a real HTTP/2 (h2c) and HTTP/1.1 server on loopback.
 //!
-//! It speaks the live wire format (shared/dmarket-api.md): market items with cursor paging,
-//! aggregated prices, last sales; it verifies Ed25519 signatures when given a public key,
-//! enforces a token-bucket rate limit with 429 + `Retry-After`, adds latency, injects faults
-//! reproducibly for a seed, and counts everything at `GET /__sim/stats`. It is the embedded
-//! default market, the target of every integration test and benchmark, and `skinscan sim`.
+//! It speaks the live wire format as `../shared/dmarket-api.md` gives it, with its sources:
+//! v1 market items (about 30 fields per object, `extra` included, the five-count `total`,
+//! base64 cursors with `=` padding, `orderBy` price / title / updated / personal /
+//! best_discount), v2 offers, aggregated prices in `commonMoney` keyed by gameId, last sales
+//! in decimal dollars (`limit` <= 20), customized fees (signed requests only), and each
+//! service's own error shape. It enforces DMarket's published per-group limits as fixed
+//! windows per second (signed or not by `X-Api-Key`) with `RateLimit-*` and
+//! `X-RateLimit-*-Second` headers on every answer and 429 without `Retry-After`, as
+//! documented; optionally an extra token bucket (429 + `Retry-After`). It verifies Ed25519
+//! signatures when given a public key, adds latency, injects faults reproducibly for a seed,
+//! and counts everything at `GET /__sim/stats`. It is the embedded default market, the
+//! target of every integration test and benchmark, and `skinscan sim`.
+//!
+//! An aggregated-prices request naming an unknown `filter.game` gets 200 with an empty list:
+//! DMarket validates no game list there (none is documented), and a filter that matches
+//! nothing most plausibly answers nothing. The host reports such a scan as "nothing could be
+//! priced".
 //!
 //! It owns its own sockets and never shares code paths with the host's client, so a test
 //! against it checks the host, not the simulator against itself.
@@ -26,7 +38,10 @@ pub struct SimConfig {
     pub seed: u64,
     /// Listings per game.
     pub items_per_game: u64,
-    /// Server-side rate limit in requests per second; `None` for none.
+    /// DMarket's per-group limits; `None` for none (tests that want speed).
+    pub limits: Option<SimLimits>,
+    /// An extra server-side limit on all requests, per second (a token bucket answering 429
+    /// with `Retry-After`); `None` for none.
     pub rate: Option<f64>,
     /// Token-bucket capacity for the rate limit (defaults to the rate, at least 1).
     pub burst: Option<u32>,
@@ -45,12 +60,69 @@ impl Default for SimConfig {
         SimConfig {
             seed: 42,
             items_per_game: 100,
+            limits: Some(SimLimits::published()),
             rate: None,
             burst: None,
             latency: Duration::ZERO,
             jitter: Duration::ZERO,
             faults: FaultSpec::default(),
             public_key: None,
+        }
+    }
+}
+
+/// Requests per second per endpoint group, as DMarket publishes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupLimits {
+    /// Listings (v1 market items, v2 offers).
+    pub market: u32,
+    /// Last sales; `None`: counted under `other`.
+    pub sales: Option<u32>,
+    /// Customized fees.
+    pub fees: u32,
+    /// Everything else, aggregated prices included.
+    pub other: u32,
+}
+
+/// The limits for signed requests (per account) and unsigned ones (per IP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SimLimits {
+    /// With `X-Api-Key`.
+    pub signed: GroupLimits,
+    /// Without.
+    pub anonymous: GroupLimits,
+}
+
+impl SimLimits {
+    /// DMarket's help-center article "What are the rate limits for requests".
+    pub fn published() -> SimLimits {
+        SimLimits {
+            signed: GroupLimits {
+                market: 10,
+                sales: Some(6),
+                fees: 110,
+                other: 20,
+            },
+            anonymous: GroupLimits {
+                market: 2,
+                sales: None,
+                fees: 2,
+                other: 6,
+            },
+        }
+    }
+
+    /// Every limit multiplied by `factor` (at least 1): fast tests keep the shape.
+    pub fn scaled(self, factor: u32) -> SimLimits {
+        let s = |g: GroupLimits| GroupLimits {
+            market: g.market.saturating_mul(factor),
+            sales: g.sales.map(|n| n.saturating_mul(factor)),
+            fees: g.fees.saturating_mul(factor),
+            other: g.other.saturating_mul(factor),
+        };
+        SimLimits {
+            signed: s(self.signed),
+            anonymous: s(self.anonymous),
         }
     }
 }
@@ -191,6 +263,12 @@ pub struct SimStats {
     pub max_concurrent_streams: u64,
     /// Requests received per path.
     pub paths: BTreeMap<String, u64>,
+    /// 429s from the per-group limits, by group (`market`, `sales`, `fees`, `other`).
+    #[serde(default)]
+    pub limited: BTreeMap<String, u64>,
+    /// The most requests one group admitted in one of its fixed windows, by group.
+    #[serde(default)]
+    pub max_in_window: BTreeMap<String, u64>,
 }
 
 /// The simulator's address for a host config: `http://ADDR`.

@@ -18,10 +18,16 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::catalogue::{Catalogue, GameMarket};
-use super::{Fault, SimConfig, SimStats};
+use std::fmt::Write as _;
+
+use super::catalogue::{Catalogue, EPOCH, GameMarket, SimListing, uuid};
+use super::{Fault, GroupLimits, SimConfig, SimStats};
 use crate::rng::Rng;
-use skinscan_sdk::dmarket::{AGGREGATED_PRICES_PATH, LAST_SALES_PATH, MARKET_ITEMS_PATH};
+use base64::Engine as _;
+use skinscan_sdk::dmarket::{
+    AGGREGATED_PRICES_PATH, CUSTOMIZED_FEES_PATH, LAST_SALES_PATH, MARKET_ITEMS_PATH,
+    OFFERS_V2_PATH,
+};
 
 /// A running simulator. Dropping it stops the server.
 #[derive(Debug)]
@@ -81,6 +87,8 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> std::io::Result<Sim
         catalogue,
         stats: Arc::new(Stats::default()),
         request_seq: AtomicU64::new(0),
+        windows: Mutex::new(BTreeMap::new()),
+        started: Instant::now(),
     });
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
@@ -163,12 +171,86 @@ async fn serve_connection(
     }
 }
 
+/// Fixed-window counters by (group, signed): (window index, count).
+type Windows = BTreeMap<(&'static str, bool), (u64, u64)>;
+
 struct State {
     config: SimConfig,
     catalogue: Catalogue,
     stats: Arc<Stats>,
     limiter: Option<Mutex<Bucket>>,
     request_seq: AtomicU64,
+    windows: Mutex<Windows>,
+    started: Instant,
+}
+
+/// The published group of a path and its limit, as the simulator counts them. Last sales
+/// without a limit of its own (unsigned) counts under `other`.
+fn group_of(path: &str, limits: &GroupLimits) -> (&'static str, u32) {
+    match (path, limits.sales) {
+        (MARKET_ITEMS_PATH | OFFERS_V2_PATH, _) => ("market", limits.market),
+        (LAST_SALES_PATH, Some(n)) => ("sales", n),
+        (CUSTOMIZED_FEES_PATH, _) => ("fees", limits.fees),
+        _ => ("other", limits.other),
+    }
+}
+
+/// One answer's view of its group's window.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    group: &'static str,
+    limit: u32,
+    remaining: u64,
+    /// Whole seconds until the window resets (at least 1, as the headers carry integers).
+    reset_secs: u64,
+    admitted: bool,
+}
+
+impl State {
+    /// Counts the request in its group's fixed one-second window.
+    fn count_in_window(&self, path: &str, signed: bool) -> Option<Window> {
+        let limits = self.config.limits?;
+        let table = if signed {
+            &limits.signed
+        } else {
+            &limits.anonymous
+        };
+        let (group, limit) = group_of(path, table);
+        let elapsed = Instant::now().saturating_duration_since(self.started);
+        let index = elapsed.as_secs();
+        let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = windows.entry((group, signed)).or_insert((index, 0));
+        if entry.0 != index {
+            *entry = (index, 0);
+        }
+        let admitted = entry.1 < u64::from(limit);
+        if admitted {
+            entry.1 += 1;
+            self.stats.window_peak(group, entry.1);
+        }
+        let reset = Duration::from_secs(index + 1).saturating_sub(elapsed);
+        Some(Window {
+            group,
+            limit,
+            remaining: u64::from(limit).saturating_sub(entry.1),
+            reset_secs: reset.as_secs_f64().ceil().max(1.0) as u64,
+            admitted,
+        })
+    }
+}
+
+impl Window {
+    fn stamp(&self, r: &mut SimResponse) {
+        let h = r.headers_mut();
+        h.insert("ratelimit-limit", HeaderValue::from(self.limit));
+        h.insert("ratelimit-remaining", HeaderValue::from(self.remaining));
+        h.insert("ratelimit-reset", HeaderValue::from(self.reset_secs));
+        h.insert("x-ratelimit-limit-second", HeaderValue::from(self.limit));
+        h.insert(
+            "x-ratelimit-remaining-second",
+            HeaderValue::from(self.remaining),
+        );
+    }
 }
 
 struct Bucket {
@@ -208,6 +290,8 @@ struct StatsInner {
     status: BTreeMap<String, u64>,
     faults: BTreeMap<String, u64>,
     paths: BTreeMap<String, u64>,
+    limited: BTreeMap<String, u64>,
+    max_in_window: BTreeMap<String, u64>,
     window: VecDeque<Instant>,
     max_in_1s: u64,
 }
@@ -241,6 +325,16 @@ impl Stats {
             .or_insert(0) += 1;
     }
 
+    fn window_peak(&self, group: &str, n: u64) {
+        let mut s = self.lock();
+        let peak = s.max_in_window.entry(group.to_owned()).or_insert(0);
+        *peak = (*peak).max(n);
+    }
+
+    fn limited(&self, group: &str) {
+        *self.lock().limited.entry(group.to_owned()).or_insert(0) += 1;
+    }
+
     fn fault(&self, fault: Fault) {
         *self
             .lock()
@@ -259,6 +353,8 @@ impl Stats {
             max_requests_in_1s: s.max_in_1s,
             max_concurrent_streams: self.max_in_flight.load(Ordering::Relaxed),
             paths: s.paths.clone(),
+            limited: s.limited.clone(),
+            max_in_window: s.max_in_window.clone(),
         }
     }
 }
@@ -302,7 +398,38 @@ async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<SimResponse
     let stats = &state.stats;
     stats.arrived(req.uri().path());
     let _in_flight = InFlight::new(stats);
+    let path = req.uri().path().to_owned();
+    let signed = req.headers().contains_key("x-api-key");
+    let window = state.count_in_window(&path, signed);
+    if let Some(w) = window
+        && !w.admitted
+    {
+        stats.limited(w.group);
+        // Documented without Retry-After: RateLimit-Reset says when to come back.
+        let mut r = error_for(
+            &path,
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyRequests",
+            "too many requests",
+        );
+        w.stamp(&mut r);
+        stats.answered(r.status());
+        return Ok(r);
+    }
+    let mut r = handle_admitted(req, &state).await?;
+    if let Some(w) = window {
+        w.stamp(&mut r);
+    }
+    Ok(r)
+}
+
+async fn handle_admitted(
+    req: Request<Incoming>,
+    state: &Arc<State>,
+) -> Result<SimResponse, ResetStream> {
+    let stats = &state.stats;
     let seq = state.request_seq.fetch_add(1, Ordering::Relaxed);
+    let path = req.uri().path().to_owned();
 
     if let Some(limiter) = &state.limiter {
         let verdict = limiter
@@ -311,7 +438,8 @@ async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<SimResponse
             .take(Instant::now());
         if let Err(wait) = verdict {
             let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
-            let mut r = error_response(
+            let mut r = error_for(
+                &path,
                 StatusCode::TOO_MANY_REQUESTS,
                 "TooManyRequests",
                 "rate limit exceeded",
@@ -329,7 +457,8 @@ async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<SimResponse
     let body = match Limited::new(body, 1 << 20).collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => {
-            let r = error_response(
+            let r = error_for(
+                &path,
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "BadRequest",
                 "body too large or unreadable",
@@ -342,7 +471,7 @@ async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<SimResponse
     if let Some(key) = &state.config.public_key
         && let Err(reason) = verify_signature(key, &parts, &body)
     {
-        let r = error_response(StatusCode::UNAUTHORIZED, "Unauthorized", &reason);
+        let r = error_for(&path, StatusCode::UNAUTHORIZED, "Unauthorized", &reason);
         stats.answered(r.status());
         return Ok(r);
     }
@@ -367,7 +496,7 @@ async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<SimResponse
                 } else {
                     StatusCode::SERVICE_UNAVAILABLE
                 };
-                let r = error_response(status, "InternalError", "simulated server error");
+                let r = error_for(&path, status, "InternalError", "simulated server error");
                 stats.answered(r.status());
                 return Ok(r);
             }
@@ -381,11 +510,12 @@ async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<SimResponse
     }
 
     let mut response = route(
-        &state,
+        state,
         &parts.method,
         parts.uri.path(),
         parts.uri.query(),
         &body,
+        parts.headers.contains_key("x-api-key"),
     );
     match fault {
         Some(Fault::Malformed) if response.status().is_success() => {
@@ -478,18 +608,30 @@ fn route(
     path: &str,
     query: Option<&str>,
     body: &[u8],
+    signed: bool,
 ) -> SimResponse {
     let q = parse_query(query.unwrap_or(""));
     match (path, method) {
-        (MARKET_ITEMS_PATH, &Method::GET) => market_items(state, &q),
+        (MARKET_ITEMS_PATH, &Method::GET) => listings(state, &q, Api::V1),
+        (OFFERS_V2_PATH, &Method::GET) => listings(state, &q, Api::V2),
         (AGGREGATED_PRICES_PATH, &Method::POST) => aggregated_prices(state, body),
         (LAST_SALES_PATH, &Method::GET) => last_sales(state, &q),
-        (MARKET_ITEMS_PATH | LAST_SALES_PATH | AGGREGATED_PRICES_PATH, _) => error_response(
+        (CUSTOMIZED_FEES_PATH, &Method::GET) => customized_fees(state, &q, signed),
+        (
+            MARKET_ITEMS_PATH
+            | OFFERS_V2_PATH
+            | LAST_SALES_PATH
+            | AGGREGATED_PRICES_PATH
+            | CUSTOMIZED_FEES_PATH,
+            _,
+        ) => error_for(
+            path,
             StatusCode::METHOD_NOT_ALLOWED,
             "MethodNotAllowed",
             &format!("{method} is not allowed on {path}"),
         ),
-        _ => error_response(
+        _ => error_for(
+            path,
             StatusCode::NOT_FOUND,
             "NotFound",
             &format!("no route {path}"),
@@ -524,158 +666,338 @@ fn game<'a>(state: &'a State, q: &BTreeMap<String, String>) -> Result<&'a GameMa
         .ok_or_else(|| format!("unknown gameId {id:?}"))
 }
 
-fn market_items(state: &State, q: &BTreeMap<String, String>) -> SimResponse {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Api {
+    V1,
+    V2,
+}
+
+/// The listing order a request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Order {
+    Price,
+    Title,
+    Created,
+    Discount,
+}
+
+fn listings(state: &State, q: &BTreeMap<String, String>, api: Api) -> SimResponse {
+    let path = match api {
+        Api::V1 => MARKET_ITEMS_PATH,
+        Api::V2 => OFFERS_V2_PATH,
+    };
+    let bad = |message: &str| error_for(path, StatusCode::BAD_REQUEST, "BadRequest", message);
     let g = match game(state, q) {
         Ok(g) => g,
-        Err(message) => return error_response(StatusCode::BAD_REQUEST, "BadRequest", &message),
+        Err(message) => return bad(&message),
     };
     let limit: usize = match q.get("limit").map(|l| l.parse::<usize>()) {
-        None => 100,
-        Some(Ok(l)) if (1..=100).contains(&l) => l,
-        Some(_) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                "BadRequest",
-                "limit must be from 1 to 100",
-            );
-        }
+        None if api == Api::V1 => 100,
+        None => return bad("limit: is required."),
+        Some(Ok(l)) if l > 100 => return bad("limit: must be no greater than 100."),
+        Some(Ok(l)) if l >= 1 => l,
+        Some(_) => return bad("limit: must be a number from 1 to 100."),
     };
-    if let Some(c) = q.get("currency")
+    if api == Api::V1
+        && let Some(c) = q.get("currency")
         && c != "USD"
     {
-        return error_response(
-            StatusCode::BAD_REQUEST,
-            "BadRequest",
-            &format!("unsupported currency {c:?}"),
-        );
+        return bad(&format!("currency: unsupported {c:?}."));
     }
     let num = |k: &str| q.get(k).map(|v| v.parse::<i64>());
     let price_from = match num("priceFrom") {
         None => i64::MIN,
         Some(Ok(v)) => v,
-        Some(Err(_)) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                "BadRequest",
-                "priceFrom must be cents",
-            );
-        }
+        Some(Err(_)) => return bad("priceFrom: must be cents."),
     };
     let price_to = match num("priceTo") {
         None => i64::MAX,
         Some(Ok(v)) => v,
-        Some(Err(_)) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                "BadRequest",
-                "priceTo must be cents",
-            );
-        }
+        Some(Err(_)) => return bad("priceTo: must be cents."),
     };
     let desc = match q.get("orderDir").map(String::as_str) {
         None | Some("asc") => false,
         Some("desc") => true,
-        Some(other) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                "BadRequest",
-                &format!("orderDir {other:?}"),
-            );
-        }
+        Some(other) => return bad(&format!("orderDir: {other:?} is not asc or desc.")),
     };
+    let order = match (q.get("orderBy").map(String::as_str), api) {
+        (None | Some("price"), _) => Order::Price,
+        // `personal` sorts by the account's own relevance; with no account here, price.
+        (Some("personal"), Api::V1) => Order::Price,
+        (Some("title"), _) => Order::Title,
+        (Some("updated"), Api::V1) | (Some("createdAt"), Api::V2) => Order::Created,
+        (Some("best_discount"), Api::V1) => Order::Discount,
+        (Some("float"), Api::V2) => Order::Price,
+        (Some(other), _) => return bad(&format!("orderBy: unsupported value {other:?}.")),
+    };
+    // Every simulated offer is a DMarket one; `types=p2p` alone matches none.
+    if api == Api::V1
+        && let Some(types) = q.get("types")
+        && !types.split(',').any(|t| t.trim() == "dmarket")
+    {
+        return render_page(g, state, api, &[], 0, 0);
+    }
     let offset: usize = match q.get("cursor").filter(|c| !c.is_empty()) {
         None => 0,
         Some(c) => match decode_cursor(c) {
             Some(o) => o,
-            None => return error_response(StatusCode::BAD_REQUEST, "BadRequest", "invalid cursor"),
+            None => return bad("cursor: invalid."),
         },
     };
-    // The matching listings as positions in price order.
-    let positions: Vec<u32> = match q.get("title") {
-        Some(title) => match g.title_index.get(title) {
-            Some(&t) => g.by_title[t as usize]
-                .iter()
-                .copied()
-                .filter(|&p| (price_from..=price_to).contains(&g.listings[p as usize].price))
-                .collect(),
-            None => Vec::new(),
-        },
-        None => {
+    let in_band = |p: &u32| (price_from..=price_to).contains(&g.listings[*p as usize].price);
+    // The matching listings as positions, in the order asked for.
+    let (page, total): (Vec<u32>, usize) = match (q.get("title"), order) {
+        (Some(title), _) => {
+            let mut positions: Vec<u32> = g
+                .title_index
+                .get(title)
+                .map(|&t| g.by_title[t as usize].clone())
+                .unwrap_or_default();
+            positions.retain(in_band);
+            sort_positions(g, &mut positions, order);
+            take_page(positions, offset, limit, desc)
+        }
+        (None, Order::Price) => {
+            // Materialising only the page keeps this O(page), not O(range).
             let lo = g.listings.partition_point(|l| l.price < price_from);
-            let hi = g.listings.partition_point(|l| l.price <= price_to);
-            // Materialising only the page below keeps this O(page), not O(range).
-            return render_page(
-                g,
-                (lo..hi.max(lo)).map(|p| p as u32),
-                hi.max(lo) - lo,
-                offset,
-                limit,
-                desc,
-            );
+            let hi = g.listings.partition_point(|l| l.price <= price_to).max(lo);
+            let range = (lo as u32)..(hi as u32);
+            let page = if desc {
+                range.rev().skip(offset).take(limit).collect()
+            } else {
+                range.skip(offset).take(limit).collect()
+            };
+            (page, hi - lo)
+        }
+        (None, Order::Created) => {
+            // `newest` is newest first: desc walks it forwards.
+            let it = g.newest.iter().copied().filter(in_band);
+            let total = g.newest.iter().filter(|p| in_band(p)).count();
+            let page = if desc {
+                it.skip(offset).take(limit).collect()
+            } else {
+                let all: Vec<u32> = it.collect();
+                all.into_iter().rev().skip(offset).take(limit).collect()
+            };
+            (page, total)
+        }
+        (None, order) => {
+            let mut positions: Vec<u32> = (0..g.listings.len() as u32).filter(in_band).collect();
+            sort_positions(g, &mut positions, order);
+            take_page(positions, offset, limit, desc)
         }
     };
-    let n = positions.len();
-    render_page(g, positions.into_iter(), n, offset, limit, desc)
+    render_page(g, state, api, &page, offset, total)
+}
+
+fn sort_positions(g: &GameMarket, positions: &mut [u32], order: Order) {
+    match order {
+        Order::Price => positions.sort_unstable(),
+        Order::Title => positions.sort_by(|a, b| {
+            let (la, lb) = (&g.listings[*a as usize], &g.listings[*b as usize]);
+            g.titles[la.title as usize]
+                .name
+                .cmp(&g.titles[lb.title as usize].name)
+                .then(a.cmp(b))
+        }),
+        Order::Created => positions.sort_by_key(|&p| {
+            let l = &g.listings[p as usize];
+            (l.created_at, l.seq)
+        }),
+        // Ascending discount; `orderDir=desc` gives the best discount first.
+        Order::Discount => positions.sort_by_key(|&p| (discount(g, &g.listings[p as usize]), p)),
+    }
+}
+
+fn take_page(positions: Vec<u32>, offset: usize, limit: usize, desc: bool) -> (Vec<u32>, usize) {
+    let total = positions.len();
+    let page = if desc {
+        positions
+            .into_iter()
+            .rev()
+            .skip(offset)
+            .take(limit)
+            .collect()
+    } else {
+        positions.into_iter().skip(offset).take(limit).collect()
+    };
+    (page, total)
+}
+
+/// Whole percent under the suggested price (DMarket's `discount`).
+fn discount(g: &GameMarket, l: &SimListing) -> i64 {
+    let value = g.titles[l.title as usize].value;
+    ((value - l.price) * 100 / value.max(1)).max(0)
 }
 
 fn render_page(
     g: &GameMarket,
-    positions: impl DoubleEndedIterator<Item = u32> + ExactSizeIterator,
-    total: usize,
+    state: &State,
+    api: Api,
+    page: &[u32],
     offset: usize,
-    limit: usize,
-    desc: bool,
+    total: usize,
 ) -> SimResponse {
-    let page: Vec<u32> = if desc {
-        positions.rev().skip(offset).take(limit).collect()
-    } else {
-        positions.skip(offset).take(limit).collect()
-    };
     let end = offset + page.len();
-    let mut out = String::with_capacity(page.len() * 240 + 64);
-    out.push_str(r#"{"objects":["#);
-    for (i, p) in page.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
+    let cursor = if end < total && !page.is_empty() {
+        encode_cursor(end, state.config.seed)
+    } else {
+        String::new()
+    };
+    let mut out = String::with_capacity(page.len() * 1_400 + 200);
+    let seed = state.config.seed;
+    match api {
+        Api::V1 => {
+            out.push_str(r#"{"objects":["#);
+            for (i, p) in page.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                render_v1(&mut out, g, seed, &g.listings[*p as usize]);
+            }
+            // `items` is capped at 10,000 as the live API caps it; `offers` is not.
+            let _ = write!(
+                out,
+                r#"],"total":{{"offers":{total},"targets":0,"items":{},"completedOffers":0,"closedTargets":0}},"cursor":"{cursor}"}}"#,
+                total.min(10_000)
+            );
         }
-        out.push_str(g.listing_json(*p as usize));
+        Api::V2 => {
+            out.push_str(r#"{"items":["#);
+            for (i, p) in page.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                render_v2(&mut out, g, seed, &g.listings[*p as usize]);
+            }
+            let _ = write!(out, r#"],"total":{total},"cursor":"{cursor}"}}"#);
+        }
     }
-    out.push_str(r#"],"total":{"items":"#);
-    out.push_str(&total.to_string());
-    out.push_str(r#"},"cursor":""#);
-    if end < total {
-        out.push_str(&encode_cursor(end));
-    }
-    out.push_str(r#""}"#);
     json_response(StatusCode::OK, out.into_bytes())
 }
 
-/// Cursors are opaque to clients; here an offset in a light disguise.
-fn encode_cursor(offset: usize) -> String {
-    format!("c1.{:x}", (offset as u64) ^ 0x5eed_5eed)
+fn json_str(s: &str) -> String {
+    serde_json::Value::String(s.to_owned()).to_string()
+}
+
+fn category_of(title: &str) -> &'static str {
+    if title.starts_with("StatTrak™") {
+        "stattrak™"
+    } else if title.starts_with("Souvenir") {
+        "souvenir"
+    } else {
+        "normal"
+    }
+}
+
+/// A v1 market-items object with the fields the live API sends (about 30, `extra`
+/// included; the price envelopes `{"DMC": "", "USD": "cents"}`).
+fn render_v1(out: &mut String, g: &GameMarket, seed: u64, l: &SimListing) {
+    let t = &g.titles[l.title as usize];
+    let item_id = uuid(seed, &g.game_id, 1, l.seq);
+    let offer_id = uuid(seed, &g.game_id, 3, l.seq);
+    let class_id = 100_000_000 + Rng::derive(seed, 5, u64::from(l.title)).below(900_000_000);
+    let title = json_str(&t.name);
+    let lock_secs = u64::from(l.lock_days) * 86_400;
+    let mut extra = format!(
+        r#""offerId":"{offer_id}","nameColor":"D2D2D2","backgroundColor":"","tradable":{},"withdrawable":{},"tradeLock":{},"tradeLockDuration":{lock_secs},"category":"{}","quality":"","groupId":"{}","isNew":false,"saleRestricted":false,"inGameAssetID":"{}","linkId":"{}","collection":[],"stickers":[],"gameId":"{}""#,
+        l.lock_days == 0,
+        l.lock_days == 0,
+        l.lock_days,
+        category_of(&t.name),
+        class_id,
+        30_000_000_000u64 + l.seq,
+        uuid(seed, &g.game_id, 7, l.seq),
+        g.game_id,
+    );
+    if let Some(exterior) = t.exterior {
+        let _ = write!(extra, r#","exterior":"{exterior}""#);
+    }
+    if let Some(f) = l.float_micro {
+        let paint_seed = Rng::derive(seed, 9, l.seq).below(1_000);
+        let _ = write!(
+            extra,
+            r#","floatValue":{}.{:06},"floatPartValue":"{}","paintSeed":{paint_seed},"paintIndex":{},"categoryPath":"weapon""#,
+            f / 1_000_000,
+            f % 1_000_000,
+            f / 10_000,
+            10 + l.title % 700
+        );
+    }
+    let _ = write!(
+        out,
+        r#"{{"itemId":"{item_id}","type":"offer","amount":1,"classId":"{class_id}","gameId":"{game}","gameType":"steam","inMarket":true,"lockStatus":{locked},"title":{title},"description":"","image":"https://steamcommunity-a.akamaihd.net/economy/image/{class_id}","slug":"","owner":"{owner}","ownersBlockchainId":"","ownerDetails":{{"id":"{owner}","avatar":"","wallet":""}},"status":"active","discount":{discount},"price":{{"DMC":"","USD":"{price}"}},"instantPrice":{{"DMC":"","USD":""}},"exchangePrice":{{"DMC":"","USD":""}},"instantTargetId":"","suggestedPrice":{{"DMC":"","USD":"{value}"}},"recommendedPrice":{{"offerPrice":{{"DMC":"","USD":""}},"d3":{{"DMC":"","USD":""}},"d7":{{"DMC":"","USD":""}},"d7Plus":{{"DMC":"","USD":""}}}},"discountPrice":{{"DMC":"","USD":""}},"extra":{{{extra}}},"createdAt":{created},"deliveryStats":{{"rate":"100","number":"0"}},"fees":{{}},"favorite":{{"count":0,"forUser":false}}}}"#,
+        game = g.game_id,
+        locked = l.lock_days > 0,
+        owner = uuid(seed, &g.game_id, 11, l.seq % 97),
+        discount = discount(g, l),
+        price = l.price,
+        value = t.value,
+        created = l.created_at,
+    );
+}
+
+/// A v2 offer: `offerId`, `priceCents` (a number), `createdAt` (RFC 3339), `locked`,
+/// `attributes`.
+fn render_v2(out: &mut String, g: &GameMarket, seed: u64, l: &SimListing) {
+    let t = &g.titles[l.title as usize];
+    let mut cs2 = String::new();
+    if let (Some(exterior), Some(f)) = (t.exterior, l.float_micro) {
+        let _ = write!(
+            cs2,
+            r#","cs2Attributes":{{"exterior":"{exterior}","floatValue":{}.{:06},"paintSeed":{}}}"#,
+            f / 1_000_000,
+            f % 1_000_000,
+            Rng::derive(seed, 9, l.seq).below(1_000)
+        );
+    }
+    let _ = write!(
+        out,
+        r#"{{"offerId":"{}","priceCents":{},"createdAt":"{}","locked":{},"attributes":{{"title":{},"gameId":"{}","categoryPath":"","tradable":{}{cs2}}}}}"#,
+        uuid(seed, &g.game_id, 3, l.seq),
+        l.price,
+        skinscan_sdk::dmarket::format_rfc3339(l.created_at),
+        l.lock_days > 0,
+        json_str(&t.name),
+        g.game_id,
+        l.lock_days == 0,
+    );
+}
+
+/// Cursors are what DMarket's look like: base64 (with `=` padding) of a JSON array, here
+/// `["<offset>", "<check>"]`, so a client that does not percent-encode them breaks.
+fn encode_cursor(offset: usize, seed: u64) -> String {
+    let check = Rng::derive(seed, 0xc0, offset as u64).next_u64() & 0xffff_ffff;
+    let json = format!(r#"["{offset}","{check:08x}"]"#);
+    base64::engine::general_purpose::STANDARD.encode(json)
 }
 
 fn decode_cursor(cursor: &str) -> Option<usize> {
-    let hex = cursor.strip_prefix("c1.")?;
-    u64::from_str_radix(hex, 16)
-        .ok()
-        .map(|v| (v ^ 0x5eed_5eed) as usize)
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(cursor)
+        .ok()?;
+    let parts: Vec<String> = serde_json::from_slice(&bytes).ok()?;
+    parts.first()?.parse().ok()
 }
 
 fn aggregated_prices(state: &State, body: &[u8]) -> SimResponse {
     #[derive(serde::Deserialize)]
     struct Req {
         filter: Filter,
+        #[serde(default)]
+        cursor: Option<String>,
     }
     #[derive(serde::Deserialize)]
     struct Filter {
         game: String,
         titles: Vec<String>,
     }
+    let path = AGGREGATED_PRICES_PATH;
     let req: Req = match serde_json::from_slice(body) {
         Ok(r) => r,
         Err(e) => {
-            return error_response(
+            return error_for(
+                path,
                 StatusCode::BAD_REQUEST,
                 "BadRequest",
                 &format!("body must be {{\"filter\": {{\"game\": ..., \"titles\": [...]}}}}: {e}"),
@@ -683,58 +1005,68 @@ fn aggregated_prices(state: &State, body: &[u8]) -> SimResponse {
         }
     };
     if req.filter.titles.len() > 100 {
-        return error_response(
+        return error_for(
+            path,
             StatusCode::BAD_REQUEST,
             "BadRequest",
-            "at most 100 titles per request",
+            "filter.titles: at most 100 titles per request",
         );
     }
-    let Some(g) = state
-        .catalogue
-        .price_games
-        .get(&req.filter.game)
-        .and_then(|id| state.catalogue.games.get(id))
-    else {
-        return error_response(
-            StatusCode::BAD_REQUEST,
-            "BadRequest",
-            &format!("unknown game {:?}", req.filter.game),
-        );
-    };
-    let entries: Vec<serde_json::Value> = req
-        .filter
-        .titles
-        .iter()
-        .filter_map(|t| g.title_index.get(t))
-        .map(|&i| {
-            let t = &g.titles[i as usize];
-            serde_json::json!({
-                "title": t.name,
-                "orderBestPrice": t.best_order.to_string(),
-                "orderCount": t.order_count,
-                "offerBestPrice": t.best_offer.to_string(),
-                "offerCount": t.offer_count,
+    // One page always holds every title asked (at most 100): a cursor continues nothing.
+    let _ = req.cursor;
+    // An unknown filter.game matches nothing: an empty list, not an error (see the module
+    // docs for why).
+    let entries: Vec<serde_json::Value> = match state.catalogue.games.get(&req.filter.game) {
+        None => Vec::new(),
+        Some(g) => req
+            .filter
+            .titles
+            .iter()
+            .filter_map(|t| g.title_index.get(t))
+            .map(|&i| {
+                let t = &g.titles[i as usize];
+                let money = |cents: i64| serde_json::json!({"Currency": "USD", "Amount": cents.to_string()});
+                serde_json::json!({
+                    "title": t.name,
+                    "orderBestPrice": money(t.best_order),
+                    "orderCount": t.order_count.to_string(),
+                    "offerBestPrice": money(t.best_offer),
+                    "offerCount": t.offer_count.to_string(),
+                })
             })
-        })
-        .collect();
-    debug_assert!(g.price_game == req.filter.game);
+            .collect(),
+    };
     let body = serde_json::json!({"aggregatedPrices": entries, "nextCursor": ""});
     json_response(StatusCode::OK, body.to_string().into_bytes())
 }
 
+/// Cents as DMarket's last-sales dollars: `"12.1"`, `"12"`, `"15.99"`.
+fn dollars(cents: i64) -> String {
+    let (d, c) = (cents / 100, cents % 100);
+    match c {
+        0 => d.to_string(),
+        c if c % 10 == 0 => format!("{d}.{}", c / 10),
+        c => format!("{d}.{c:02}"),
+    }
+}
+
 fn last_sales(state: &State, q: &BTreeMap<String, String>) -> SimResponse {
+    let path = LAST_SALES_PATH;
+    let bad = |message: &str| error_for(path, StatusCode::BAD_REQUEST, "BadRequest", message);
     let g = match game(state, q) {
         Ok(g) => g,
-        Err(message) => return error_response(StatusCode::BAD_REQUEST, "BadRequest", &message),
+        Err(message) => return bad(&message),
     };
     let Some(title) = q.get("title") else {
-        return error_response(StatusCode::BAD_REQUEST, "BadRequest", "title is required");
+        return bad("title is required");
     };
-    let limit = q
-        .get("limit")
-        .and_then(|l| l.parse::<usize>().ok())
-        .unwrap_or(10)
-        .clamp(1, 100);
+    let limit = match q.get("limit").map(|l| l.parse::<usize>()) {
+        None => 20,
+        Some(Ok(l)) if (1..=20).contains(&l) => l,
+        Some(_) => {
+            return bad("invalid LastSalesRequest.Limit: value must be inside range [1, 20]");
+        }
+    };
     let sales: Vec<serde_json::Value> = g
         .title_index
         .get(title)
@@ -742,12 +1074,66 @@ fn last_sales(state: &State, q: &BTreeMap<String, String>) -> SimResponse {
         .into_iter()
         .flatten()
         .take(limit)
-        .map(|(price, date)| serde_json::json!({"price": price.to_string(), "date": date.to_string(), "txOperationType": "Offer"}))
+        .map(|(price, date)| {
+            serde_json::json!({
+                "price": dollars(*price),
+                "date": date.to_string(),
+                "txOperationType": "Offer",
+                "offerAttributes": {},
+                "orderAttributes": {},
+            })
+        })
         .collect();
     json_response(
         StatusCode::OK,
         serde_json::json!({"sales": sales}).to_string().into_bytes(),
     )
+}
+
+/// The account's fees: the game's default fee and a few reduced ones, paged by offset.
+/// Signed requests only, as on the live API.
+fn customized_fees(state: &State, q: &BTreeMap<String, String>, signed: bool) -> SimResponse {
+    let path = CUSTOMIZED_FEES_PATH;
+    if !signed {
+        return error_for(
+            path,
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "customized fees need a signed request (X-Api-Key)",
+        );
+    }
+    let g = match game(state, q) {
+        Ok(g) => g,
+        Err(message) => return error_for(path, StatusCode::BAD_REQUEST, "BadRequest", &message),
+    };
+    let num = |k: &str, default: usize| q.get(k).and_then(|v| v.parse().ok()).unwrap_or(default);
+    let (offset, limit) = (num("offset", 0), num("limit", 100).clamp(1, 100));
+    let default_bps = match g.game_id.as_str() {
+        "9a92" => 735,
+        "rust" => 770,
+        _ => 700,
+    };
+    let fraction = |bps: u32| format!("0.{bps:04}");
+    let reduced: Vec<serde_json::Value> = g
+        .reduced_fees
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|&(t, bps)| {
+            serde_json::json!({
+                "title": g.titles[t as usize].name,
+                "fraction": fraction(bps),
+                "minPrice": {"Currency": "USD", "Amount": "0"},
+                "maxPrice": {"Currency": "USD", "Amount": "10000000"},
+                "expiresAt": (EPOCH + 365 * 86_400).to_string(),
+            })
+        })
+        .collect();
+    let body = serde_json::json!({
+        "defaultFee": {"fraction": fraction(default_bps), "minAmount": {"Currency": "USD", "Amount": "1"}},
+        "reducedFees": reduced,
+    });
+    json_response(StatusCode::OK, body.to_string().into_bytes())
 }
 
 fn json_response(status: StatusCode, body: Vec<u8>) -> SimResponse {
@@ -760,9 +1146,26 @@ fn json_response(status: StatusCode, body: Vec<u8>) -> SimResponse {
     r
 }
 
-fn error_response(status: StatusCode, code: &str, message: &str) -> SimResponse {
-    let body = serde_json::json!({"code": code, "message": message}).to_string();
-    json_response(status, body.into_bytes())
+/// An error in the shape of the service that owns `path`: the exchange service
+/// `{"code", "message"}`, marketplace-api `{"Code", "Message"}`, gRPC-gateway routes
+/// (trade-aggregator) `{"error", "code": <gRPC code>, "message", "details": []}`.
+fn error_for(path: &str, status: StatusCode, code: &str, message: &str) -> SimResponse {
+    let body = if path.starts_with("/marketplace-api/") {
+        serde_json::json!({"Code": code, "Message": message})
+    } else if path.starts_with("/trade-aggregator/") {
+        let grpc = match status.as_u16() {
+            400 => 3,
+            401 => 16,
+            404 => 5,
+            429 => 8,
+            503 => 14,
+            _ => 13,
+        };
+        serde_json::json!({"error": message, "code": grpc, "message": message, "details": []})
+    } else {
+        serde_json::json!({"code": code, "message": message})
+    };
+    json_response(status, body.to_string().into_bytes())
 }
 
 #[cfg(test)]
@@ -771,9 +1174,11 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_reject_garbage() {
-        assert_eq!(decode_cursor(&encode_cursor(1234)), Some(1234));
+        let c = encode_cursor(1234, 42);
+        assert!(c.ends_with('='), "{c}");
+        assert_eq!(decode_cursor(&c), Some(1234));
         assert_eq!(decode_cursor("nonsense"), None);
-        assert_eq!(decode_cursor("c1.zz"), None);
+        assert_eq!(decode_cursor("WyJ4Il0="), None, "[\"x\"] holds no offset");
     }
 
     #[test]
@@ -809,5 +1214,13 @@ mod tests {
         let resets = picks.iter().filter(|f| **f == Some(Fault::Reset)).count();
         assert!((400..600).contains(&resets), "{resets}");
         assert_eq!(pick_fault(&[], &mut rng), None);
+    }
+
+    #[test]
+    fn last_sales_dollars_drop_trailing_zeros_like_the_live_api() {
+        assert_eq!(dollars(1210), "12.1");
+        assert_eq!(dollars(1200), "12");
+        assert_eq!(dollars(1599), "15.99");
+        assert_eq!(dollars(5), "0.05");
     }
 }
