@@ -705,6 +705,7 @@ pub fn validate(raw: RawConfig, source: Option<PathBuf>) -> Result<Settings, Con
             jitter: e.jitter.0,
             faults,
             public_key: signer.as_ref().map(Signer::verifying_key),
+            missing_paths: Vec::new(),
         }))
     } else {
         Endpoint::Remote(
@@ -946,6 +947,40 @@ mod tests {
     }
 
     #[test]
+    fn group_limits_default_to_dmarkets_published_ones_by_whether_keys_are_set() {
+        use crate::upstream::EndpointGroup::*;
+        let per_sec = |s: &Settings| {
+            s.upstream
+                .group_limits
+                .iter()
+                .map(|(g, r)| (*g, r.per_sec()))
+                .collect::<Vec<_>>()
+        };
+        let unsigned = settings("", &[]).unwrap();
+        // Last sales unsigned has no published limit: it shares `other`'s bucket.
+        assert_eq!(
+            per_sec(&unsigned),
+            vec![(Market, 2.0), (Fees, 2.0), (Other, 6.0)]
+        );
+        let (public, secret) = crate::sign::generate_keypair_hex([3; 32]);
+        let signed = settings(
+            "[market.limits]\nother = \"15/s\"\n",
+            &[
+                ("DMARKET_PUBLIC_KEY", public.as_str()),
+                ("DMARKET_SECRET_KEY", secret.expose()),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            per_sec(&signed),
+            vec![(Market, 10.0), (Sales, 6.0), (Fees, 110.0), (Other, 15.0)]
+        );
+        // The whole-upstream cap stays MARKET_RATELIMIT's 30/s.
+        assert_eq!(signed.upstream.rate.per_sec(), 30.0);
+        assert_eq!(signed.upstream.max_server_wait, Duration::from_secs(60));
+    }
+
+    #[test]
     fn out_of_range_values_are_refused_with_the_key() {
         for (text, expected) in [
             (
@@ -967,6 +1002,14 @@ mod tests {
             (
                 "[market.limits]\ntargets = \"10/min\"\n",
                 "market.limits.targets is not an endpoint group",
+            ),
+            (
+                "[market.limits]\nprices = \"10/s\"\n",
+                "market.limits.prices is no longer a group: DMarket counts aggregated prices under \"everything else\"; set market.limits.other instead",
+            ),
+            (
+                "[market]\nmax_server_wait = \"0s\"\n",
+                "market.max_server_wait must be longer than 0s",
             ),
             (
                 "[output]\nformat = \"xml\"\n",

@@ -204,6 +204,7 @@ fn run(cli: Cli) -> Result<u8, AppError> {
                 jitter: Duration::from_millis(jitter_ms),
                 faults,
                 public_key,
+                missing_paths: Vec::new(),
             };
             runtime.block_on(async {
                 let shutdown = shutdown_on_signals();

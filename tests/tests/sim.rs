@@ -499,3 +499,305 @@ async fn http1_get(addr: std::net::SocketAddr, path: &str) -> String {
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     out.split("\r\n\r\n").nth(1).unwrap().to_owned()
 }
+
+async fn get_json(
+    c: &H2Client,
+    path_and_query: &str,
+    headers: HeaderMap,
+) -> (u16, HeaderMap, serde_json::Value) {
+    let r = c
+        .send(Method::GET, path_and_query, headers, Bytes::new())
+        .await
+        .unwrap();
+    let v = serde_json::from_slice(&r.body).unwrap_or(serde_json::Value::Null);
+    (r.status.as_u16(), r.headers, v)
+}
+
+#[tokio::test]
+async fn listings_have_the_real_v1_and_v2_shapes() {
+    let sim = sim(SimConfig {
+        items_per_game: 10_050,
+        limits: None,
+        ..SimConfig::default()
+    })
+    .await;
+    let c = client(&sim.url());
+    let (status, _, v) = get_json(&c, "/exchange/v1/market/items?gameId=a8db&currency=USD&limit=100&orderBy=price&orderDir=asc&types=dmarket", HeaderMap::new()).await;
+    assert_eq!(status, 200);
+    let o = &v["objects"][0];
+    let fields = o.as_object().unwrap().len() + o["extra"].as_object().unwrap().len();
+    assert!(
+        o.as_object().unwrap().len() >= 28,
+        "{} top-level fields",
+        o.as_object().unwrap().len()
+    );
+    assert!(fields >= 40, "{fields}");
+    assert_eq!(o["type"], "offer");
+    assert_eq!(o["price"]["DMC"], "");
+    assert!(o["price"]["USD"].as_str().unwrap().parse::<i64>().is_ok());
+    assert!(o["createdAt"].is_i64());
+    assert!(o["extra"]["offerId"].is_string());
+    assert!(o["extra"]["tradeLock"].is_u64() && o["extra"]["tradeLockDuration"].is_u64());
+    // The five counts, items capped at 10,000 as the live API caps it.
+    assert_eq!(v["total"]["offers"], 10_050);
+    assert_eq!(v["total"]["items"], 10_000);
+    for k in ["targets", "completedOffers", "closedTargets"] {
+        assert!(v["total"][k].is_u64(), "{k}");
+    }
+    // A base64 cursor of a JSON array with '=' padding: it must travel percent-encoded.
+    let cursor = v["cursor"].as_str().unwrap().to_owned();
+    let page =
+        dmarket::parse_listings_page(&serde_json::to_vec(&v).unwrap(), Currency::Usd).unwrap();
+    assert_eq!(page.malformed(), 0);
+    assert_eq!(page.cursor.as_deref(), Some(cursor.as_str()));
+    let all_cs: Vec<_> = (0..5).map(|_| ()).collect();
+    let _ = all_cs;
+    let next = ListingsQuery::new(ListingApi::V1, "a8db")
+        .cursor(Some(cursor.clone()))
+        .to_request();
+    assert!(
+        next.path_and_query().contains("%3D"),
+        "{}",
+        next.path_and_query()
+    );
+    let r = get(&c, &next).await;
+    assert_eq!(r.status, 200);
+    // A float within its exterior's range on CS:GO skins, lowercase exterior.
+    let floated = page
+        .listings
+        .iter()
+        .find(|l| l.float_value.is_some())
+        .expect("a CS:GO skin with a float");
+    let ext = floated.exterior.as_deref().unwrap();
+    assert_eq!(ext, ext.to_lowercase());
+    // Some listings are trade locked.
+    let (_, _, many) = get_json(
+        &c,
+        "/exchange/v1/market/items?gameId=9a92&limit=100&orderBy=title",
+        HeaderMap::new(),
+    )
+    .await;
+    let locked = many["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["extra"]["tradeLock"].as_u64() > Some(0))
+        .count();
+    assert!((3..=40).contains(&locked), "{locked} of 100 locked");
+
+    // Newest first by `updated` (v1) and `createdAt` (v2).
+    let (_, _, newest) = get_json(
+        &c,
+        "/exchange/v1/market/items?gameId=rust&limit=50&orderBy=updated&orderDir=desc",
+        HeaderMap::new(),
+    )
+    .await;
+    let times: Vec<i64> = newest["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["createdAt"].as_i64().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "{times:?}");
+    let (_, _, v2) = get_json(
+        &c,
+        "/marketplace-api/v2/offers?gameId=rust&limit=50&orderBy=createdAt&orderDir=desc",
+        HeaderMap::new(),
+    )
+    .await;
+    let first = &v2["items"][0];
+    assert!(
+        first["offerId"].is_string()
+            && first["priceCents"].is_i64()
+            && first["locked"].is_boolean()
+    );
+    assert!(first["attributes"]["title"].is_string());
+    assert!(v2["total"].is_u64());
+    let v2_times: Vec<i64> = v2["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| dmarket::parse_rfc3339(o["createdAt"].as_str().unwrap()).unwrap())
+        .collect();
+    assert_eq!(
+        v2_times, times,
+        "the same listings, newest first, on both endpoints"
+    );
+    // v2 requires a limit; over 100 is refused in the exchange service's words.
+    let (status, _, e) = get_json(
+        &c,
+        "/marketplace-api/v2/offers?gameId=rust",
+        HeaderMap::new(),
+    )
+    .await;
+    assert_eq!(
+        (status, e["Code"].as_str()),
+        (400, Some("BadRequest")),
+        "{e}"
+    );
+    let (status, _, e) = get_json(
+        &c,
+        "/exchange/v1/market/items?gameId=rust&limit=101",
+        HeaderMap::new(),
+    )
+    .await;
+    assert_eq!(
+        (status, e["message"].as_str()),
+        (400, Some("limit: must be no greater than 100."))
+    );
+}
+
+#[tokio::test]
+async fn prices_sales_and_fees_have_the_real_shapes_and_error_bodies() {
+    let sim = plain_sim(300).await;
+    let c = client(&sim.url());
+    let page = get(&c, &ListingsQuery::new(ListingApi::V1, "tf2").to_request()).await;
+    let title = dmarket::parse_listings_page(&page.body, Currency::Usd)
+        .unwrap()
+        .listings[0]
+        .title
+        .clone();
+    let post = |game: &str| {
+        let req = dmarket::aggregated_prices_request(game, std::slice::from_ref(&title), None);
+        let c = c.clone();
+        async move {
+            let r = c
+                .send(
+                    Method::POST,
+                    &req.path_and_query(),
+                    HeaderMap::new(),
+                    Bytes::from(req.body.unwrap()),
+                )
+                .await
+                .unwrap();
+            serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()
+        }
+    };
+    let v = post("tf2").await;
+    let e = &v["aggregatedPrices"][0];
+    assert_eq!(e["offerBestPrice"]["Currency"], "USD");
+    assert!(
+        e["offerBestPrice"]["Amount"]
+            .as_str()
+            .unwrap()
+            .parse::<i64>()
+            .is_ok()
+    );
+    assert!(e["offerCount"].is_string() && e["orderCount"].is_string());
+    assert_eq!(v["nextCursor"], "");
+    // filter.game is the gameId: the old name matches nothing (200, empty).
+    assert_eq!(
+        post("team fortress").await["aggregatedPrices"],
+        serde_json::json!([])
+    );
+
+    let (status, _, sales) = get_json(
+        &c,
+        &dmarket::last_sales_request("tf2", &title, 20).path_and_query(),
+        HeaderMap::new(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let price = sales["sales"][0]["price"].as_str().unwrap();
+    assert!(
+        price
+            .split_once('.')
+            .is_none_or(|(_, c)| c.len() <= 2 && !c.ends_with('0')),
+        "{price}"
+    );
+    let parsed =
+        dmarket::parse_last_sales(&serde_json::to_vec(&sales).unwrap(), Currency::Usd).unwrap();
+    assert_eq!(parsed.sales.len(), 10);
+    let (status, _, e) = get_json(
+        &c,
+        "/trade-aggregator/v1/last-sales?gameId=tf2&title=x&limit=21",
+        HeaderMap::new(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(e["code"], 3, "a gRPC code: {e}");
+    assert!(e["details"].is_array() && e["error"].is_string());
+
+    let (status, _, e) = get_json(
+        &c,
+        "/exchange/v1/customized-fees?gameId=a8db&offset=0&limit=100",
+        HeaderMap::new(),
+    )
+    .await;
+    assert_eq!(
+        (status, e["code"].as_str()),
+        (401, Some("Unauthorized")),
+        "{e}"
+    );
+    let mut signed = HeaderMap::new();
+    signed.insert("x-api-key", HeaderValue::from_static("00"));
+    let (status, _, fees) = get_json(
+        &c,
+        "/exchange/v1/customized-fees?gameId=a8db&offset=0&limit=100",
+        signed,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let parsed =
+        dmarket::parse_customized_fees(&serde_json::to_vec(&fees).unwrap(), Currency::Usd).unwrap();
+    assert_eq!(parsed.default.unwrap().rate.get(), 700);
+    assert_eq!(parsed.wire.dropped_total(), 0);
+}
+
+#[tokio::test]
+async fn published_limits_are_fixed_windows_with_headers_on_every_answer() {
+    let sim = sim(SimConfig {
+        items_per_game: 10,
+        ..SimConfig::default()
+    })
+    .await;
+    let c = client(&sim.url());
+    let req = ListingsQuery::new(ListingApi::V1, "a8db").to_request();
+    // Unsigned: 2 listing requests per second.
+    let answers = futures_join_all(&c, &req, 5).await;
+    let ok = answers.iter().filter(|r| r.status == 200).count();
+    assert!((1..=2).contains(&ok), "{ok} admitted at 2/s");
+    for r in &answers {
+        for h in [
+            "ratelimit-limit",
+            "ratelimit-remaining",
+            "ratelimit-reset",
+            "x-ratelimit-limit-second",
+            "x-ratelimit-remaining-second",
+        ] {
+            assert!(r.headers.contains_key(h), "{h} missing on a {}", r.status);
+        }
+        assert_eq!(r.headers["ratelimit-limit"], "2");
+        if r.status == 429 {
+            assert!(
+                !r.headers.contains_key("retry-after"),
+                "documented without Retry-After"
+            );
+            assert_eq!(r.headers["ratelimit-remaining"], "0");
+            assert_eq!(r.headers["ratelimit-reset"], "1");
+        }
+    }
+    // Other groups have their own windows: aggregated prices (other, 6/s) still answers.
+    let body = serde_json::json!({"filter": {"game": "a8db", "titles": ["x"]}, "limit": "100", "cursor": ""}).to_string();
+    let r = c
+        .send(
+            Method::POST,
+            dmarket::AGGREGATED_PRICES_PATH,
+            HeaderMap::new(),
+            Bytes::from(body),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.headers["ratelimit-limit"], "6");
+    // Signed requests (X-Api-Key) get the signed limits.
+    let mut h = HeaderMap::new();
+    h.insert("x-api-key", HeaderValue::from_static("00"));
+    let r = c
+        .send(Method::GET, &req.path_and_query(), h, Bytes::new())
+        .await
+        .unwrap();
+    assert_eq!(r.headers["ratelimit-limit"], "10");
+    let s = sim.stats();
+    assert_eq!(s.limited.get("market").copied().unwrap_or(0), 5 - ok as u64);
+}

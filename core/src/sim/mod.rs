@@ -53,6 +53,9 @@ pub struct SimConfig {
     pub faults: FaultSpec,
     /// When set, every API request must be signed by this key's secret.
     pub public_key: Option<ed25519_dalek::VerifyingKey>,
+    /// Paths answered 404 (an API version that no longer has them, e.g. the v2 offers
+    /// endpoint, to exercise `listings_api = "auto"`).
+    pub missing_paths: Vec<String>,
 }
 
 impl Default for SimConfig {
@@ -67,6 +70,7 @@ impl Default for SimConfig {
             jitter: Duration::ZERO,
             faults: FaultSpec::default(),
             public_key: None,
+            missing_paths: Vec::new(),
         }
     }
 }

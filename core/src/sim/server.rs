@@ -611,6 +611,14 @@ fn route(
     signed: bool,
 ) -> SimResponse {
     let q = parse_query(query.unwrap_or(""));
+    if state.config.missing_paths.iter().any(|m| m == path) {
+        return error_for(
+            path,
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            &format!("no route {path}"),
+        );
+    }
     match (path, method) {
         (MARKET_ITEMS_PATH, &Method::GET) => listings(state, &q, Api::V1),
         (OFFERS_V2_PATH, &Method::GET) => listings(state, &q, Api::V2),
@@ -968,7 +976,11 @@ fn render_v2(out: &mut String, g: &GameMarket, seed: u64, l: &SimListing) {
 /// `["<offset>", "<check>"]`, so a client that does not percent-encode them breaks.
 fn encode_cursor(offset: usize, seed: u64) -> String {
     let check = Rng::derive(seed, 0xc0, offset as u64).next_u64() & 0xffff_ffff;
-    let json = format!(r#"["{offset}","{check:08x}"]"#);
+    let mut json = format!(r#"["{offset}","{check:08x}"]"#);
+    // Trailing whitespace is still the same JSON; it makes every cursor end in "==".
+    while json.len() % 3 != 1 {
+        json.push(' ');
+    }
     base64::engine::general_purpose::STANDARD.encode(json)
 }
 
@@ -1174,9 +1186,11 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_reject_garbage() {
-        let c = encode_cursor(1234, 42);
-        assert!(c.ends_with('='), "{c}");
-        assert_eq!(decode_cursor(&c), Some(1234));
+        for offset in [0, 100, 1234, 99_999] {
+            let c = encode_cursor(offset, 42);
+            assert!(c.ends_with("=="), "{c}");
+            assert_eq!(decode_cursor(&c), Some(offset));
+        }
         assert_eq!(decode_cursor("nonsense"), None);
         assert_eq!(decode_cursor("WyJ4Il0="), None, "[\"x\"] holds no offset");
     }
