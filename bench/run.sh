@@ -22,10 +22,26 @@ install valgrind valgrind
 [ -x /usr/bin/time ] || install /usr/bin/time time
 
 VENV=$PWD/target/bench-venv
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import httpx, h2' 2>/dev/null; then
-  echo "installing httpx[http2] in $VENV (the seed's stack, for row 4)" >&2
-  python3 -m venv "$VENV" && "$VENV/bin/pip" install -q 'httpx[http2]'
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import httpx, h2, cryptography' 2>/dev/null; then
+  echo "installing httpx[http2] (the seed's stack, for row 4) and cryptography (a key pair for the signed row) in $VENV" >&2
+  python3 -m venv "$VENV" && "$VENV/bin/pip" install -q 'httpx[http2]' cryptography
 fi
+# A throwaway Ed25519 key pair in DMarket's hex form (public 64 hex; secret = seed + public).
+read -r PUB SEC < <("$VENV/bin/python" - <<'KEYS'
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives import serialization as s
+k = Ed25519PrivateKey.generate()
+seed = k.private_bytes(s.Encoding.Raw, s.PrivateFormat.Raw, s.NoEncryption()).hex()
+pub = k.public_key().public_bytes(s.Encoding.Raw, s.PublicFormat.Raw).hex()
+print(pub, seed + pub)
+KEYS
+)
+# Limits that never bind, for workloads that measure something else than DMarket's limits.
+UNLIMITED='[market.limits]
+market = "100000/s"
+sales = "100000/s"
+fees = "100000/s"
+other = "100000/s"'
 
 echo "building (release)..." >&2
 cargo build --release --locked -q -p skinscan-core --bin skinscan --example loadgen
@@ -68,28 +84,34 @@ plugins() { # ITEMS EXTRA: the four games' tables
   for g in csgo dota2 rust tf2; do printf '[plugins.%s]\nitems = %s\n%b\n' "$g" "$1" "${2:-}"; done
 }
 
-echo "1. cycle: 4 games x 100 listings, sim at 30 req/s + 100 ms" >&2
-start_sim --rate 30 --latency-ms 100 --items-per-game 1000
-scan cycle "rate_limit = 30
+echo "1. cycle: 4 games x 100 listings, 100 ms, DMarket's published limits (the defaults), unsigned and signed" >&2
+start_sim --latency-ms 100 --items-per-game 1000
+scan cycle "$(plugins 100)"
+start_sim --latency-ms 100 --items-per-game 1000 --public-key "$PUB"
+scan cycle_signed "public_key = \"$PUB\"
+secret_key = \"$SEC\"
 $(plugins 100)"
 
 echo "2-3. rate precision: one price request per listing at 30 req/s; parallel vs sequential" >&2
-start_sim --rate 30 --latency-ms 100 --items-per-game 1000
+start_sim --no-published-limits --rate 30 --latency-ms 100 --items-per-game 1000
 scan precision "rate_limit = 30
+$UNLIMITED
 $(plugins 100 'pricing = "per_listing"\nmax_in_flight = 4')"
-start_sim --rate 30 --latency-ms 100 --items-per-game 1000
+start_sim --no-published-limits --rate 30 --latency-ms 100 --items-per-game 1000
 scan sequential "rate_limit = 30
+$UNLIMITED
 [scanner]
 parallel = false
 $(plugins 100 'pricing = "per_listing"\nmax_in_flight = 4')"
-start_sim --rate 30 --latency-ms 100 --items-per-game 1000
+start_sim --no-published-limits --rate 30 --latency-ms 100 --items-per-game 1000
 scan original "rate_limit = 30
+$UNLIMITED
 [scanner]
 parallel = false
 $(plugins 100 'pricing = "per_listing"\nmax_in_flight = 1')"
 
 echo "4. raw throughput on one HTTP/2 connection: skinscan vs h2load -c1 -m100" >&2
-start_sim --items-per-game 1000
+start_sim --no-published-limits --items-per-game 1000
 "$LOADGEN" --url "$SIM_URL" --requests 200000 --concurrency 100 >"$WORK/loadgen.json"
 path=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["path"])' "$WORK/loadgen.json")
 h2load -c1 -m100 -n200000 "$SIM_URL$path" >"$WORK/h2load.txt" 2>&1
@@ -99,10 +121,11 @@ sim_stats >"$WORK/throughput.stats"
 echo "5. scale: 1k, 10k, 100k listings per game (no latency, no limit)" >&2
 sizes="1000 10000 100000"
 [ -n "${BENCH_QUICK:-}" ] && sizes="1000 10000"
-start_sim --items-per-game "${sizes##* }"
+start_sim --no-published-limits --items-per-game "${sizes##* }"
 for n in 1 $sizes; do
   for rep in 1 2 3; do # three runs each: the table takes the median CPU
     body="rate_limit = 1000000
+$UNLIMITED
 [scanner]
 scan_interval = \"0s\"
 $(plugins "$n" 'max_results = 50')"
@@ -145,9 +168,11 @@ def cycle(n):
 def r429(n): return stats(n)["status"].get("429", 0)
 
 rows = []
-t, n, failed = cycle("cycle")
-rows.append(("1. Cycle, 4 games x 100 listings, 30 req/s, 100 ms", "< 1.0 s, 0 x 429",
-             f"{t:.2f} s ({n} requests, {r429('cycle')} x 429{', FAILED ' + str(failed) if failed else ''})"))
+for name, who in (("cycle", "unsigned: listings 2/s, other 6/s"), ("cycle_signed", "signed: listings 10/s, other 20/s, fees 110/s")):
+    t, n, failed = cycle(name)
+    peak = stats(name).get("max_in_window", {})
+    rows.append((f"1. Cycle, 4 games x 100 listings, 100 ms, published limits ({who})", "< 1.0 s, 0 x 429",
+                 f"{t:.2f} s ({n} requests, {r429(name)} x 429, busiest windows {peak}{', FAILED ' + str(failed) if failed else ''})"))
 t, n, _ = cycle("precision")
 rows.append(("2. Rate precision, N requests at R = 30/s", "wall / (N/R) <= 1.03, 0 x 429",
              f"N = {n}: {t:.2f} s / {n/30:.2f} s = {t/(n/30):.3f}, {r429('precision')} x 429, max {stats('precision')['max_requests_in_1s']} in 1 s"))

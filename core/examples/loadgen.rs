@@ -94,6 +94,8 @@ async fn run(args: Args) -> std::process::ExitCode {
         }
     };
     settings.upstream.rate = Rate::per_second(args.rate).expect("a positive --rate");
+    // Raw throughput: DMarket's per-group limits (the defaults) would measure them, not us.
+    settings.upstream.group_limits.clear();
     let target = match Target::parse(&args.url) {
         Ok(t) => t,
         Err(e) => {
