@@ -7,7 +7,7 @@
 //! `nextCursor`), evaluates each listing as soon as its title is priced with the account's
 //! fees when requests are signed (`customized-fees`, read once and refreshed hourly), and
 //! reports progress. Entries that do not parse are counted in the report's
-//! [`WireStats`](crate::model::WireStats); a price batch whose entries were all dropped, and
+//! [`WireStats`]; a price batch whose entries were all dropped, and
 //! a scan in which no title could be priced, are errors of the game. Memory is
 //! bounded by the distinct titles and the opportunities kept, not by the listings scanned: a
 //! listing is dropped once it is judged. No tokio: concurrency is `join` and
