@@ -110,7 +110,7 @@ pub fn plugins_for(settings: &Settings, games: Option<&[String]>) -> Result<Vec<
 
 /// Starts the embedded market when the config asks for it; returns it and the endpoint.
 pub async fn market(
-    settings: &Settings,
+    settings: &mut Settings,
 ) -> Result<(Option<SimServer>, crate::http::Target), AppError> {
     match &settings.endpoint {
         Endpoint::Remote(target) => Ok((None, target.clone())),
@@ -129,6 +129,13 @@ pub async fn market(
             );
             let target = crate::http::Target::parse(&server.url())
                 .map_err(|e| AppError::Runtime(e.to_string()))?;
+            // A TLS simulator's CA is trusted by this host alone, for this run.
+            if let Some(pem) = server.ca_pem() {
+                use rustls::pki_types::pem::PemObject;
+                let ca = rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
+                    .map_err(|e| AppError::Runtime(format!("the simulator's CA: {e:?}")))?;
+                settings.upstream.http.tls.extra_roots.push(ca);
+            }
             Ok((Some(server), target))
         }
     }
@@ -153,7 +160,7 @@ pub async fn scan(
         .map(JsonlSink::open)
         .transpose()
         .map_err(|e| AppError::Usage(e.to_string()))?;
-    let (_market, target) = market(&settings).await?;
+    let (_market, target) = market(&mut settings).await?;
     let upstream = Arc::new(Upstream::new(settings.upstream.for_target(target)));
     tracing::info!(
         endpoint = %upstream.target().origin(),
@@ -224,15 +231,74 @@ pub async fn scan(
     Ok(EXIT_OK)
 }
 
+/// `skinscan probe`: one request of each kind a scan makes, reported; exit 0 when all
+/// answered and parsed, 1 when not.
+pub async fn probe(mut settings: Settings, format: OutputFormat) -> Result<u8, AppError> {
+    let plugins = plugins_for(&settings, None)?;
+    let (_market, target) = market(&mut settings).await?;
+    let upstream = Upstream::new(settings.upstream.for_target(target));
+    let games: Vec<crate::probe::ProbeGame> = plugins
+        .iter()
+        .filter(|p| p.enabled)
+        .map(|p| {
+            let api = match p.settings.string("listings_api", "auto").as_deref() {
+                Ok("v1") => Some(skinscan_sdk::dmarket::ListingApi::V1),
+                Ok("v2") => Some(skinscan_sdk::dmarket::ListingApi::V2),
+                _ => None,
+            };
+            crate::probe::ProbeGame {
+                name: p.name.clone(),
+                game_id: p.info.market_game_id.clone(),
+                price_game: p
+                    .settings
+                    .string("price_game", &p.info.price_game)
+                    .unwrap_or_else(|_| p.info.price_game.clone()),
+                api,
+            }
+        })
+        .collect();
+    let report = tokio::time::timeout(
+        crate::probe::PROBE_TIMEOUT,
+        crate::probe::run(&upstream, &games),
+    )
+    .await
+    .map_err(|_| {
+        AppError::Runtime(format!(
+            "the probe took more than {}s: the market is not answering",
+            crate::probe::PROBE_TIMEOUT.as_secs()
+        ))
+    })?;
+    let mut stdout = std::io::stdout().lock();
+    let _ = match format {
+        OutputFormat::Table => stdout.write_all(crate::probe::render(&report).as_bytes()),
+        OutputFormat::Json => writeln!(
+            stdout,
+            "{}",
+            serde_json::json!({"ok": report.ok(), "report": report})
+        ),
+    };
+    let _ = stdout.flush();
+    Ok(if report.ok() { EXIT_OK } else { EXIT_RUNTIME })
+}
+
 /// `skinscan sim`: serves until shutdown; prints `listening on http://ADDR` when ready.
 pub async fn sim(
     config: SimConfig,
     listen: SocketAddr,
+    ca_out: Option<PathBuf>,
     shutdown: CancellationToken,
 ) -> Result<u8, AppError> {
     let server = crate::sim::start(config.clone(), listen)
         .await
         .map_err(|e| AppError::Usage(format!("cannot listen on {listen}: {e}")))?;
+    if let (Some(path), Some(pem)) = (&ca_out, server.ca_pem()) {
+        std::fs::write(path, pem).map_err(|e| {
+            AppError::Usage(format!(
+                "cannot write the CA to {} (--ca-out): {e}",
+                path.display()
+            ))
+        })?;
+    }
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening on {}", server.url());

@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use skinscan_sdk::{PluginSettings, SettingValue};
 
-use crate::http::{HttpOptions, Target};
+use crate::http::{HttpOptions, Proxy, Target, TlsOptions};
 use crate::limit::Rate;
 use crate::resilience::RetryPolicy;
 use crate::secret::Secret;
@@ -187,6 +187,17 @@ pub struct MarketConfig {
     pub secret_key: Option<Secret>,
     /// The embedded simulated market, when `endpoint = "embedded"`.
     pub embedded: EmbeddedConfig,
+    /// Extra CA certificates (PEM) to trust, e.g. a corporate proxy's or a test server's.
+    pub ca_file: Option<PathBuf>,
+    /// An HTTP proxy, `http://[user:pass@]host:port`, reached with CONNECT. Wins over
+    /// `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY`. A secret: it may hold a password.
+    pub proxy: Option<Secret>,
+    /// The proxy found in the environment (variable name, URL), when `proxy` is unset.
+    #[serde(skip)]
+    pub env_proxy: Option<(String, Secret)>,
+    /// `NO_PROXY` from the environment.
+    #[serde(skip)]
+    pub no_proxy: Option<String>,
 }
 
 impl Default for MarketConfig {
@@ -204,6 +215,10 @@ impl Default for MarketConfig {
             public_key: None,
             secret_key: None,
             embedded: EmbeddedConfig::default(),
+            ca_file: None,
+            proxy: None,
+            env_proxy: None,
+            no_proxy: None,
         }
     }
 }
@@ -275,6 +290,9 @@ pub struct EmbeddedConfig {
     pub published_limits: bool,
     /// Faults to inject, as for `skinscan sim --faults`.
     pub faults: String,
+    /// Serve TLS (a CA made at start-up, trusted by this host only): the live path's TLS
+    /// and ALPN, end to end.
+    pub tls: bool,
 }
 
 impl Default for EmbeddedConfig {
@@ -287,6 +305,7 @@ impl Default for EmbeddedConfig {
             rate_limit: None,
             published_limits: true,
             faults: String::new(),
+            tls: false,
         }
     }
 }
@@ -594,6 +613,22 @@ pub fn apply_env(mut raw: RawConfig, env: &dyn Env) -> Result<RawConfig, ConfigE
     {
         raw.market.secret_key = Some(Secret::new(v));
     }
+    // Proxies as curl reads them, upper case first; which one applies depends on the
+    // endpoint's scheme, decided in `validate`.
+    let var = |names: &[&str]| {
+        names.iter().find_map(|n| {
+            env.get(n)
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| ((*n).to_owned(), Secret::new(v)))
+        })
+    };
+    let https = raw.market.endpoint.trim().starts_with("https://");
+    raw.market.env_proxy = if https {
+        var(&["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"])
+    } else {
+        var(&["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"])
+    };
+    raw.market.no_proxy = var(&["NO_PROXY", "no_proxy"]).map(|(_, v)| v.expose().to_owned());
     Ok(raw)
 }
 
@@ -700,6 +735,8 @@ pub fn validate(raw: RawConfig, source: Option<PathBuf>) -> Result<Settings, Con
             items_per_game: e.items_per_game,
             rate: e.rate_limit,
             burst: None,
+            tls: e.tls.then(crate::sim::SimTls::default),
+            clock_offset_secs: 0,
             limits: e.published_limits.then(SimLimits::published),
             latency: e.latency.0,
             jitter: e.jitter.0,
@@ -713,6 +750,16 @@ pub fn validate(raw: RawConfig, source: Option<PathBuf>) -> Result<Settings, Con
                 .map_err(|e| invalid("market.endpoint", e.to_string()))?,
         )
     };
+    let mut tls = TlsOptions::default();
+    if let Some(path) = &m.ca_file {
+        tls.add_ca_file(path).map_err(|e| {
+            invalid(
+                "market.ca_file",
+                format!("{e}; give a PEM file of CA certificates"),
+            )
+        })?;
+    }
+    let proxy = resolve_proxy(m, &endpoint)?;
     let output_format = match raw.output.format.as_str() {
         "table" => OutputFormat::Table,
         "json" => OutputFormat::Json,
@@ -749,6 +796,8 @@ pub fn validate(raw: RawConfig, source: Option<PathBuf>) -> Result<Settings, Con
         upstream: UpstreamPolicy {
             http: HttpOptions {
                 connect_timeout: m.connect_timeout.0,
+                tls,
+                proxy,
                 ..HttpOptions::default()
             },
             rate,
@@ -775,6 +824,37 @@ pub fn validate(raw: RawConfig, source: Option<PathBuf>) -> Result<Settings, Con
         plugins,
         raw,
     })
+}
+
+/// The proxy for `endpoint`: `market.proxy`, else the environment's (never for a loopback
+/// endpoint such as the embedded market, and not for a host in `NO_PROXY`).
+fn resolve_proxy(m: &MarketConfig, endpoint: &Endpoint) -> Result<Option<Proxy>, ConfigError> {
+    if let Some(url) = &m.proxy {
+        return Proxy::parse(url.expose(), "market.proxy")
+            .map(Some)
+            .map_err(|e| invalid("market.proxy", e));
+    }
+    let Some((var, url)) = &m.env_proxy else {
+        return Ok(None);
+    };
+    let host = match endpoint {
+        Endpoint::Embedded(_) => return Ok(None),
+        Endpoint::Remote(t) => t.host.as_str(),
+    };
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback
+        || m.no_proxy
+            .as_deref()
+            .is_some_and(|n| Proxy::bypassed(n, host))
+    {
+        return Ok(None);
+    }
+    Proxy::parse(url.expose(), var)
+        .map(Some)
+        .map_err(|e| invalid(var.clone(), e))
 }
 
 /// The per-group limits: each configured one, else DMarket's published limit for signed or

@@ -6,12 +6,25 @@
 //! connection each. When the connection ends (GOAWAY, reset, keep-alive timeout), the next
 //! request reconnects; requests caught in between fail with a retryable error.
 //!
+//! Certificates are verified against the bundled webpki roots, the system's roots (so
+//! corporate roots work) and an optional `market.ca_file`; verification cannot be turned
+//! off. TLS failures are translated into what a person can act on (untrusted, expired,
+//! wrong name, no HTTP/2). An HTTP proxy (`market.proxy`, `HTTPS_PROXY`, `ALL_PROXY`) is
+//! reached with CONNECT and carries the one connection. Concurrent requests that waited for
+//! a handshake that failed share its failure instead of each trying their own.
+//!
 //! **Architecture Invariant:** all of skinscan's client sockets are opened here. The
 //! connection is owned by the client, which is owned by an `Arc`: no game can close it.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use base64::Engine as _;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::secret::Secret;
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, Uri};
@@ -109,6 +122,10 @@ pub struct HttpOptions {
     pub keep_alive_interval: Duration,
     /// How long a PING may go unanswered before the connection is dropped.
     pub keep_alive_timeout: Duration,
+    /// Whom to trust.
+    pub tls: TlsOptions,
+    /// The HTTP proxy the connection goes through, if any.
+    pub proxy: Option<Proxy>,
 }
 
 impl Default for HttpOptions {
@@ -117,6 +134,206 @@ impl Default for HttpOptions {
             connect_timeout: Duration::from_secs(5),
             keep_alive_interval: Duration::from_secs(20),
             keep_alive_timeout: Duration::from_secs(10),
+            tls: TlsOptions::default(),
+            proxy: None,
+        }
+    }
+}
+
+/// The roots a TLS connection trusts, besides the bundled webpki roots (always trusted).
+#[derive(Debug, Clone)]
+pub struct TlsOptions {
+    /// Also trust the operating system's roots.
+    pub system_roots: bool,
+    /// Extra CA certificates (DER): `market.ca_file`, or the embedded simulator's CA.
+    pub extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// Where the extra roots came from, for messages.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Default for TlsOptions {
+    fn default() -> Self {
+        TlsOptions {
+            system_roots: true,
+            extra_roots: Vec::new(),
+            ca_file: None,
+        }
+    }
+}
+
+impl TlsOptions {
+    /// Reads the PEM certificates of `path` into `extra_roots`.
+    pub fn add_ca_file(&mut self, path: &std::path::Path) -> Result<usize, String> {
+        use rustls::pki_types::pem::PemObject;
+        let text =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let mut n = 0;
+        for cert in rustls::pki_types::CertificateDer::pem_slice_iter(&text) {
+            let cert =
+                cert.map_err(|e| format!("{} is not PEM certificates: {e:?}", path.display()))?;
+            self.extra_roots.push(cert.into_owned());
+            n += 1;
+        }
+        if n == 0 {
+            return Err(format!(
+                "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                path.display()
+            ));
+        }
+        self.ca_file = Some(path.to_path_buf());
+        Ok(n)
+    }
+}
+
+/// An HTTP proxy reached with CONNECT: `http://[user:pass@]host:port`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Proxy {
+    /// Host.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// `user:pass` for `Proxy-Authorization: Basic` (a secret: never printed).
+    pub credentials: Option<Secret>,
+    /// Where it was configured (`market.proxy`, `HTTPS_PROXY`, ...), for messages.
+    pub source: String,
+}
+
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+impl std::fmt::Display for Proxy {
+    /// `http://host:port` (credentials as `***@`), and where it came from.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let creds = if self.credentials.is_some() {
+            "***@"
+        } else {
+            ""
+        };
+        write!(
+            f,
+            "proxy http://{creds}{}:{} ({})",
+            self.host, self.port, self.source
+        )
+    }
+}
+
+impl Proxy {
+    /// Parses `http://[user:pass@]host[:port]` (port 80 by default, a bare `host:port` is
+    /// read as http). `source` names where it came from.
+    pub fn parse(url: &str, source: &str) -> Result<Proxy, String> {
+        let url = url.trim();
+        let rest = match url.split_once("://") {
+            Some(("http", rest)) => rest,
+            Some((scheme, _)) => {
+                return Err(format!(
+                    "must be an http:// proxy (HTTP CONNECT), got {scheme}://"
+                ));
+            }
+            None => url,
+        };
+        let rest = rest.trim_end_matches('/');
+        let (credentials, hostport) = match rest.rsplit_once('@') {
+            Some((c, h)) => (
+                Some(Secret::new(
+                    percent_encoding::percent_decode_str(c).decode_utf8_lossy(),
+                )),
+                h,
+            ),
+            None => (None, rest),
+        };
+        let (host, port) = match hostport.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => (
+                h,
+                p.parse::<u16>()
+                    .map_err(|_| format!("has a port that is not a number: {p:?}"))?,
+            ),
+            _ => (hostport, 80),
+        };
+        let host = host.trim_matches(['[', ']']);
+        if host.is_empty() || host.contains('/') {
+            return Err("must look like http://[user:pass@]host:port".to_owned());
+        }
+        Ok(Proxy {
+            host: host.to_owned(),
+            port,
+            credentials,
+            source: source.to_owned(),
+        })
+    }
+
+    /// Whether `host` is exempt by a `NO_PROXY` list (`*`, names, `.suffix`, IPs).
+    pub fn bypassed(no_proxy: &str, host: &str) -> bool {
+        no_proxy
+            .split(',')
+            .map(|e| e.trim().trim_start_matches('*').to_ascii_lowercase())
+            .filter(|e| !e.is_empty() || no_proxy.trim() == "*")
+            .any(|e| {
+                let host = host.to_ascii_lowercase();
+                e.is_empty()
+                    || host == e.trim_start_matches('.')
+                    || (e.starts_with('.') && host.ends_with(&e))
+                    || host.ends_with(&format!(".{e}"))
+            })
+    }
+
+    /// A tunnel to `target` through this proxy.
+    async fn tunnel(&self, target: &Target) -> Result<TcpStream, HttpError> {
+        let err = |message: String| HttpError {
+            kind: HttpErrorKind::Connect,
+            message,
+        };
+        let mut tcp = TcpStream::connect((self.host.as_str(), self.port))
+            .await
+            .map_err(|e| err(format!("cannot connect to the {self}: {e}")))?;
+        let _ = tcp.set_nodelay(true);
+        let authority = if target.host.contains(':') {
+            format!("[{}]:{}", target.host, target.port)
+        } else {
+            format!("{}:{}", target.host, target.port)
+        };
+        let mut head = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
+        if let Some(c) = &self.credentials {
+            let token = base64::engine::general_purpose::STANDARD.encode(c.expose());
+            head.push_str(&format!("Proxy-Authorization: Basic {token}\r\n"));
+        }
+        head.push_str("\r\n");
+        tcp.write_all(head.as_bytes())
+            .await
+            .map_err(|e| err(format!("the {self} closed the connection: {e}")))?;
+        // The answer's head, byte by byte: nothing after it may be consumed (it is the
+        // tunnel's first bytes).
+        let mut answer = Vec::with_capacity(256);
+        while !answer.ends_with(b"\r\n\r\n") {
+            if answer.len() > 16 * 1024 {
+                return Err(err(format!("the {self} sent an endless CONNECT answer")));
+            }
+            let b = tcp.read_u8().await.map_err(|e| {
+                err(format!(
+                    "the {self} closed the connection during CONNECT {authority}: {e}"
+                ))
+            })?;
+            answer.push(b);
+        }
+        let text = String::from_utf8_lossy(&answer);
+        let status_line = text.lines().next().unwrap_or("");
+        let status: u16 = status_line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        match status {
+            200..=299 => Ok(tcp),
+            407 => Err(err(format!(
+                "the {self} refused CONNECT {authority}: {} (check the user and password in the proxy URL)",
+                status_line.trim()
+            ))),
+            _ => Err(err(format!(
+                "the {self} refused CONNECT {authority}: {}",
+                status_line.trim()
+            ))),
         }
     }
 }
@@ -158,6 +375,8 @@ pub struct HttpResponse {
     pub headers: HeaderMap,
     /// The whole body.
     pub body: Bytes,
+    /// Which connection answered (1 for the first, 2 after a reconnect, ...).
+    pub connection: u64,
 }
 
 /// An HTTP/2 client holding at most one connection to its target.
@@ -175,6 +394,9 @@ struct Inner {
     generation: AtomicU64,
     connects: AtomicU64,
     announced: AtomicBool,
+    /// Connect attempts finished, and the last one's failure when it failed.
+    attempts: AtomicU64,
+    last_failure: Mutex<Option<(u64, HttpError)>>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -196,7 +418,7 @@ struct Live {
 impl H2Client {
     /// A client for `target`; connects on first use.
     pub fn new(target: Target, options: HttpOptions) -> H2Client {
-        let tls = (target.scheme == Scheme::Https).then(tls_connector);
+        let tls = (target.scheme == Scheme::Https).then(|| tls_connector(&options.tls));
         H2Client {
             inner: Arc::new(Inner {
                 target,
@@ -207,6 +429,8 @@ impl H2Client {
                 generation: AtomicU64::new(0),
                 connects: AtomicU64::new(0),
                 announced: AtomicBool::new(false),
+                attempts: AtomicU64::new(0),
+                last_failure: Mutex::new(None),
             }),
         }
     }
@@ -280,6 +504,7 @@ impl H2Client {
             status: parts.status,
             headers: parts.headers,
             body: body.to_bytes(),
+            connection: live.generation,
         })
     }
 
@@ -288,12 +513,24 @@ impl H2Client {
         if let Some(live) = self.inner.current() {
             return Ok(live);
         }
+        let seen = self.inner.attempts.load(Ordering::SeqCst);
         let _one_at_a_time = self.inner.connecting.lock().await;
         if let Some(live) = self.inner.current() {
             return Ok(live);
         }
+        // A handshake failed while this request waited for it: share that failure rather
+        // than trying again at once (one failure per cycle, not one per game).
+        if let Some((n, e)) = &*self
+            .inner
+            .last_failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            && *n > seen
+        {
+            return Err(e.clone());
+        }
         let timeout = self.inner.options.connect_timeout;
-        let sender = tokio::time::timeout(timeout, self.inner.clone().connect())
+        let result = tokio::time::timeout(timeout, self.inner.clone().connect())
             .await
             .map_err(|_| HttpError {
                 kind: HttpErrorKind::Connect,
@@ -302,8 +539,15 @@ impl H2Client {
                     self.inner.target.origin(),
                     timeout.as_millis()
                 ),
-            })??;
-        Ok(sender)
+            })
+            .and_then(|r| r);
+        let n = self.inner.attempts.fetch_add(1, Ordering::SeqCst) + 1;
+        *self
+            .inner
+            .last_failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = result.as_ref().err().map(|e| (n, e.clone()));
+        result
     }
 }
 
@@ -326,9 +570,12 @@ impl Inner {
             kind: HttpErrorKind::Connect,
             message: chain(&format!("{what} {}", t.origin()), e),
         };
-        let tcp = TcpStream::connect((t.host.as_str(), t.port))
-            .await
-            .map_err(|e| connect_err("cannot connect to", &e))?;
+        let tcp = match &self.options.proxy {
+            Some(proxy) => proxy.tunnel(t).await?,
+            None => TcpStream::connect((t.host.as_str(), t.port))
+                .await
+                .map_err(|e| connect_err("cannot connect to", &e))?,
+        };
         let _ = tcp.set_nodelay(true);
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
         let sender = match &self.tls {
@@ -336,17 +583,14 @@ impl Inner {
             Some(tls) => {
                 let name = rustls::pki_types::ServerName::try_from(t.host.clone())
                     .map_err(|e| connect_err("invalid TLS server name for", &e))?;
-                let stream = tls
-                    .connect(name, tcp)
-                    .await
-                    .map_err(|e| connect_err("TLS handshake failed with", &e))?;
+                let stream = tls.connect(name, tcp).await.map_err(|e| HttpError {
+                    kind: HttpErrorKind::Connect,
+                    message: tls_failure(t, &self.options.tls, &e),
+                })?;
                 if stream.get_ref().1.alpn_protocol() != Some(b"h2") {
                     return Err(HttpError {
                         kind: HttpErrorKind::Connect,
-                        message: format!(
-                            "{} did not negotiate HTTP/2 (ALPN h2); skinscan speaks only HTTP/2",
-                            t.origin()
-                        ),
+                        message: no_http2(t),
                     });
                 }
                 self.clone().handshake(stream, generation).await?
@@ -401,9 +645,72 @@ impl Inner {
     }
 }
 
-fn tls_connector() -> tokio_rustls::TlsConnector {
+fn no_http2(t: &Target) -> String {
+    format!(
+        "{} does not speak HTTP/2 (TLS ALPN offered h2 and the server did not accept it); \
+         skinscan needs HTTP/2: check market.endpoint, or a proxy that downgrades connections",
+        t.origin()
+    )
+}
+
+/// One line a person can act on for a failed TLS handshake.
+fn tls_failure(t: &Target, tls: &TlsOptions, e: &std::io::Error) -> String {
+    use rustls::{AlertDescription, CertificateError, Error as TlsError};
+    let origin = t.origin();
+    let ca_hint = match &tls.ca_file {
+        Some(path) => format!(
+            "it is not signed by the CA in market.ca_file ({}) nor by a public or system root",
+            path.display()
+        ),
+        None => "if a proxy or a test server uses its own CA, set market.ca_file to that CA (PEM)"
+            .to_owned(),
+    };
+    let rustls_error = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<TlsError>());
+    match rustls_error {
+        Some(TlsError::InvalidCertificate(cert)) => match cert {
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => format!(
+                "the TLS certificate of {origin} has expired (or this machine's clock is wrong: check it)"
+            ),
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => format!(
+                "the TLS certificate of {origin} is not valid yet (check this machine's clock)"
+            ),
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                format!(
+                    "the TLS certificate of {origin} is not valid for the name {:?}: check market.endpoint",
+                    t.host
+                )
+            }
+            other => {
+                format!("the TLS certificate of {origin} is not trusted ({other:?}): {ca_hint}")
+            }
+        },
+        Some(TlsError::AlertReceived(AlertDescription::NoApplicationProtocol))
+        | Some(TlsError::NoApplicationProtocol) => no_http2(t),
+        Some(other) => format!("TLS handshake with {origin} failed: {other}"),
+        None => chain(&format!("TLS handshake with {origin} failed"), e),
+    }
+}
+
+fn tls_connector(options: &TlsOptions) -> tokio_rustls::TlsConnector {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if options.system_roots {
+        let native = rustls_native_certs::load_native_certs();
+        for e in &native.errors {
+            tracing::debug!(error = %e, "a system root could not be read");
+        }
+        let (added, ignored) = roots.add_parsable_certificates(native.certs);
+        tracing::debug!(added, ignored, "system roots");
+    }
+    let (_, bad) = roots.add_parsable_certificates(options.extra_roots.iter().cloned());
+    if bad > 0 {
+        tracing::warn!(
+            bad,
+            "some certificates of market.ca_file could not be used as roots"
+        );
+    }
     let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -500,5 +807,29 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.kind, HttpErrorKind::Connect);
         assert!(e.message.contains(&addr.to_string()), "{}", e.message);
+    }
+
+    #[test]
+    fn proxies_parse_and_never_print_their_password() {
+        let p = Proxy::parse("http://trader:p%40ss@proxy.corp:3128/", "HTTPS_PROXY").unwrap();
+        assert_eq!((p.host.as_str(), p.port), ("proxy.corp", 3128));
+        assert_eq!(p.credentials.as_ref().unwrap().expose(), "trader:p@ss");
+        assert_eq!(p.to_string(), "proxy http://***@proxy.corp:3128 (HTTPS_PROXY)");
+        assert!(!format!("{p:?}").contains("p@ss"));
+        assert_eq!(Proxy::parse("10.0.0.1:8080", "ALL_PROXY").unwrap().port, 8080);
+        assert_eq!(Proxy::parse("http://proxy", "x").unwrap().port, 80);
+        assert!(Proxy::parse("socks5://p:1", "x").unwrap_err().contains("http://"));
+        assert!(Proxy::parse("http://p:port", "x").unwrap_err().contains("port"));
+        for (list, host, bypassed) in [
+            ("*", "api.dmarket.com", true),
+            (".dmarket.com", "api.dmarket.com", true),
+            ("dmarket.com", "api.dmarket.com", true),
+            ("dmarket.com", "notdmarket.com", false),
+            ("localhost, 10.0.0.1", "api.dmarket.com", false),
+            ("api.dmarket.com", "api.dmarket.com", true),
+            ("", "api.dmarket.com", false),
+        ] {
+            assert_eq!(Proxy::bypassed(list, host), bypassed, "{list:?} {host}");
+        }
     }
 }

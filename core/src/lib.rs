@@ -10,6 +10,7 @@ pub mod http;
 pub mod limit;
 pub mod output;
 pub mod plugin;
+pub mod probe;
 pub mod resilience;
 pub(crate) mod rng;
 pub mod schedule;

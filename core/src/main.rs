@@ -108,9 +108,29 @@ enum Command {
         /// Require requests signed by this Ed25519 public key (64 hex).
         #[arg(long, value_name = "HEX")]
         public_key: Option<String>,
+        /// Serve TLS (HTTP/2 by ALPN) with a CA and certificate for localhost made at start.
+        #[arg(long)]
+        tls: bool,
+        /// With --tls: write the CA certificate (PEM) here, for market.ca_file.
+        #[arg(long, value_name = "PATH", requires = "tls")]
+        ca_out: Option<PathBuf>,
+        /// With --tls: offer only http/1.1 by ALPN (a server that will not speak HTTP/2).
+        #[arg(long, requires = "tls")]
+        tls_http1_only: bool,
+        /// The server's clock runs this many seconds ahead (negative: behind).
+        #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+        clock_offset_secs: i64,
     },
     /// List the plugins: name, source (built-in or library), sdk version, enabled.
     Plugins,
+    /// Send one request of each kind a scan makes and report what answered: status, HTTP
+    /// version, latency, rate-limit headers, clock skew, and whether each body parsed. Run
+    /// it first when going live. Exit 0 when everything parsed, 1 when not.
+    Probe {
+        /// A table for people, or one JSON document.
+        #[arg(long, value_enum)]
+        format: Option<FormatArg>,
+    },
     /// Configuration commands.
     Config {
         #[command(subcommand)]
@@ -166,6 +186,10 @@ fn run(cli: Cli) -> Result<u8, AppError> {
             items_per_game,
             faults,
             public_key,
+            tls,
+            ca_out,
+            tls_http1_only,
+            clock_offset_secs,
         } => {
             init_logging(
                 cli.log_format.map_or(LogFormat::Human, Into::into),
@@ -205,10 +229,14 @@ fn run(cli: Cli) -> Result<u8, AppError> {
                 faults,
                 public_key,
                 missing_paths: Vec::new(),
+                tls: tls.then_some(skinscan_core::sim::SimTls {
+                    http1_only: tls_http1_only,
+                }),
+                clock_offset_secs,
             };
             runtime.block_on(async {
                 let shutdown = shutdown_on_signals();
-                app::sim(config, listen, shutdown).await
+                app::sim(config, listen, ca_out, shutdown).await
             })
         }
         Command::Scan {
@@ -246,6 +274,20 @@ fn run(cli: Cli) -> Result<u8, AppError> {
                 let shutdown = shutdown_on_signals();
                 app::scan(settings, options, shutdown).await
             })
+        }
+        Command::Probe { format } => {
+            let settings = config::load(cli.config.as_deref(), &env)?;
+            init_logging(
+                cli.log_format.map_or(settings.log_format, Into::into),
+                &settings.log_level,
+                true,
+                None,
+            );
+            let format = match format {
+                Some(FormatArg::Json) => OutputFormat::Json,
+                Some(FormatArg::Table) | None => OutputFormat::Table,
+            };
+            runtime.block_on(app::probe(settings, format))
         }
         Command::Plugins => {
             let settings = config::load(cli.config.as_deref(), &env)?;

@@ -181,6 +181,57 @@ pub struct Upstream {
     stats: UpstreamStats,
     user_agent: HeaderValue,
     warned_limit: std::sync::atomic::AtomicBool,
+    clock: ClockWatch,
+    /// The last failure the breaker counted, for its message.
+    last_failure: Mutex<Option<String>>,
+}
+
+/// The server's clock as its `Date` headers tell it, read on the first answer of every
+/// connection.
+#[derive(Debug, Default)]
+struct ClockWatch {
+    /// The last connection whose first answer was read.
+    checked: AtomicU64,
+    /// Server minus local, in seconds; `i64::MIN` until known.
+    skew: std::sync::atomic::AtomicI64,
+    warned: std::sync::atomic::AtomicBool,
+}
+
+/// The skew past which a warning is logged.
+pub const CLOCK_SKEW_WARN_SECS: i64 = 30;
+
+impl ClockWatch {
+    fn observe(&self, connection: u64, headers: &HeaderMap) {
+        if self.checked.fetch_max(connection, Ordering::Relaxed) >= connection {
+            return;
+        }
+        let Some(server) = headers
+            .get(http::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+        else {
+            return;
+        };
+        let secs = |t: SystemTime| {
+            t.duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64)
+        };
+        let skew = secs(server) - secs(SystemTime::now());
+        self.skew.store(skew, Ordering::Relaxed);
+        if skew.abs() > CLOCK_SKEW_WARN_SECS && !self.warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                skew_secs = skew,
+                "this machine's clock is {} the server's by {}s: signed requests are refused past 2 minutes; sync it (NTP)",
+                if skew > 0 { "behind" } else { "ahead of" },
+                skew.abs()
+            );
+        }
+    }
+
+    fn skew(&self) -> Option<i64> {
+        let s = self.skew.load(Ordering::Relaxed);
+        (s != i64::MIN).then_some(s)
+    }
 }
 
 impl Upstream {
@@ -215,6 +266,11 @@ impl Upstream {
             stats: UpstreamStats::default(),
             user_agent: HeaderValue::from_static(concat!("skinscan/", env!("CARGO_PKG_VERSION"))),
             warned_limit: std::sync::atomic::AtomicBool::new(false),
+            last_failure: Mutex::new(None),
+            clock: ClockWatch {
+                skew: std::sync::atomic::AtomicI64::new(i64::MIN),
+                ..ClockWatch::default()
+            },
             config,
         }
     }
@@ -238,6 +294,12 @@ impl Upstream {
     /// Whether requests are signed.
     pub fn signed(&self) -> bool {
         self.config.policy.signer.is_some()
+    }
+
+    /// Server clock minus this machine's, in seconds, from the last connection's first
+    /// answer (`Date`), once known.
+    pub fn clock_skew(&self) -> Option<i64> {
+        self.clock.skew()
     }
 
     /// Counters so far; `reset_latencies` starts a new latency sample (per cycle).
@@ -365,17 +427,18 @@ impl Upstream {
         FetchError::CircuitOpen {
             upstream: self.config.target.origin(),
             retry_in,
+            cause: self
+                .last_failure
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+                .unwrap_or_else(|| "unknown".to_owned()),
         }
     }
 
-    async fn attempt(
-        &self,
-        request: &ApiRequest,
-        path_and_query: &str,
-        query: &str,
-        body: &Bytes,
-        group_limiter: Option<&RateLimiter>,
-    ) -> Verdict {
+    /// The headers of one attempt: user agent, JSON, and the signature (made now, over the
+    /// exact bytes sent) when keys are configured.
+    fn request_headers(&self, request: &ApiRequest, query: &str, body: &Bytes) -> HeaderMap {
         let mut headers = HeaderMap::new();
         headers.insert(http::header::USER_AGENT, self.user_agent.clone());
         headers.insert(
@@ -405,6 +468,49 @@ impl Upstream {
                 }
             }
         }
+        headers
+    }
+
+    /// One attempt, for `skinscan probe`: limited and signed like any request, never
+    /// retried; the whole answer (headers included) and how long it took.
+    pub async fn send_once(
+        &self,
+        request: &ApiRequest,
+    ) -> Result<(crate::http::HttpResponse, Duration), FetchError> {
+        if let Some(l) = self.group_limiter(EndpointGroup::of(&request.path)) {
+            l.acquire().await;
+        }
+        self.limiter.acquire().await;
+        let query = request.encoded_query();
+        let body = Bytes::from(request.body.clone().unwrap_or_default());
+        let headers = self.request_headers(request, &query, &body);
+        let method = match request.method {
+            Method::Get => http::Method::GET,
+            Method::Post => http::Method::POST,
+        };
+        let started = Instant::now();
+        let timeout = self.config.policy.request_timeout;
+        let response = tokio::time::timeout(
+            timeout,
+            self.client
+                .send(method, &request.path_and_query(), headers, body),
+        )
+        .await
+        .map_err(|_| FetchError::Timeout { after: timeout })?
+        .map_err(|e| FetchError::Transport { message: e.message })?;
+        self.clock.observe(response.connection, &response.headers);
+        Ok((response, started.elapsed()))
+    }
+
+    async fn attempt(
+        &self,
+        request: &ApiRequest,
+        path_and_query: &str,
+        query: &str,
+        body: &Bytes,
+        group_limiter: Option<&RateLimiter>,
+    ) -> Verdict {
+        let headers = self.request_headers(request, query, body);
         let method = match request.method {
             Method::Get => http::Method::GET,
             Method::Post => http::Method::POST,
@@ -419,20 +525,21 @@ impl Upstream {
         .await;
         let response = match outcome {
             Err(_) => {
-                self.record_failure();
                 let error = FetchError::Timeout { after: timeout };
+                self.record_failure(&error);
                 return Verdict::retry_if(request.read_only, error, None);
             }
             Ok(Err(e)) => {
-                self.record_failure();
                 let safe = request.read_only
                     || matches!(e.kind, HttpErrorKind::Connect | HttpErrorKind::NotProcessed);
                 let error = FetchError::Transport { message: e.message };
+                self.record_failure(&error);
                 return Verdict::retry_if(safe, error, None);
             }
             Ok(Ok(r)) => r,
         };
         let status = response.status;
+        self.clock.observe(response.connection, &response.headers);
         let limits = RateHeaders::read(&response.headers);
         self.observe_window(request, &limits, group_limiter, status);
         if status.is_success() {
@@ -507,11 +614,11 @@ impl Upstream {
             return Verdict::retry_if(request.read_only, error, wait);
         }
         if status.is_server_error() {
-            self.record_failure();
             let error = FetchError::Http {
                 status: status.as_u16(),
                 message,
             };
+            self.record_failure(&error);
             return Verdict::retry_if(request.read_only, error, None);
         }
         // Other 4xx: the server is fine, the request is not. No retry.
@@ -522,6 +629,13 @@ impl Upstream {
                     "{message} (this request was not signed: anonymous use of DMarket's API has \
                      been reported broken since 2023; set DMARKET_PUBLIC_KEY and \
                      DMARKET_SECRET_KEY)"
+                )
+            } else if let Some(skew) = self.clock.skew().filter(|s| s.abs() > 60) {
+                format!(
+                    "{message} (this machine's clock is {}s {} the server's, and DMarket refuses \
+                     signatures more than 2 minutes off: sync the clock, e.g. with NTP)",
+                    skew.abs(),
+                    if skew > 0 { "behind" } else { "ahead of" }
                 )
             } else if message.contains("clock") || message.to_ascii_lowercase().contains("date") {
                 format!(
@@ -587,10 +701,12 @@ impl Upstream {
         }
     }
 
-    fn record_failure(&self) {
+    fn record_failure(&self, error: &FetchError) {
+        *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(error.to_string());
         if self.breaker.record(false) {
             tracing::warn!(
                 upstream = %self.config.target.origin(),
+                cause = %error,
                 failures = self.config.policy.breaker_failures,
                 cooldown_ms = self.config.policy.breaker_cooldown.as_millis() as u64,
                 "circuit breaker opened: failing fast until the cool-down ends"

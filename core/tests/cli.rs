@@ -40,6 +40,14 @@ impl Scratch {
             "SCAN_INTERVAL",
             "DMARKET_PUBLIC_KEY",
             "DMARKET_SECRET_KEY",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+            "NO_PROXY",
+            "no_proxy",
         ] {
             cmd.env_remove(var);
         }
@@ -898,4 +906,102 @@ fn the_readme_documents_every_exit_code_and_both_quick_start_commands() {
     ] {
         assert!(readme.contains(w), "README.md lacks {w:?}");
     }
+}
+
+#[test]
+fn probe_reports_every_kind_of_request_and_exits_0_when_all_parse() {
+    let dir = Scratch::new("probe-ok");
+    let out = dir.run(&["probe"], &[]);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    for words in [
+        "ok   csgo listings (v2): 200 HTTP/2",
+        "ok   tf2 listings (v2): 200 HTTP/2",
+        "aggregated prices",
+        "last sales",
+        "price=commonMoney",
+        "rate limit: limit 2,",
+        "clock: 0s off",
+        "Everything answered in the shapes skinscan reads.",
+    ] {
+        assert!(stdout.contains(words), "{words:?} missing from: {stdout}");
+    }
+    let out = dir.run(&["probe", "--format", "json"], &[]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["report"]["requests"].as_array().unwrap().len(), 6);
+}
+
+#[test]
+fn probe_exits_1_and_shows_the_body_when_answers_do_not_parse() {
+    let dir = Scratch::new("probe-bad");
+    dir.file(
+        "c.toml",
+        "[market.embedded]\nfaults = \"malformed=1\"\n[plugins.dota2]\nenabled = false\n[plugins.rust]\nenabled = false\n[plugins.tf2]\nenabled = false\n",
+    );
+    let out = dir.run(&["probe", "--config", "c.toml"], &[]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAIL csgo listings (v2): 200 HTTP/2"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("the body began: <html>"), "{stdout}");
+    assert!(
+        stdout.contains("Something did not answer or parse as expected"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn the_embedded_market_can_serve_tls_and_the_scan_trusts_it() {
+    let dir = Scratch::new("embedded-tls");
+    dir.file(
+        "c.toml",
+        "[market.embedded]\ntls = true\nitems_per_game = 100\n",
+    );
+    let out = dir.run(&["scan", "--once", "--config", "c.toml"], &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("endpoint=https://localhost:"), "{stderr}");
+    assert!(
+        text(&out.stdout).contains("0 failed"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn sim_tls_writes_its_ca_for_market_ca_file() {
+    let dir = Scratch::new("sim-tls");
+    let mut child = dir
+        .command(&[
+            "sim",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls",
+            "--ca-out",
+            "ca.pem",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        first.starts_with("listening on https://localhost:"),
+        "{first}"
+    );
+    let pem = std::fs::read_to_string(dir.0.join("ca.pem")).unwrap();
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
 }

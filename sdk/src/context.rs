@@ -144,7 +144,7 @@ pub enum FetchError {
     Cancelled,
     /// The upstream's circuit breaker is open after repeated failures.
     #[error(
-        "circuit breaker for {upstream} is open after repeated failures; next attempt in {}ms",
+        "circuit breaker for {upstream} is open after repeated failures (the last: {cause}); next attempt in {}ms",
         retry_in.as_millis()
     )]
     CircuitOpen {
@@ -152,6 +152,8 @@ pub enum FetchError {
         upstream: String,
         /// Time until the breaker lets a probe through.
         retry_in: Duration,
+        /// The failure that opened it (or the last one seen).
+        cause: String,
     },
     /// The API answered with an error status (after retries, for retryable ones).
     #[error("HTTP {status}: {message}")]

@@ -200,3 +200,53 @@ pub fn cdylib(package: &str, manifest: Option<&str>) -> PathBuf {
             .map(PathBuf::from)
     })
 }
+
+/// What a [`fake_server`] answers: status, headers, body.
+pub type FakeAnswer = (u16, Vec<(&'static str, String)>, Vec<u8>);
+
+/// An HTTP/2 (h2c) server on loopback that answers request number `n` (from 1) with
+/// `answer(n, request head)`; returns its address and the arrival time of every request.
+/// For answers the simulator does not give (scripted 429s, unknown shapes).
+pub async fn fake_server<F>(
+    answer: F,
+) -> (SocketAddr, Arc<std::sync::Mutex<Vec<tokio::time::Instant>>>)
+where
+    F: Fn(usize, &http::request::Parts) -> FakeAnswer + Send + Sync + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let arrivals = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let answer = Arc::new(answer);
+    let seen = arrivals.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (seen, answer) = (seen.clone(), answer.clone());
+            tokio::spawn(async move {
+                let service =
+                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let n = {
+                            let mut a = seen.lock().unwrap();
+                            a.push(tokio::time::Instant::now());
+                            a.len()
+                        };
+                        let (parts, _) = req.into_parts();
+                        let (status, headers, body) = answer(n, &parts);
+                        let mut r = http::Response::new(http_body_util::Full::new(
+                            bytes::Bytes::from(body),
+                        ));
+                        *r.status_mut() = http::StatusCode::from_u16(status).unwrap();
+                        for (k, v) in headers {
+                            r.headers_mut()
+                                .insert(k, http::HeaderValue::from_str(&v).unwrap());
+                        }
+                        async move { Ok::<_, std::convert::Infallible>(r) }
+                    });
+                let _ =
+                    hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+            });
+        }
+    });
+    (addr, arrivals)
+}

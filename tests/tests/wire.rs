@@ -3,15 +3,10 @@
 //! `auto` listing endpoints.
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::Response;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use skinscan_core::config::group_limits;
 use skinscan_core::schedule::{NoObserver, Scheduler};
 use skinscan_core::sign::{Signer, generate_keypair_hex};
@@ -127,51 +122,24 @@ async fn scripted_server(
     reset: &'static str,
     limited: bool,
 ) -> (SocketAddr, Arc<Mutex<Vec<Instant>>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let arrivals = Arc::new(Mutex::new(Vec::new()));
-    let seen = arrivals.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let seen = seen.clone();
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |_req| {
-                    let n = {
-                        let mut a = seen.lock().unwrap();
-                        a.push(Instant::now());
-                        a.len()
-                    };
-                    async move {
-                        let mut r = Response::new(Full::new(Bytes::from_static(b"{}")));
-                        if n == 1 && !limited {
-                            for (k, v) in [
-                                ("ratelimit-limit", "10"),
-                                ("ratelimit-remaining", "0"),
-                                ("ratelimit-reset", reset),
-                            ] {
-                                r.headers_mut().insert(k, http::HeaderValue::from_static(v));
-                            }
-                        } else if n == 1 {
-                            *r.status_mut() = http::StatusCode::TOO_MANY_REQUESTS;
-                            *r.body_mut() = Full::new(Bytes::from_static(
-                                br#"{"code":"TooManyRequests","message":"too many requests"}"#,
-                            ));
-                            r.headers_mut()
-                                .insert("ratelimit-reset", http::HeaderValue::from_static(reset));
-                        }
-                        Ok::<_, Infallible>(r)
-                    }
-                });
-                let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    (addr, arrivals)
+    fake_server(move |n, _| match (n, limited) {
+        (1, true) => (
+            429,
+            vec![("ratelimit-reset", reset.to_owned())],
+            br#"{"code":"TooManyRequests","message":"too many requests"}"#.to_vec(),
+        ),
+        (1, false) => (
+            200,
+            vec![
+                ("ratelimit-limit", "10".to_owned()),
+                ("ratelimit-remaining", "0".to_owned()),
+                ("ratelimit-reset", reset.to_owned()),
+            ],
+            b"{}".to_vec(),
+        ),
+        _ => (200, Vec::new(), b"{}".to_vec()),
+    })
+    .await
 }
 
 #[tokio::test]

@@ -56,6 +56,19 @@ pub struct SimConfig {
     /// Paths answered 404 (an API version that no longer has them, e.g. the v2 offers
     /// endpoint, to exercise `listings_api = "auto"`).
     pub missing_paths: Vec<String>,
+    /// Serve TLS with a CA and certificate made at start-up.
+    pub tls: Option<SimTls>,
+    /// The server's clock runs this many seconds ahead of (or, negative, behind) this
+    /// machine's: its `Date` header and its signature-date check use it.
+    pub clock_offset_secs: i64,
+}
+
+/// How the simulator serves TLS.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SimTls {
+    /// Offer only `http/1.1` by ALPN (a server that will not speak HTTP/2, for the refusal
+    /// test); by default `h2` and `http/1.1`.
+    pub http1_only: bool,
 }
 
 impl Default for SimConfig {
@@ -71,6 +84,8 @@ impl Default for SimConfig {
             faults: FaultSpec::default(),
             public_key: None,
             missing_paths: Vec::new(),
+            tls: None,
+            clock_offset_secs: 0,
         }
     }
 }

@@ -33,6 +33,7 @@ use skinscan_sdk::dmarket::{
 #[derive(Debug)]
 pub struct SimServer {
     addr: SocketAddr,
+    ca_pem: Option<String>,
     stats: Arc<Stats>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
@@ -44,9 +45,17 @@ impl SimServer {
         self.addr
     }
 
-    /// `http://ADDR`.
+    /// `http://ADDR`, or `https://localhost:PORT` when serving TLS (the certificate's name).
     pub fn url(&self) -> String {
-        super::endpoint_url(self.addr)
+        match self.ca_pem {
+            None => super::endpoint_url(self.addr),
+            Some(_) => format!("https://localhost:{}", self.addr.port()),
+        }
+    }
+
+    /// The CA that signed the TLS certificate, as PEM (when serving TLS).
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     /// A snapshot of the counters.
@@ -72,6 +81,13 @@ impl Drop for SimServer {
 pub async fn start(config: SimConfig, listen: SocketAddr) -> std::io::Result<SimServer> {
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
+    let (acceptor, ca_pem) = match &config.tls {
+        None => (None, None),
+        Some(tls) => {
+            let (acceptor, ca) = tls_acceptor(tls).map_err(std::io::Error::other)?;
+            (Some(acceptor), Some(ca))
+        }
+    };
     let catalogue = Catalogue::generate(config.seed, config.items_per_game);
     let state = Arc::new(State {
         limiter: config.rate.map(|rate| {
@@ -94,6 +110,7 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> std::io::Result<Sim
     let tracker = TaskTracker::new();
     let server = SimServer {
         addr,
+        ca_pem,
         stats: state.stats.clone(),
         shutdown: shutdown.clone(),
         tracker: tracker.clone(),
@@ -115,17 +132,64 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> std::io::Result<Sim
             state.stats.connections.fetch_add(1, Ordering::Relaxed);
             let state = state.clone();
             let shutdown = shutdown.clone();
-            accept_tracker.spawn(serve_connection(stream, state, shutdown));
+            match &acceptor {
+                None => {
+                    accept_tracker.spawn(serve_connection(stream, state, shutdown));
+                }
+                Some(acceptor) => {
+                    let acceptor = acceptor.clone();
+                    accept_tracker.spawn(async move {
+                        match acceptor.accept(stream).await {
+                            Ok(tls) => serve_connection(tls, state, shutdown).await,
+                            Err(e) => {
+                                tracing::debug!(error = %e, "simulator: TLS handshake failed")
+                            }
+                        }
+                    });
+                }
+            }
         }
     });
     Ok(server)
 }
 
-async fn serve_connection(
-    stream: tokio::net::TcpStream,
-    state: Arc<State>,
-    shutdown: CancellationToken,
-) {
+/// A CA and a certificate for `localhost` and `127.0.0.1` signed by it, made now.
+fn tls_acceptor(tls: &super::SimTls) -> Result<(tokio_rustls::TlsAcceptor, String), String> {
+    let e = |e: &dyn std::fmt::Display| format!("cannot make the simulator's certificate: {e}");
+    let ca_key = rcgen::KeyPair::generate().map_err(|x| e(&x))?;
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|x| e(&x))?;
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "skinscan simulator CA");
+    let ca = ca_params.self_signed(&ca_key).map_err(|x| e(&x))?;
+    let key = rcgen::KeyPair::generate().map_err(|x| e(&x))?;
+    let params =
+        rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .map_err(|x| e(&x))?;
+    let cert = params.signed_by(&key, &ca, &ca_key).map_err(|x| e(&x))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|x| e(&x))?
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .map_err(|x| e(&x))?;
+    config.alpn_protocols = if tls.http1_only {
+        vec![b"http/1.1".to_vec()]
+    } else {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    };
+    Ok((tokio_rustls::TlsAcceptor::from(Arc::new(config)), ca.pem()))
+}
+
+async fn serve_connection<IO>(stream: IO, state: Arc<State>, shutdown: CancellationToken)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let goaway = Arc::new(Notify::new());
     let streams = Arc::new(AtomicU64::new(0));
     let service = {
@@ -236,6 +300,23 @@ impl State {
             reset_secs: reset.as_secs_f64().ceil().max(1.0) as u64,
             admitted,
         })
+    }
+}
+
+impl State {
+    /// The server's clock: this machine's plus the configured offset.
+    fn now_unix(&self) -> i64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+            + self.config.clock_offset_secs
+    }
+
+    fn stamp_date(&self, r: &mut SimResponse) {
+        let when = UNIX_EPOCH + Duration::from_secs(self.now_unix().max(0) as u64);
+        if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(when)) {
+            r.headers_mut().insert(http::header::DATE, v);
+        }
     }
 }
 
@@ -413,6 +494,7 @@ async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<SimResponse
             "too many requests",
         );
         w.stamp(&mut r);
+        state.stamp_date(&mut r);
         stats.answered(r.status());
         return Ok(r);
     }
@@ -420,6 +502,7 @@ async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<SimResponse
     if let Some(w) = window {
         w.stamp(&mut r);
     }
+    state.stamp_date(&mut r);
     Ok(r)
 }
 
@@ -469,7 +552,7 @@ async fn handle_admitted(
     };
 
     if let Some(key) = &state.config.public_key
-        && let Err(reason) = verify_signature(key, &parts, &body)
+        && let Err(reason) = verify_signature(key, &parts, &body, state.now_unix())
     {
         let r = error_for(&path, StatusCode::UNAUTHORIZED, "Unauthorized", &reason);
         stats.answered(r.status());
@@ -560,6 +643,7 @@ fn verify_signature(
     key: &ed25519_dalek::VerifyingKey,
     parts: &http::request::Parts,
     body: &[u8],
+    now: i64,
 ) -> Result<(), String> {
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
     let api_key = header("x-api-key").ok_or("missing X-Api-Key header")?;
@@ -570,10 +654,6 @@ fn verify_signature(
     let when: i64 = date
         .parse()
         .map_err(|_| format!("X-Sign-Date {date:?} is not unix seconds"))?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
     if (now - when).abs() > 120 {
         return Err(format!(
             "X-Sign-Date is {}s off the server clock (more than 120s): sync the clock",
