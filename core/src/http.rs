@@ -814,12 +814,26 @@ mod tests {
         let p = Proxy::parse("http://trader:p%40ss@proxy.corp:3128/", "HTTPS_PROXY").unwrap();
         assert_eq!((p.host.as_str(), p.port), ("proxy.corp", 3128));
         assert_eq!(p.credentials.as_ref().unwrap().expose(), "trader:p@ss");
-        assert_eq!(p.to_string(), "proxy http://***@proxy.corp:3128 (HTTPS_PROXY)");
+        assert_eq!(
+            p.to_string(),
+            "proxy http://***@proxy.corp:3128 (HTTPS_PROXY)"
+        );
         assert!(!format!("{p:?}").contains("p@ss"));
-        assert_eq!(Proxy::parse("10.0.0.1:8080", "ALL_PROXY").unwrap().port, 8080);
+        assert_eq!(
+            Proxy::parse("10.0.0.1:8080", "ALL_PROXY").unwrap().port,
+            8080
+        );
         assert_eq!(Proxy::parse("http://proxy", "x").unwrap().port, 80);
-        assert!(Proxy::parse("socks5://p:1", "x").unwrap_err().contains("http://"));
-        assert!(Proxy::parse("http://p:port", "x").unwrap_err().contains("port"));
+        assert!(
+            Proxy::parse("socks5://p:1", "x")
+                .unwrap_err()
+                .contains("http://")
+        );
+        assert!(
+            Proxy::parse("http://p:port", "x")
+                .unwrap_err()
+                .contains("port")
+        );
         for (list, host, bypassed) in [
             ("*", "api.dmarket.com", true),
             (".dmarket.com", "api.dmarket.com", true),
