@@ -67,7 +67,7 @@ pub struct SimConfig {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SimTls {
     /// Offer only `http/1.1` by ALPN (a server that will not speak HTTP/2, for the refusal
-    /// test); by default `h2` and `http/1.1`.
+    /// test); by default only `h2`.
     pub http1_only: bool,
 }
 

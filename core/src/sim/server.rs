@@ -178,10 +178,11 @@ fn tls_acceptor(tls: &super::SimTls) -> Result<(tokio_rustls::TlsAcceptor, Strin
             rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
         )
         .map_err(|x| e(&x))?;
+    // h2 only, as skinscan needs; http/1.1 only when asked (a server that refuses HTTP/2).
     config.alpn_protocols = if tls.http1_only {
         vec![b"http/1.1".to_vec()]
     } else {
-        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        vec![b"h2".to_vec()]
     };
     Ok((tokio_rustls::TlsAcceptor::from(Arc::new(config)), ca.pem()))
 }
