@@ -87,16 +87,33 @@ impl<'de> Deserialize<'de> for Dur {
             Secs(u64),
             Text(String),
         }
-        match Raw::deserialize(d)? {
-            Raw::Secs(s) => Ok(Dur(Duration::from_secs(s))),
-            Raw::Text(t) => humantime::parse_duration(t.trim()).map(Dur).map_err(|e| {
+        let d = match Raw::deserialize(d)? {
+            Raw::Secs(s) => Duration::from_secs(s),
+            Raw::Text(t) => humantime::parse_duration(t.trim()).map_err(|e| {
                 serde::de::Error::custom(format!(
                     "{t:?} is not a duration ({e}); write e.g. \"60s\", \"500ms\", \"2m\""
                 ))
-            }),
+            })?,
+        };
+        if d > MAX_DURATION {
+            return Err(serde::de::Error::custom(format!(
+                "{} is longer than the longest accepted, 30 days",
+                humantime::format_duration(d)
+            )));
         }
+        Ok(Dur(d))
     }
 }
+
+/// The longest duration any setting accepts: longer ones would overflow timers, and no
+/// sensible interval or timeout comes near it.
+pub const MAX_DURATION: Duration = Duration::from_secs(30 * 86_400);
+
+/// The largest config file read (a config is a few KB; this refuses `/dev/zero`).
+pub const MAX_CONFIG_BYTES: u64 = 4 << 20;
+
+/// The most requests `market.burst` lets go at once.
+pub const MAX_BURST: u32 = 10_000;
 
 impl Serialize for Dur {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -499,11 +516,33 @@ pub fn load(path: Option<&Path>, env: &dyn Env) -> Result<Settings, ConfigError>
     })
 }
 
+/// Reads a config file: a regular file of at most [`MAX_CONFIG_BYTES`] (never a device,
+/// FIFO or directory, which could block or never end).
 fn read_file(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    use std::io::Read;
+    let err = |source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
-    })
+    };
+    let meta = std::fs::metadata(path).map_err(err)?;
+    if !meta.is_file() {
+        return Err(err(std::io::Error::other(
+            "not a regular file; give the path of a TOML file",
+        )));
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .map_err(err)?
+        .take(MAX_CONFIG_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(err)?;
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(err(std::io::Error::other(format!(
+            "larger than {} MB; a configuration is a few KB",
+            MAX_CONFIG_BYTES >> 20
+        ))));
+    }
+    Ok(text)
 }
 
 /// The 1-based line and column where `text` sets the dotted `key` (`market.rate_limit`,
@@ -545,8 +584,32 @@ fn locate_key(text: &str, key: &str) -> Option<(usize, usize)> {
 pub fn parse_str(text: &str, origin: &str) -> Result<RawConfig, ConfigError> {
     toml::from_str(text).map_err(|e| ConfigError::Parse {
         path: origin.to_owned(),
-        message: e.to_string().trim_end().to_owned(),
+        message: redact_secret_lines(text, e.to_string().trim_end()),
     })
+}
+
+/// Keys whose lines are never echoed in an error: they hold secrets.
+const SECRET_KEYS: [&str; 2] = ["secret_key", "proxy"];
+
+/// `message` with every line of `text` that sets a secret key replaced: the parser quotes
+/// the offending line, and a syntax error on `secret_key = "…` must not print the key.
+fn redact_secret_lines(text: &str, message: &str) -> String {
+    let mut out = message.to_owned();
+    for line in text.lines() {
+        let key = line
+            .trim_start()
+            .split(['=', ' ', '\t'])
+            .next()
+            .unwrap_or("");
+        let key = key.trim_matches('"');
+        if SECRET_KEYS.contains(&key) && line.trim().len() > key.len() {
+            out = out.replace(
+                line.trim_end(),
+                &format!("{key} = *** (the line is hidden: it holds a secret)"),
+            );
+        }
+    }
+    out
 }
 
 /// Applies the original bot's environment variables over `raw`.
@@ -581,25 +644,26 @@ pub fn apply_env(mut raw: RawConfig, env: &dyn Env) -> Result<RawConfig, ConfigE
             .trim()
             .parse::<f64>()
             .ok()
-            .filter(|r| r.is_finite() && *r > 0.0)
+            .filter(|r| Rate::in_range(*r))
             .ok_or(ConfigError::Env {
                 var: "MARKET_RATELIMIT",
                 value: v.clone(),
-                expected: "a number of requests per second greater than 0, like 30",
+                expected: "a number of requests per second from 0.001 to 1e9, like 30",
             })?;
     }
     if let Some(v) = env.get("SCAN_INTERVAL") {
-        let secs: f64 = v
+        raw.scanner.scan_interval = v
             .trim()
-            .parse()
+            .parse::<f64>()
             .ok()
-            .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+            .filter(|d| *d <= MAX_DURATION)
+            .map(Dur)
             .ok_or(ConfigError::Env {
                 var: "SCAN_INTERVAL",
                 value: v.clone(),
-                expected: "a number of seconds, like 60",
+                expected: "a number of seconds from 0 to 2592000 (30 days), like 60",
             })?;
-        raw.scanner.scan_interval = Dur(Duration::from_secs_f64(secs));
     }
     if let Some(v) = env
         .get("DMARKET_PUBLIC_KEY")
@@ -649,13 +713,16 @@ pub fn validate(raw: RawConfig, source: Option<PathBuf>) -> Result<Settings, Con
         invalid(
             "market.rate_limit",
             format!(
-                "must be a number of requests per second greater than 0, got {}",
+                "must be a number of requests per second from 0.001 to 1e9, got {}",
                 m.rate_limit
             ),
         )
     })?;
-    if m.burst == 0 {
-        return Err(invalid("market.burst", "must be at least 1"));
+    if m.burst == 0 || m.burst > MAX_BURST {
+        return Err(invalid(
+            "market.burst",
+            format!("must be from 1 to {MAX_BURST}, got {}", m.burst),
+        ));
     }
     let signed = m.public_key.is_some() || m.secret_key.is_some();
     let mut configured = BTreeMap::new();

@@ -30,15 +30,27 @@ pub struct Rate {
     pub period: Duration,
 }
 
-/// A rate that does not parse.
+/// A rate that does not parse, or lies outside [`Rate::MIN_PER_SEC`]..=[`Rate::MAX_PER_SEC`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not a rate: use a positive number with a unit, like \"30/s\" or \"30/min\"")]
+#[error(
+    "{0:?} is not a rate: use a positive number with a unit, like \"30/s\" or \"30/min\", from 0.001/s (3.6/h) to 1e9/s"
+)]
 pub struct RateError(pub String);
 
 impl Rate {
+    /// The slowest rate accepted: beyond it, intervals grow past what timers handle well.
+    pub const MIN_PER_SEC: f64 = 0.001;
+    /// The fastest rate accepted.
+    pub const MAX_PER_SEC: f64 = 1e9;
+
+    /// Whether `per_sec` is a rate the limiter can keep without overflow.
+    pub fn in_range(per_sec: f64) -> bool {
+        per_sec.is_finite() && (Self::MIN_PER_SEC..=Self::MAX_PER_SEC).contains(&per_sec)
+    }
+
     /// `count` per second.
     pub fn per_second(count: f64) -> Result<Rate, RateError> {
-        if count.is_finite() && count > 0.0 {
+        if Self::in_range(count) {
             Ok(Rate {
                 count,
                 period: Duration::from_secs(1),
@@ -73,7 +85,7 @@ impl FromStr for Rate {
             "h" | "hour" => Duration::from_secs(3_600),
             _ => return Err(err()),
         };
-        if !(count.is_finite() && count > 0.0) {
+        if !(count.is_finite() && count > 0.0 && Self::in_range(count / period.as_secs_f64())) {
             return Err(err());
         }
         Ok(Rate { count, period })

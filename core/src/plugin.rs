@@ -200,10 +200,31 @@ pub fn load_library(
     enabled: bool,
     settings: PluginSettings,
 ) -> Result<Plugin, PluginError> {
-    if !path.exists() {
-        return Err(PluginError::Missing {
-            name: name.to_owned(),
+    // A name without a slash would send dlopen searching the system's library path; the
+    // README promises relative paths are from the working directory, so make it explicit.
+    let absolute;
+    let path = if path.is_relative() {
+        absolute = std::env::current_dir()
+            .map(|cwd| cwd.join(path))
+            .unwrap_or_else(|_| Path::new(".").join(path));
+        absolute.as_path()
+    } else {
+        path
+    };
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(_) => {
+            return Err(PluginError::Missing {
+                name: name.to_owned(),
+                path: path.to_path_buf(),
+            });
+        }
+    };
+    // A FIFO or device would block dlopen (or read forever): refuse it before opening.
+    if !meta.is_file() {
+        return Err(PluginError::Open {
             path: path.to_path_buf(),
+            message: "not a regular file".to_owned(),
         });
     }
     // SAFETY: loading a library runs its initialisers; plugins are trusted code the user

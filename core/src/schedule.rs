@@ -82,13 +82,13 @@ pub struct CycleReport {
 }
 
 impl CycleReport {
-    /// True when every game failed (nothing was scanned).
+    /// True when every game failed: each has a failure and found nothing (a timed-out
+    /// game's empty partial report is a failure too; one that kept opportunities is not).
     pub fn all_failed(&self) -> bool {
         !self.games.is_empty()
-            && self
-                .games
-                .iter()
-                .all(|g| g.failure.is_some() && g.report.is_none())
+            && self.games.iter().all(|g| {
+                g.failure.is_some() && g.report.as_ref().is_none_or(|r| r.opportunities.is_empty())
+            })
     }
 
     /// Opportunities found, over all games.

@@ -1005,3 +1005,84 @@ fn sim_tls_writes_its_ca_for_market_ca_file() {
     let pem = std::fs::read_to_string(dir.0.join("ca.pem")).unwrap();
     assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
 }
+
+#[test]
+fn a_cycle_where_every_game_times_out_exits_1() {
+    let dir = Scratch::new("all-timeout");
+    dir.file(
+        "c.toml",
+        "[scanner]\ngame_timeout = \"1ms\"\ngrace_period = \"1ms\"\n[market.embedded]\nlatency = \"200ms\"\n",
+    );
+    let out = dir.run(&["scan", "--once", "--config", "c.toml"], &[]);
+    assert_refused(&out, 1, &["every game failed in cycle 1"]);
+    assert!(
+        text(&out.stdout).contains("(4 failed)"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn a_toml_error_on_the_secret_key_line_never_prints_the_key() {
+    let dir = Scratch::new("secret-line");
+    let secret = "ab".repeat(64);
+    dir.file(
+        "c.toml",
+        &format!(
+            "[market]\npublic_key = \"{}\"\nsecret_key = \"{secret}\n",
+            "cd".repeat(32)
+        ),
+    );
+    let out = dir.run(&["config", "check", "--config", "c.toml"], &[]);
+    assert_refused(&out, 2, &["c.toml", "secret_key = *** (the line is hidden"]);
+    assert!(
+        !text(&out.stderr).contains(&secret[..32]),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn absurd_numbers_are_refused_at_start_up_not_later() {
+    for (toml, words) in [
+        (
+            "[market]\nrate_limit = 1e-300\n",
+            "market.rate_limit must be a number of requests per second from 0.001 to 1e9",
+        ),
+        (
+            "[market.limits]\nmarket = \"1e-300/s\"\n",
+            "market.limits.market \"1e-300/s\" is not a rate",
+        ),
+        (
+            "[market]\nburst = 4294967295\n",
+            "market.burst must be from 1 to 10000",
+        ),
+        (
+            "[market.breaker]\ncooldown = \"100000000years\"\n",
+            "longer than the longest accepted, 30 days",
+        ),
+        (
+            "[scanner]\nscan_interval = \"9999999999s\"\n",
+            "longer than the longest accepted, 30 days",
+        ),
+    ] {
+        bad_config("absurd", toml, &[words]);
+    }
+    for v in ["1e300", "-1", "nan"] {
+        bad_env(
+            "absurd-env",
+            &[("SCAN_INTERVAL", v)],
+            &["SCAN_INTERVAL", "from 0 to 2592000"],
+        );
+    }
+}
+
+#[test]
+fn a_config_that_is_not_a_regular_file_or_is_huge_is_refused() {
+    let dir = Scratch::new("config-dev-zero");
+    let out = dir.run(&["--config", "/dev/zero", "config", "check"], &[]);
+    assert_refused(&out, 2, &["/dev/zero", "not a regular file"]);
+    let big = dir.file("big.toml", &"# padding\n".repeat(500_000));
+    let out = dir.run(&["--config", big.to_str().unwrap(), "config", "check"], &[]);
+    assert_refused(&out, 2, &["larger than 4 MB"]);
+}

@@ -218,6 +218,49 @@ fn a_missing_file_and_an_unknown_name_are_refused() {
     );
 }
 
+#[test]
+fn a_relative_library_name_is_read_from_the_working_directory() {
+    // Integration tests run in the package directory (tests/): a bare file name there must
+    // load from there, not from the system's library path.
+    let name = format!("libskinscan_csgo_reltest_{}.so", std::process::id());
+    let here = std::env::current_dir().unwrap().join(&name);
+    std::fs::copy(csgo_library(), &here).unwrap();
+    let loaded = skinscan_core::plugin::resolve(&[entry("csgo", Some(Path::new(&name)))]);
+    let _ = std::fs::remove_file(&here);
+    let plugins = loaded.unwrap();
+    let csgo = plugins.iter().find(|p| p.name == "csgo").unwrap();
+    assert!(
+        matches!(&csgo.source, PluginSource::Library(p) if p == &here),
+        "{}",
+        csgo.source
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_as_a_plugin_path_is_refused_without_blocking() {
+    let dir = std::env::temp_dir().join(format!("skinscan-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("libfifo.so");
+    let _ = std::fs::remove_file(&fifo);
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let path = fifo.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(skinscan_core::plugin::resolve(&[entry("csgo", Some(&path))]).map(|_| ()));
+    });
+    let result = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("resolving a FIFO must not block");
+    let err = result.unwrap_err().to_string();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(err.contains("not a regular file"), "{err}");
+}
+
 fn entry(name: &str, path: Option<&Path>) -> config::PluginEntry {
     config::PluginEntry {
         name: name.into(),
