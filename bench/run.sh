@@ -118,6 +118,9 @@ h2load -c1 -m100 -n200000 "$SIM_URL$path" >"$WORK/h2load.txt" 2>&1
 "$VENV/bin/python" bench/httpx_peer.py "$SIM_URL" "$path" 5000 100 >"$WORK/httpx.json"
 sim_stats >"$WORK/throughput.stats"
 
+echo "6. memory over a million requests through Upstream::send (a leak is a rising line)" >&2
+"$LOADGEN" --url "$SIM_URL" --requests 1000000 --concurrency 100 --rate 1e9 --limit 1 --rss-every 100000 >"$WORK/leak.json"
+
 echo "5. scale: 1k, 10k, 100k listings per game (no latency, no limit)" >&2
 sizes="1000 10000 100000"
 [ -n "${BENCH_QUICK:-}" ] && sizes="1000 10000"
@@ -208,6 +211,12 @@ for s in sizes:
     warm.append((g6["cpu_s"] - g1["cpu_s"]) / (5 * listings))
 rows.append(("5. CPU time per listing in a running host (cycles 2-6 of one process), 1k / 10k / 100k", "within 20%",
              " / ".join(f"{w*1e6:.2f} us" for w in warm) + f": max/min = {max(warm)/min(warm):.2f}"))
+lk = json.load(open(f"{work}/leak.json"))
+rss = lk["rss_kb"]
+after_warmup = [kb for done, kb in rss if done >= 200000]
+rows.append(("6. RSS over 1,000,000 requests (one connection, limiter at 1e9/s)", "flat",
+             f"{rss[1][1]/1024:.1f} MB at {rss[1][0]:,} requests, {after_warmup[0]/1024:.1f} MB at 200k, {rss[-1][1]/1024:.1f} MB at 1M: "
+             f"{(rss[-1][1]-after_warmup[0])*1024/800000:.2f} bytes per request after warm-up"))
 def instructions(n):
     return int(re.search(r"Collected : (\d+)", open(f"{work}/cg{n}.err").read()).group(1))
 per = []

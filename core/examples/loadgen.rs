@@ -27,6 +27,7 @@ struct Args {
     rate: f64,
     threads: usize,
     limit: u32,
+    rss_every: u64,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -37,6 +38,7 @@ fn parse_args() -> Result<Args, String> {
         rate: 10_000_000.0,
         threads: 1,
         limit: 10,
+        rss_every: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -52,6 +54,7 @@ fn parse_args() -> Result<Args, String> {
             "--rate" => args.rate = number(value()?)?,
             "--threads" => args.threads = number(value()?)? as usize,
             "--limit" => args.limit = number(value()?)? as u32,
+            "--rss-every" => args.rss_every = number(value()?)? as u64,
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -66,7 +69,7 @@ fn main() -> std::process::ExitCode {
         Ok(a) => a,
         Err(e) => {
             eprintln!(
-                "error: {e}\nusage: loadgen --url URL [--requests N] [--concurrency C] [--rate R] [--threads T] [--limit L]"
+                "error: {e}\nusage: loadgen --url URL [--requests N] [--concurrency C] [--rate R] [--threads T] [--limit L] [--rss-every N]"
             );
             return std::process::ExitCode::from(2);
         }
@@ -140,6 +143,30 @@ async fn run(args: Args) -> std::process::ExitCode {
             }
         });
     }
+    // With --rss-every N: the resident set every N requests (a leak is a rising line).
+    let rss_samples = Arc::new(std::sync::Mutex::new(Vec::<(u64, u64)>::new()));
+    if args.rss_every > 0 {
+        let (next, samples, every, total) = (
+            next.clone(),
+            rss_samples.clone(),
+            args.rss_every,
+            args.requests,
+        );
+        tasks.spawn(async move {
+            let mut mark = 0;
+            loop {
+                let done = next.load(Ordering::Relaxed).min(total);
+                if done >= mark {
+                    samples.lock().unwrap().push((done, rss_kb()));
+                    mark += every;
+                }
+                if done >= total {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        });
+    }
     while tasks.join_next().await.is_some() {}
     let seconds = started.elapsed().as_secs_f64();
     let stats = upstream.stats(false);
@@ -157,7 +184,20 @@ async fn run(args: Args) -> std::process::ExitCode {
             "p50_ms": stats.p50.as_secs_f64() * 1e3,
             "p99_ms": stats.p99.as_secs_f64() * 1e3,
             "path": request.path_and_query(),
+            "rss_kb": *rss_samples.lock().unwrap(),
         })
     );
     std::process::ExitCode::SUCCESS
+}
+
+/// This process's resident set in KB (Linux `/proc/self/statm`), 0 elsewhere.
+fn rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
+        .map_or(0, |pages| pages * 4)
 }

@@ -210,7 +210,13 @@ impl RateLimiter {
                     };
                     s.next_slot = Some(base + interval);
                     s.sends.push_back(now);
-                    while s.sends.len() > self.window_max {
+                    // Only the last window matters: drop by count and by age, or a very high
+                    // rate (window_max in the millions) keeps every send ever made.
+                    while s.sends.len() > self.window_max
+                        || s.sends
+                            .front()
+                            .is_some_and(|&t| now.saturating_duration_since(t) >= self.window)
+                    {
                         s.sends.pop_front();
                     }
                     None
@@ -421,5 +427,20 @@ mod tests {
             t.await.unwrap();
         }
         assert_eq!(*order.lock().unwrap(), (0..20).collect::<Vec<_>>());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_very_high_rate_keeps_only_the_last_windows_sends() {
+        // At 1e9/s the window would hold a billion sends: they must be dropped by age, or
+        // every request ever made stays in memory (16 bytes each).
+        let limiter = RateLimiter::new("t", Rate::per_second(1e9).unwrap(), 1);
+        for _ in 0..10_000 {
+            limiter.acquire().await;
+        }
+        assert!(limiter.lock().sends.len() <= 10_000);
+        tokio::time::advance(Duration::from_secs(2)).await;
+        limiter.acquire().await;
+        assert_eq!(limiter.lock().sends.len(), 1);
+        assert_eq!(limiter.sent_within(Duration::from_secs(1)), 1);
     }
 }

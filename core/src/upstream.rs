@@ -148,6 +148,28 @@ pub struct UpstreamStats {
     rate_limited: AtomicU64,
     failures: AtomicU64,
     latencies_us: Mutex<Vec<u32>>,
+    latency_seen: AtomicU64,
+}
+
+/// Latency samples kept between resets: a long cycle keeps a uniform sample of this many
+/// (reservoir sampling), so memory does not grow with the requests sent.
+const MAX_LATENCY_SAMPLES: usize = 16_384;
+
+impl UpstreamStats {
+    fn record_latency(&self, micros: u32) {
+        let seen = self.latency_seen.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut lat = self.latencies_us.lock().unwrap_or_else(|p| p.into_inner());
+        if lat.len() < MAX_LATENCY_SAMPLES {
+            lat.push(micros);
+        } else {
+            // Keep each of the `seen` samples with equal probability (Algorithm R); a cheap
+            // hash of the count stands in for a random number.
+            let slot = (seen.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) % seen;
+            if let Some(x) = lat.get_mut(slot as usize) {
+                *x = micros;
+            }
+        }
+    }
 }
 
 /// A snapshot of [`UpstreamStats`], with latency percentiles.
@@ -309,6 +331,7 @@ impl Upstream {
         let mut sorted = lat.clone();
         if reset_latencies {
             lat.clear();
+            s.latency_seen.store(0, Ordering::Relaxed);
         }
         drop(lat);
         sorted.sort_unstable();
@@ -549,11 +572,7 @@ impl Upstream {
                 g.on_success();
             }
             let micros = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
-            self.stats
-                .latencies_us
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(micros);
+            self.stats.record_latency(micros);
             return Verdict::Done(Ok(ApiResponse {
                 status: status.as_u16(),
                 body: Vec::from(response.body),
