@@ -129,11 +129,18 @@ impl JsonlSink {
             let mut line = serde_json::to_vec(&OpportunityRecord::new(cycle, &time, o))
                 .expect("records always serialize");
             line.push(b'\n');
-            // One write of one whole line on an O_APPEND file.
-            file.write_all(&line).map_err(|source| SinkError {
-                path: self.path.clone(),
-                source,
-            })?;
+            // One write of one whole line on an O_APPEND file. A write that fails part-way
+            // (disk full, file size limit) is cut back to the last whole line.
+            let before = file.metadata().map(|m| m.len()).ok();
+            if let Err(source) = file.write_all(&line) {
+                if let Some(len) = before {
+                    let _ = file.set_len(len);
+                }
+                return Err(SinkError {
+                    path: self.path.clone(),
+                    source,
+                });
+            }
         }
         Ok(report.opportunities.len())
     }

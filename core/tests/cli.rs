@@ -1086,3 +1086,38 @@ fn a_config_that_is_not_a_regular_file_or_is_huge_is_refused() {
     let out = dir.run(&["--config", big.to_str().unwrap(), "config", "check"], &[]);
     assert_refused(&out, 2, &["larger than 4 MB"]);
 }
+
+#[cfg(unix)]
+#[test]
+fn a_full_disk_never_leaves_a_torn_jsonl_line() {
+    // A file size limit of 2 KB (with SIGXFSZ ignored, writes past it fail with EFBIG) stands
+    // in for a full disk: the file must end at a whole line and the scan exit 1.
+    let dir = Scratch::new("full-disk");
+    let script = format!(
+        "ulimit -f 2; trap '' XFSZ; exec {BIN} scan --once --quiet --jsonl out.jsonl --config c.toml"
+    );
+    dir.file("c.toml", "[market.embedded]\nlatency = \"1ms\"\n");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(&dir.0)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let written = std::fs::read(dir.0.join("out.jsonl")).unwrap();
+    assert!(
+        !written.is_empty() && written.len() <= 2048,
+        "{} bytes",
+        written.len()
+    );
+    assert_eq!(written.last(), Some(&b'\n'), "a torn last line");
+    for line in written.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        serde_json::from_slice::<serde_json::Value>(line).expect("every line is whole JSON");
+    }
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("out.jsonl"),
+        "{}",
+        text(&out.stderr)
+    );
+}
