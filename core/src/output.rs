@@ -189,8 +189,8 @@ pub fn render_table(report: &CycleReport, top: usize) -> String {
         .take(top)
         .map(|o| {
             [
-                o.game.to_string(),
-                truncate(&o.title, 52),
+                printable(o.game.as_str()).into_owned(),
+                truncate(&printable(&o.title), 52),
                 o.buy_price.to_string(),
                 o.sell_price.to_string(),
                 o.net_profit.to_string(),
@@ -270,10 +270,12 @@ pub fn render_table(report: &CycleReport, top: usize) -> String {
     }
     for g in &report.games {
         if let Some(f) = &g.failure {
-            out.push_str(&format!("! {} ({}): {f}\n", g.display_name, g.game));
+            let line = format!("{} ({}): {f}", g.display_name, g.game);
+            out.push_str(&format!("! {}\n", printable(&line)));
         }
         for e in g.report.iter().flat_map(|r| &r.errors) {
-            out.push_str(&format!("! {} ({}): {e}\n", g.display_name, g.game));
+            let line = format!("{} ({}): {e}", g.display_name, g.game);
+            out.push_str(&format!("! {}\n", printable(&line)));
         }
     }
     out
@@ -284,6 +286,24 @@ pub fn format_roi(bps: i64) -> String {
     let sign = if bps < 0 { "-" } else { "" };
     let abs = bps.unsigned_abs();
     format!("{sign}{}.{}%", abs / 100, (abs % 100) / 10)
+}
+
+/// `s` safe for a terminal: control characters (ESC, NUL, newlines, C1 codes, DEL) become
+/// visible escapes (`\u{1b}`), so text from the market (titles, error bodies) cannot move
+/// the cursor, recolour the screen or forge lines of output.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -581,5 +601,31 @@ mod tests {
             (format_roi(3634), format_roi(3000), format_roi(-55)),
             ("36.3%".into(), "30.0%".into(), "-0.5%".into())
         );
+    }
+
+    #[test]
+    fn market_text_cannot_drive_the_terminal() {
+        let mut o = opportunity(
+            "evil",
+            "AK\u{1b}[2J\u{1b}]0;pwned\u{7}\nfake row\0",
+            1000,
+            1500,
+        );
+        o.title.push('\u{9b}');
+        let mut c = cycle(vec![o]);
+        if let Some(r) = c.games[0].report.as_mut() {
+            r.errors.push("body began: \u{1b}[31mred\r\nforged".into());
+        }
+        let table = render_table(&c, 10);
+        assert!(!table.contains('\u{1b}') && !table.contains('\0') && !table.contains('\r'));
+        assert!(!table.contains('\u{9b}') && !table.contains('\u{7}'));
+        assert!(table.contains("AK\\u{1b}[2J"), "{table}");
+        // Every line is one the renderer meant: the header, rows and messages.
+        assert!(
+            !table
+                .lines()
+                .any(|l| l.starts_with("fake row") || l.starts_with("forged"))
+        );
+        assert_eq!(printable("plain"), "plain");
     }
 }

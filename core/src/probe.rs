@@ -11,6 +11,7 @@ use serde::Serialize;
 use skinscan_sdk::dmarket::{self, ListingApi, ListingsQuery, ParseError};
 use skinscan_sdk::{ApiRequest, Currency, WireStats};
 
+use crate::output::printable;
 use crate::upstream::Upstream;
 
 /// What one probe request found.
@@ -285,12 +286,15 @@ pub fn render(report: &ProbeReport) -> String {
             out.push_str(&format!("       forms: {}\n", l.forms.join(", ")));
         }
         if let Some(x) = &l.example {
-            out.push_str(&format!("       first entry not understood: {x}\n"));
+            out.push_str(&format!(
+                "       first entry not understood: {}\n",
+                printable(x)
+            ));
         }
         if let Some(e) = &l.error {
-            out.push_str(&format!("       error: {e}\n"));
+            out.push_str(&format!("       error: {}\n", printable(e)));
         }
-        out.push_str(&format!("       {}\n", l.request));
+        out.push_str(&format!("       {}\n", printable(&l.request)));
     }
     match report.clock_skew_secs {
         Some(s) if s.abs() > crate::upstream::CLOCK_SKEW_WARN_SECS => out.push_str(&format!(

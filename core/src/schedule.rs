@@ -396,7 +396,7 @@ fn report_wire(name: &str, r: &skinscan_sdk::GameReport, seen: &SeenForms) {
             .wire
             .examples
             .iter()
-            .map(|(endpoint, raw)| format!("{endpoint}: {raw}"))
+            .map(|(endpoint, raw)| format!("{endpoint}: {}", crate::output::printable(raw)))
             .collect::<Vec<_>>()
             .join(" | ");
         tracing::warn!(
@@ -406,7 +406,7 @@ fn report_wire(name: &str, r: &skinscan_sdk::GameReport, seen: &SeenForms) {
         );
     }
     for e in &r.errors {
-        tracing::warn!("[{name}] {e}");
+        tracing::warn!("[{name}] {}", crate::output::printable(e));
     }
     let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner());
     for ((endpoint, form), n) in &r.wire.forms {
