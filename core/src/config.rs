@@ -1132,7 +1132,7 @@ mod tests {
         for (text, expected) in [
             (
                 "[market]\nrate_limit = 0\n",
-                "market.rate_limit must be a number of requests per second greater than 0, got 0",
+                "market.rate_limit must be a number of requests per second from 0.001 to 1e9, got 0",
             ),
             (
                 "[scanner]\nconcurrent_scans = 0\n",
@@ -1197,7 +1197,7 @@ mod tests {
             .to_string();
         assert_eq!(
             err,
-            "environment variable MARKET_RATELIMIT=\"abc\" is not valid: a number of requests per second greater than 0, like 30"
+            "environment variable MARKET_RATELIMIT=\"abc\" is not valid: a number of requests per second from 0.001 to 1e9, like 30"
         );
         assert!(settings("", &[("PARALLEL_SCANNER_ENABLED", "maybe")]).is_err());
         assert!(settings("", &[("PARALLEL_CONCURRENT_SCANS", "0")]).is_err());

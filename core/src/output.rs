@@ -351,6 +351,7 @@ pub fn render_json(report: &CycleReport) -> serde_json::Value {
         "requests": report.stats.requests,
         "retries": report.stats.retries,
         "rate_limited": report.stats.rate_limited,
+        "bad_bodies": report.stats.bad_bodies,
         "latency_p50_ms": report.stats.p50.as_secs_f64() * 1e3,
         "latency_p99_ms": report.stats.p99.as_secs_f64() * 1e3,
         "games": games,

@@ -292,6 +292,7 @@ impl Scheduler {
             requests = s.requests,
             retries = s.retries,
             rate_limited = s.rate_limited,
+            bad_bodies = s.bad_bodies,
             p50_ms = format_args!("{:.1}", s.p50.as_secs_f64() * 1e3),
             p99_ms = format_args!("{:.1}", s.p99.as_secs_f64() * 1e3),
             connections = s.connections,

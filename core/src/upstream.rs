@@ -149,6 +149,7 @@ pub struct UpstreamStats {
     failures: AtomicU64,
     latencies_us: Mutex<Vec<u32>>,
     latency_seen: AtomicU64,
+    bad_bodies: AtomicU64,
 }
 
 /// Latency samples kept between resets: a long cycle keeps a uniform sample of this many
@@ -183,6 +184,8 @@ pub struct StatsSnapshot {
     pub rate_limited: u64,
     /// Requests that failed in the end.
     pub failures: u64,
+    /// 2xx answers whose body was cut short or not JSON (each retried).
+    pub bad_bodies: u64,
     /// Median latency of successful attempts.
     pub p50: Duration,
     /// 99th percentile.
@@ -347,6 +350,7 @@ impl Upstream {
             retries: s.retries.load(Ordering::Relaxed),
             rate_limited: s.rate_limited.load(Ordering::Relaxed),
             failures: s.failures.load(Ordering::Relaxed),
+            bad_bodies: s.bad_bodies.load(Ordering::Relaxed),
             p50: pct(50),
             p99: pct(99),
             connections: self.client.connections_opened(),
@@ -566,6 +570,21 @@ impl Upstream {
         let limits = RateHeaders::read(&response.headers);
         self.observe_window(request, &limits, group_limiter, status);
         if status.is_success() {
+            // DMarket answers JSON. A body cut short (RST_STREAM(NO_ERROR) mid-body, or an
+            // early END_STREAM) or not JSON at all is retried like a reset stream, within the
+            // attempts and the budget, and counted.
+            if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&response.body) {
+                self.stats.bad_bodies.fetch_add(1, Ordering::Relaxed);
+                let error = FetchError::Transport {
+                    message: format!(
+                        "the answer to {} was cut short or is not JSON ({e}; {} bytes)",
+                        request.path,
+                        response.body.len()
+                    ),
+                };
+                tracing::debug!(path = %request.path, %error, "retrying a bad body");
+                return Verdict::retry_if(request.read_only, error, None);
+            }
             self.breaker.record(true);
             self.limiter.on_success();
             if let Some(g) = group_limiter {

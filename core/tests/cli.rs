@@ -149,7 +149,7 @@ fn a_zero_or_negative_rate_is_refused_where_it_is_set() {
     bad_config(
         "rate0",
         "[market]\nrate_limit = 0\n",
-        &["c.toml:2:1", "market.rate_limit", "greater than 0"],
+        &["c.toml:2:1", "market.rate_limit", "from 0.001 to 1e9"],
     );
     bad_config(
         "rateneg",
@@ -319,7 +319,7 @@ fn bad_environment_values_name_the_variable() {
     bad_env(
         "envrate",
         &[("MARKET_RATELIMIT", "abc")],
-        &["MARKET_RATELIMIT=\"abc\"", "greater than 0"],
+        &["MARKET_RATELIMIT=\"abc\"", "from 0.001 to 1e9"],
     );
     bad_env(
         "envpar",

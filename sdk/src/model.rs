@@ -468,6 +468,9 @@ pub enum RejectReason {
     GameRule,
     /// Only `instant` could profit, and the item is trade locked (cannot be resold at once).
     TradeLocked,
+    /// The same listing came back on another page (a repeating or cycling cursor): judged
+    /// once, never reported twice.
+    Duplicate,
 }
 
 impl RejectReason {
@@ -485,6 +488,7 @@ impl RejectReason {
             RejectReason::Capped => "capped",
             RejectReason::GameRule => "game_rule",
             RejectReason::TradeLocked => "trade_locked",
+            RejectReason::Duplicate => "duplicate",
         }
     }
 }

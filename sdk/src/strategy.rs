@@ -437,6 +437,8 @@ struct State {
     asked: u64,
     /// Titles that came back with a price entry.
     answered: u64,
+    /// Hashes of the listings read (offer id, else item id): one listing, one judgement.
+    seen_ids: HashSet<u64>,
 }
 
 impl Scan<'_> {
@@ -546,11 +548,19 @@ impl Scan<'_> {
             seen += page.entries;
             cursor = page.cursor.clone();
             let empty = page.entries == 0;
-            let batches = self.accept_page(page, seen);
+            let (batches, all_seen) = self.accept_page(page, seen);
             for batch in batches {
                 if tx.send(batch).await.is_err() {
                     break;
                 }
+            }
+            if all_seen {
+                let mut s = self.lock();
+                s.report.errors.push(format!(
+                    "listings: a page held only listings already read (after {seen}); paging stopped"
+                ));
+                tracing::warn!(game = %self.info.id, "a page repeated earlier listings: paging stopped");
+                break;
             }
             if cursor.is_none() || seen >= self.cfg.items || empty {
                 break;
@@ -577,9 +587,13 @@ impl Scan<'_> {
 
     /// Files a page's listings: judged now when their title is priced, else queued; returns
     /// the full title batches ready to price.
-    fn accept_page(&self, page: dmarket::ListingsPage, seen: u64) -> Vec<Vec<String>> {
+    /// Files a page's listings (see [`Scan::page_all`]); returns the full title batches
+    /// ready to price and whether the page held only listings already read.
+    fn accept_page(&self, page: dmarket::ListingsPage, seen: u64) -> (Vec<Vec<String>>, bool) {
         let mut s = self.lock();
         let s = &mut *s;
+        let had_listings = !page.listings.is_empty();
+        let mut fresh = 0usize;
         s.report.pages += 1;
         s.report.listings_seen += page.entries;
         let malformed = page.malformed();
@@ -596,6 +610,13 @@ impl Scan<'_> {
         let per_listing = self.cfg.pricing == Pricing::PerListing;
         let mut ready = Vec::new();
         for listing in page.listings {
+            let id = listing.offer_id.as_deref().unwrap_or(&listing.item_id);
+            if !s.seen_ids.insert(id_hash(id)) {
+                s.report.reject(RejectReason::Duplicate);
+                s.judged += 1;
+                continue;
+            }
+            fresh += 1;
             if let Err(reason) = self.cfg.filters.admit(&listing) {
                 s.report.reject(reason);
                 s.judged += 1;
@@ -632,7 +653,7 @@ impl Scan<'_> {
             ready.push(std::mem::take(&mut s.unsent));
         }
         self.ctx.progress(s.judged, s.target);
-        ready
+        (ready, had_listings && fresh == 0)
     }
 
     fn judge(
@@ -796,6 +817,14 @@ impl Scan<'_> {
     }
 }
 
+/// A listing id's 64-bit hash: 8 bytes per listing remembered, not the id's length.
+fn id_hash(id: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    id.hash(&mut h);
+    h.finish()
+}
+
 /// What one batch of titles got from aggregated prices, over all its pages.
 #[derive(Default)]
 struct Priced {
@@ -831,6 +860,7 @@ mod tests {
     use crate::settings::SettingValue;
     use crate::testkit::{MockContext, MockMarket};
     use futures::executor::block_on;
+    use std::sync::Arc;
     use std::sync::atomic::{AtomicU32, Ordering};
 
     struct Test;
@@ -1466,5 +1496,78 @@ mod tests {
             r.errors[0]
         );
         assert_eq!(r.opportunities.len(), 2);
+    }
+
+    #[test]
+    fn a_server_repeating_pages_is_read_once_and_left() {
+        use std::sync::atomic::AtomicU64;
+        // The same 10 listings on every page, each time under a new cursor: one judgement
+        // per listing, and paging stops at the first page of nothing new.
+        let m = market(5, 10);
+        let n = Arc::new(AtomicU64::new(0));
+        let calls = n.clone();
+        let ctx = MockContext::new(move |r| {
+            if dmarket::is_listings_path(&r.path) {
+                let mut page = r.clone();
+                page.query.retain(|(k, _)| k != "cursor");
+                let answer = m.answer(&page)?;
+                let k = calls.fetch_add(1, Ordering::SeqCst);
+                let mut v: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+                v["cursor"] = format!("c{k}").into();
+                return Ok(ApiResponse {
+                    status: 200,
+                    body: v.to_string().into_bytes(),
+                });
+            }
+            m.answer(r)
+        });
+        let s = settings(&[("items", SettingValue::Integer(10_000))]);
+        let r = block_on(scan_with_profile(&Test, &ctx, &s)).unwrap();
+        assert_eq!(
+            n.load(Ordering::SeqCst),
+            2,
+            "stopped after the first repeated page"
+        );
+        assert_eq!(r.rejected.get(&RejectReason::Duplicate), Some(&10));
+        let mut ids: Vec<_> = r.opportunities.iter().map(|o| o.item_id.clone()).collect();
+        let before = ids.len();
+        ids.dedup();
+        assert_eq!(ids.len(), before, "an opportunity reported twice");
+        assert!(
+            r.errors
+                .iter()
+                .any(|e| e.contains("only listings already read")),
+            "{:?}",
+            r.errors
+        );
+
+        // The same cursor handed back again: stopped at once.
+        let m = market(5, 300);
+        let ctx = MockContext::new(move |r| {
+            if dmarket::is_listings_path(&r.path) {
+                let answer = m.answer(r)?;
+                let mut v: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+                v["cursor"] = "same".into();
+                return Ok(ApiResponse {
+                    status: 200,
+                    body: v.to_string().into_bytes(),
+                });
+            }
+            m.answer(r)
+        });
+        let r = block_on(scan_with_profile(&Test, &ctx, &s)).unwrap();
+        let pages = ctx
+            .requests()
+            .iter()
+            .filter(|q| dmarket::is_listings_path(&q.path))
+            .count();
+        assert!(pages <= 3, "{pages} pages");
+        assert!(
+            r.errors
+                .iter()
+                .any(|e| e.contains("repeated a cursor") || e.contains("already read")),
+            "{:?}",
+            r.errors
+        );
     }
 }

@@ -326,3 +326,29 @@ async fn v1_v2_and_auto_listing_endpoints_all_work() {
     assert_eq!(auto_stats.paths.get(MARKET_ITEMS_PATH), None);
     assert_eq!(offer_ids(&auto), offer_ids(&v2));
 }
+
+#[tokio::test]
+async fn a_body_cut_short_is_retried_and_counted() {
+    let (addr, arrivals) = fake_server(|n, _| {
+        let whole = br#"{"objects":[],"total":{"items":0},"cursor":""}"#.to_vec();
+        if n == 1 {
+            // A clean end of stream before the JSON is complete.
+            (200, Vec::new(), whole[..20].to_vec())
+        } else {
+            (200, Vec::new(), whole)
+        }
+    })
+    .await;
+    let upstream = Upstream::new(upstream_config(&format!("http://{addr}"), 1_000.0));
+    let answer = upstream
+        .send(
+            &ApiRequest::get(MARKET_ITEMS_PATH).param("gameId", "a8db"),
+            &CancellationToken::new(),
+        )
+        .await
+        .expect("the second answer is whole");
+    assert!(answer.body.ends_with(b"}"));
+    assert_eq!(arrivals.lock().unwrap().len(), 2);
+    let stats = upstream.stats(false);
+    assert_eq!((stats.bad_bodies, stats.retries), (1, 1));
+}
