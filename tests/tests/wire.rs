@@ -352,3 +352,41 @@ async fn a_body_cut_short_is_retried_and_counted() {
     let stats = upstream.stats(false);
     assert_eq!((stats.bad_bodies, stats.retries), (1, 1));
 }
+
+#[tokio::test]
+async fn hostile_retry_after_values_fail_at_once_and_never_panic() {
+    for (value, quoted) in [
+        ("999999", "wait 11days 13h 46m 39s (Retry-After)"),
+        (
+            "18446744073709551615",
+            "(Retry-After), more than market.max_server_wait",
+        ),
+        (
+            "Wed, 21 Oct 2099 07:28:00 GMT",
+            "(Retry-After), more than market.max_server_wait",
+        ),
+    ] {
+        let (addr, arrivals) = fake_server(move |_, _| {
+            (
+                429,
+                vec![("retry-after", value.to_owned())],
+                br#"{"code":"TooManyRequests","message":"slow down"}"#.to_vec(),
+            )
+        })
+        .await;
+        let upstream = Upstream::new(upstream_config(&format!("http://{addr}"), 1_000.0));
+        let err = upstream
+            .send(
+                &ApiRequest::get(MARKET_ITEMS_PATH).param("gameId", "a8db"),
+                &CancellationToken::new(),
+            )
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(quoted) && err.contains("slow down"),
+            "{value}: {err}"
+        );
+        assert_eq!(arrivals.lock().unwrap().len(), 1, "{value}: retried");
+    }
+}
