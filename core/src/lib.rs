@@ -16,5 +16,6 @@ pub(crate) mod rng;
 pub mod schedule;
 pub mod secret;
 pub mod sign;
-pub mod sim;
+/// The simulated market, a crate of its own so it shares no code with the client it tests.
+pub use skinscan_sim as sim;
 pub mod upstream;

@@ -1,4 +1,5 @@
-//! A tiny deterministic PRNG (SplitMix64): the simulator's catalogue and faults, retry jitter.
+//! A tiny deterministic PRNG (SplitMix64) for retry jitter (the simulator crate keeps its own
+//! copy: the two share no code).
 //!
 //! Hand-written on purpose: "same seed, same data" must hold across versions of any crate,
 //! and the simulator needs nothing more than uniform integers and probabilities.
@@ -41,6 +42,7 @@ impl Rng {
     }
 
     /// Uniform in `0..n` (`n > 0`).
+    #[cfg(test)]
     pub(crate) fn below(&mut self, n: u64) -> u64 {
         ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
     }
@@ -48,10 +50,6 @@ impl Rng {
     /// Uniform in `[0, 1)` with 53 bits.
     pub(crate) fn unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    pub(crate) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
     }
 }
 

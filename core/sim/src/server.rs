@@ -21,13 +21,13 @@ use tokio_util::task::TaskTracker;
 use std::fmt::Write as _;
 
 use super::catalogue::{Catalogue, EPOCH, GameMarket, SimListing, uuid};
+use super::paths::{
+    AGGREGATED_PRICES as AGGREGATED_PRICES_PATH, CUSTOMIZED_FEES as CUSTOMIZED_FEES_PATH,
+    LAST_SALES as LAST_SALES_PATH, MARKET_ITEMS as MARKET_ITEMS_PATH, OFFERS_V2 as OFFERS_V2_PATH,
+};
 use super::{Fault, GroupLimits, SimConfig, SimStats};
 use crate::rng::Rng;
 use base64::Engine as _;
-use skinscan_sdk::dmarket::{
-    AGGREGATED_PRICES_PATH, CUSTOMIZED_FEES_PATH, LAST_SALES_PATH, MARKET_ITEMS_PATH,
-    OFFERS_V2_PATH,
-};
 
 /// A running simulator. Dropping it stops the server.
 #[derive(Debug)]
@@ -1045,7 +1045,7 @@ fn render_v2(out: &mut String, g: &GameMarket, seed: u64, l: &SimListing) {
         r#"{{"offerId":"{}","priceCents":{},"createdAt":"{}","locked":{},"attributes":{{"title":{},"gameId":"{}","categoryPath":"","tradable":{}{cs2}}}}}"#,
         uuid(seed, &g.game_id, 3, l.seq),
         l.price,
-        skinscan_sdk::dmarket::format_rfc3339(l.created_at),
+        format_rfc3339(l.created_at),
         l.lock_days > 0,
         json_str(&t.name),
         g.game_id,
@@ -1261,6 +1261,28 @@ fn error_for(path: &str, status: StatusCode, code: &str, message: &str) -> SimRe
     json_response(status, body.to_string().into_bytes())
 }
 
+/// `unix` seconds as RFC 3339 in UTC (`2026-11-24T21:47:00Z`), as v2 answers carry times.
+fn format_rfc3339(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    // Civil date from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3_600,
+        secs % 3_600 / 60,
+        secs % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1317,5 +1339,11 @@ mod tests {
         assert_eq!(dollars(1200), "12");
         assert_eq!(dollars(1599), "15.99");
         assert_eq!(dollars(5), "0.05");
+    }
+
+    #[test]
+    fn times_are_rfc3339_utc() {
+        assert_eq!(format_rfc3339(1_705_000_000), "2024-01-11T19:06:40Z");
+        assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00Z");
     }
 }
