@@ -161,6 +161,14 @@ pub async fn scan(
         .transpose()
         .map_err(|e| AppError::Usage(e.to_string()))?;
     let (_market, target) = market(&mut settings).await?;
+    if let Some(listen) = settings.metrics_listen {
+        let addr = crate::events::serve_metrics(listen, shutdown.clone())
+            .await
+            .map_err(|e| {
+                AppError::Usage(format!("cannot listen on {listen} (metrics.listen): {e}"))
+            })?;
+        tracing::info!("metrics at http://{addr}/metrics (and /healthz)");
+    }
     let upstream = Arc::new(Upstream::new(settings.upstream.for_target(target)));
     tracing::info!(
         endpoint = %upstream.target().origin(),

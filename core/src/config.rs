@@ -137,9 +137,21 @@ pub struct RawConfig {
     /// `[log]`: tracing output.
     #[serde(default)]
     pub log: LogConfig,
+    /// `[metrics]`: the Prometheus endpoint.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
     /// `[plugins.<name>]`: each game's table (`enabled`, `path`, and its own settings).
     #[serde(default)]
     pub plugins: BTreeMap<String, toml::Table>,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Serve `/metrics` (Prometheus text) and `/healthz` on this address, e.g.
+    /// `"127.0.0.1:9898"`; off when unset.
+    pub listen: Option<String>,
 }
 
 /// `[scanner]`.
@@ -441,6 +453,8 @@ pub struct Settings {
     pub log_level: String,
     /// Plugin tables, in name order.
     pub plugins: Vec<PluginEntry>,
+    /// Where to serve metrics, when set.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// Where environment values come from (the process, `.env`, or a test's map).
@@ -852,6 +866,19 @@ pub fn validate(raw: RawConfig, source: Option<PathBuf>) -> Result<Settings, Con
         .iter()
         .map(|(name, table)| plugin_entry(name, table))
         .collect::<Result<Vec<_>, _>>()?;
+    let metrics_listen = raw
+        .metrics
+        .listen
+        .as_deref()
+        .map(|a| {
+            a.trim().parse::<std::net::SocketAddr>().map_err(|_| {
+                invalid(
+                    "metrics.listen",
+                    format!("must be an address and port like \"127.0.0.1:9898\", got {a:?}"),
+                )
+            })
+        })
+        .transpose()?;
     Ok(Settings {
         source,
         parallel: s.parallel,
@@ -889,6 +916,7 @@ pub fn validate(raw: RawConfig, source: Option<PathBuf>) -> Result<Settings, Con
         log_format,
         log_level: raw.log.level.clone(),
         plugins,
+        metrics_listen,
         raw,
     })
 }

@@ -286,6 +286,7 @@ impl Scheduler {
             stats: self.upstream.stats(true),
             interrupted: shutdown.is_cancelled(),
         };
+        crate::events::CycleEnded.emit();
         let s = &report.stats;
         tracing::info!(
             cycle = id,
@@ -364,6 +365,11 @@ async fn scan_game(
     };
     if let Some(r) = &outcome.report {
         report_wire(&outcome.display_name, r, &seen_forms);
+        crate::events::GameScanned {
+            game: &plugin.name,
+            report: r,
+        }
+        .emit();
     }
     match (&outcome.report, &outcome.failure) {
         (Some(r), None) => tracing::info!(

@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::events;
 use crate::http::{H2Client, HttpErrorKind, HttpOptions, Target};
 use crate::limit::{Rate, RateLimiter};
 use crate::resilience::{CircuitBreaker, Refused, RetryBudget, RetryPolicy};
@@ -364,11 +365,14 @@ impl Upstream {
         request: &ApiRequest,
         cancel: &CancellationToken,
     ) -> Result<ApiResponse, FetchError> {
+        let group = EndpointGroup::of(&request.path).key();
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        events::RequestSent { group }.emit();
         self.budget.record_request();
         let result = self.send_with_retries(request, cancel).await;
         if result.is_err() {
             self.stats.failures.fetch_add(1, Ordering::Relaxed);
+            events::RequestFailed { group }.emit();
         }
         result
     }
@@ -423,9 +427,17 @@ impl Upstream {
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
             // A 429 that named its wait paused the group's bucket (the next acquire waits
             // it out); one that did not, and every other failure, backs off here.
-            if server_wait.is_none() {
-                let backoff = self.config.policy.retry.backoff(attempt - 1, &mut rng);
-                tracing::debug!(path = %request.path, %error, backoff_ms = backoff.as_millis() as u64, "retrying");
+            let backoff = server_wait
+                .is_none()
+                .then(|| self.config.policy.retry.backoff(attempt - 1, &mut rng));
+            events::RequestRetried {
+                group: EndpointGroup::of(&request.path).key(),
+                path: &request.path,
+                error: &error,
+                backoff,
+            }
+            .emit();
+            if let Some(backoff) = backoff {
                 tokio::select! {
                     biased;
                     _ = cancel.cancelled() => return Err(FetchError::Cancelled),
@@ -582,7 +594,12 @@ impl Upstream {
                         response.body.len()
                     ),
                 };
-                tracing::debug!(path = %request.path, %error, "retrying a bad body");
+                events::BadBody {
+                    group: EndpointGroup::of(&request.path).key(),
+                    path: &request.path,
+                    error: &error,
+                }
+                .emit();
                 return Verdict::retry_if(request.read_only, error, None);
             }
             self.breaker.record(true);
@@ -592,6 +609,11 @@ impl Upstream {
             }
             let micros = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
             self.stats.record_latency(micros);
+            events::RequestSucceeded {
+                group: EndpointGroup::of(&request.path).key(),
+                latency: started.elapsed(),
+            }
+            .emit();
             return Verdict::Done(Ok(ApiResponse {
                 status: status.as_u16(),
                 body: Vec::from(response.body),
@@ -636,15 +658,17 @@ impl Upstream {
             if group_limiter.is_some() {
                 self.limiter.on_rate_limited(wait);
             }
-            tracing::warn!(
-                path = %request.path,
-                effective_rate = format_args!("{:.1}/s", limiter.effective_per_sec()),
-                "Rate limit hit, retrying in {}",
-                match wait {
-                    Some(_) => format!("{:.1}s ({told_by})", pause.as_secs_f64()),
-                    None => "a backoff (no RateLimit-Reset or Retry-After)".to_owned(),
-                }
-            );
+            let retry_in = match wait {
+                Some(_) => format!("{:.1}s ({told_by})", pause.as_secs_f64()),
+                None => "a backoff (no RateLimit-Reset or Retry-After)".to_owned(),
+            };
+            events::RateLimited {
+                group: EndpointGroup::of(&request.path).key(),
+                path: &request.path,
+                effective_per_sec: limiter.effective_per_sec(),
+                retry_in: &retry_in,
+            }
+            .emit();
             let error = FetchError::Http {
                 status: 429,
                 message,
@@ -742,13 +766,13 @@ impl Upstream {
     fn record_failure(&self, error: &FetchError) {
         *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(error.to_string());
         if self.breaker.record(false) {
-            tracing::warn!(
-                upstream = %self.config.target.origin(),
-                cause = %error,
-                failures = self.config.policy.breaker_failures,
-                cooldown_ms = self.config.policy.breaker_cooldown.as_millis() as u64,
-                "circuit breaker opened: failing fast until the cool-down ends"
-            );
+            events::BreakerOpened {
+                upstream: &self.config.target.origin(),
+                cause: error,
+                failures: self.config.policy.breaker_failures,
+                cooldown: self.config.policy.breaker_cooldown,
+            }
+            .emit();
         }
     }
 }

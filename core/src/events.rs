@@ -1,0 +1,405 @@
+//! The host's internal events: one type per thing that happens, whose `emit` both counts it
+//! (Prometheus metrics) and logs it, so the count and the log line can never disagree (the
+//! Vector pattern). Counters live in one process-wide [`Metrics`] registry; `metrics.listen`
+//! serves it as Prometheus text at `/metrics` (with `/healthz`).
+//!
+//! Adding an event: a struct here, its counter in [`Metrics`], one `emit` call where it
+//! happens.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// An endpoint group label (`market`, `sales`, `fees`, `other`).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GroupLabel {
+    /// The group.
+    pub group: String,
+}
+
+/// A game label.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GameLabel {
+    /// The plugin name.
+    pub game: String,
+}
+
+/// A dropped-entry label: which endpoint and why.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DropLabel {
+    /// The game.
+    pub game: String,
+    /// The endpoint (`aggregated prices`).
+    pub endpoint: String,
+    /// The reason (`bad price`).
+    pub reason: String,
+}
+
+/// Every counter and histogram the host keeps.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<GroupLabel, Counter>,
+    retries: Family<GroupLabel, Counter>,
+    rate_limited: Family<GroupLabel, Counter>,
+    failures: Family<GroupLabel, Counter>,
+    bad_bodies: Family<GroupLabel, Counter>,
+    breaker_opened: Counter,
+    latency: Family<GroupLabel, Histogram>,
+    listings: Family<GameLabel, Counter>,
+    opportunities: Family<GameLabel, Counter>,
+    game_errors: Family<GameLabel, Counter>,
+    dropped: Family<DropLabel, Counter>,
+    cycles: Counter,
+}
+
+fn latency_histogram() -> Histogram {
+    // 1 ms .. ~16 s.
+    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+        0.001, 2.0, 15,
+    ))
+}
+
+impl Metrics {
+    fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("skinscan");
+        let m = Metrics {
+            requests: Family::default(),
+            retries: Family::default(),
+            rate_limited: Family::default(),
+            failures: Family::default(),
+            bad_bodies: Family::default(),
+            breaker_opened: Counter::default(),
+            latency: Family::new_with_constructor(latency_histogram),
+            listings: Family::default(),
+            opportunities: Family::default(),
+            game_errors: Family::default(),
+            dropped: Family::default(),
+            cycles: Counter::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "requests",
+            "Requests sent to the market (first attempts)",
+            m.requests.clone(),
+        );
+        registry.register("retries", "Requests retried", m.retries.clone());
+        registry.register(
+            "rate_limited",
+            "429 answers from the market",
+            m.rate_limited.clone(),
+        );
+        registry.register(
+            "request_failures",
+            "Requests that failed in the end",
+            m.failures.clone(),
+        );
+        registry.register(
+            "bad_bodies",
+            "2xx answers cut short or not JSON (retried)",
+            m.bad_bodies.clone(),
+        );
+        registry.register(
+            "breaker_opened",
+            "Times the circuit breaker opened",
+            m.breaker_opened.clone(),
+        );
+        registry.register(
+            "request_latency_seconds",
+            "Latency of successful attempts",
+            m.latency.clone(),
+        );
+        registry.register("listings", "Listings read, by game", m.listings.clone());
+        registry.register(
+            "opportunities",
+            "Opportunities found, by game",
+            m.opportunities.clone(),
+        );
+        registry.register(
+            "game_errors",
+            "Errors reported by game scans",
+            m.game_errors.clone(),
+        );
+        registry.register(
+            "dropped_entries",
+            "Answer entries not understood, by game, endpoint and reason",
+            m.dropped.clone(),
+        );
+        registry.register("cycles", "Scan cycles completed", m.cycles.clone());
+        Metrics { registry, ..m }
+    }
+
+    /// The registry as Prometheus text.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// The process-wide metrics.
+pub fn metrics() -> &'static Metrics {
+    static METRICS: OnceLock<Metrics> = OnceLock::new();
+    METRICS.get_or_init(Metrics::new)
+}
+
+fn group(g: &str) -> GroupLabel {
+    GroupLabel {
+        group: g.to_owned(),
+    }
+}
+
+fn game(g: &str) -> GameLabel {
+    GameLabel { game: g.to_owned() }
+}
+
+/// A request is about to be sent (first attempt).
+#[derive(Debug)]
+pub struct RequestSent<'a> {
+    /// Its endpoint group.
+    pub group: &'a str,
+}
+
+impl RequestSent<'_> {
+    /// Counts it.
+    pub fn emit(&self) {
+        metrics().requests.get_or_create(&group(self.group)).inc();
+    }
+}
+
+/// A request is retried.
+#[derive(Debug)]
+pub struct RequestRetried<'a> {
+    /// Its endpoint group.
+    pub group: &'a str,
+    /// Its path.
+    pub path: &'a str,
+    /// Why.
+    pub error: &'a skinscan_sdk::FetchError,
+    /// The backoff before it, if any.
+    pub backoff: Option<Duration>,
+}
+
+impl RequestRetried<'_> {
+    /// Counts and logs it.
+    pub fn emit(&self) {
+        metrics().retries.get_or_create(&group(self.group)).inc();
+        tracing::debug!(
+            path = %self.path,
+            error = %self.error,
+            backoff_ms = self.backoff.map(|b| b.as_millis() as u64),
+            "retrying"
+        );
+    }
+}
+
+/// An attempt answered successfully.
+#[derive(Debug)]
+pub struct RequestSucceeded<'a> {
+    /// Its endpoint group.
+    pub group: &'a str,
+    /// How long it took.
+    pub latency: Duration,
+}
+
+impl RequestSucceeded<'_> {
+    /// Records its latency.
+    pub fn emit(&self) {
+        metrics()
+            .latency
+            .get_or_create(&group(self.group))
+            .observe(self.latency.as_secs_f64());
+    }
+}
+
+/// A request failed in the end.
+#[derive(Debug)]
+pub struct RequestFailed<'a> {
+    /// Its endpoint group.
+    pub group: &'a str,
+}
+
+impl RequestFailed<'_> {
+    /// Counts it.
+    pub fn emit(&self) {
+        metrics().failures.get_or_create(&group(self.group)).inc();
+    }
+}
+
+/// A 429.
+#[derive(Debug)]
+pub struct RateLimited<'a> {
+    /// Its endpoint group.
+    pub group: &'a str,
+    /// Its path.
+    pub path: &'a str,
+    /// The group's rate after the cut, per second.
+    pub effective_per_sec: f64,
+    /// What the wait is, in words.
+    pub retry_in: &'a str,
+}
+
+impl RateLimited<'_> {
+    /// Counts and logs it.
+    pub fn emit(&self) {
+        metrics()
+            .rate_limited
+            .get_or_create(&group(self.group))
+            .inc();
+        tracing::warn!(
+            path = %self.path,
+            effective_rate = format_args!("{:.1}/s", self.effective_per_sec),
+            "Rate limit hit, retrying in {}",
+            self.retry_in
+        );
+    }
+}
+
+/// A 2xx body that was cut short or not JSON.
+#[derive(Debug)]
+pub struct BadBody<'a> {
+    /// Its endpoint group.
+    pub group: &'a str,
+    /// Its path.
+    pub path: &'a str,
+    /// What was wrong.
+    pub error: &'a skinscan_sdk::FetchError,
+}
+
+impl BadBody<'_> {
+    /// Counts and logs it.
+    pub fn emit(&self) {
+        metrics().bad_bodies.get_or_create(&group(self.group)).inc();
+        tracing::debug!(path = %self.path, error = %self.error, "retrying a bad body");
+    }
+}
+
+/// The circuit breaker opened.
+#[derive(Debug)]
+pub struct BreakerOpened<'a> {
+    /// The upstream.
+    pub upstream: &'a str,
+    /// The failure that opened it.
+    pub cause: &'a skinscan_sdk::FetchError,
+    /// Consecutive failures that opened it.
+    pub failures: u32,
+    /// How long it stays open.
+    pub cooldown: Duration,
+}
+
+impl BreakerOpened<'_> {
+    /// Counts and logs it.
+    pub fn emit(&self) {
+        metrics().breaker_opened.inc();
+        tracing::warn!(
+            upstream = %self.upstream,
+            cause = %self.cause,
+            failures = self.failures,
+            cooldown_ms = self.cooldown.as_millis() as u64,
+            "circuit breaker opened: failing fast until the cool-down ends"
+        );
+    }
+}
+
+/// A game finished with a report.
+#[derive(Debug)]
+pub struct GameScanned<'a> {
+    /// The plugin.
+    pub game: &'a str,
+    /// Its report.
+    pub report: &'a skinscan_sdk::GameReport,
+}
+
+impl GameScanned<'_> {
+    /// Counts listings, opportunities, errors and dropped entries.
+    pub fn emit(&self) {
+        let m = metrics();
+        let label = game(self.game);
+        m.listings
+            .get_or_create(&label)
+            .inc_by(self.report.listings_seen);
+        m.opportunities
+            .get_or_create(&label)
+            .inc_by(self.report.opportunities.len() as u64);
+        m.game_errors
+            .get_or_create(&label)
+            .inc_by(self.report.errors.len() as u64);
+        for ((endpoint, reason), n) in &self.report.wire.dropped {
+            m.dropped
+                .get_or_create(&DropLabel {
+                    game: self.game.to_owned(),
+                    endpoint: endpoint.clone(),
+                    reason: reason.clone(),
+                })
+                .inc_by(*n);
+        }
+    }
+}
+
+/// A cycle ended.
+#[derive(Debug)]
+pub struct CycleEnded;
+
+impl CycleEnded {
+    /// Counts it.
+    pub fn emit(&self) {
+        metrics().cycles.inc();
+    }
+}
+
+/// The metrics endpoint: `GET /metrics` (Prometheus text) and `GET /healthz`, until
+/// `shutdown`. Returns the address bound (for `127.0.0.1:0`).
+pub async fn serve_metrics(
+    listen: SocketAddr,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> std::io::Result<SocketAddr> {
+    use http_body_util::Full;
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let shutdown = Arc::new(shutdown);
+    tokio::spawn(async move {
+        loop {
+            let stream = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((s, _)) => s,
+                    Err(_) => continue,
+                },
+            };
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(
+                    |req: http::Request<hyper::body::Incoming>| async move {
+                        let (status, ctype, body) = match req.uri().path() {
+                            "/metrics" => (
+                                200,
+                                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                                metrics().encode(),
+                            ),
+                            "/healthz" => (200, "text/plain", "ok\n".to_owned()),
+                            _ => (404, "text/plain", "try /metrics or /healthz\n".to_owned()),
+                        };
+                        let mut r = http::Response::new(Full::new(bytes::Bytes::from(body)));
+                        *r.status_mut() =
+                            http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::OK);
+                        r.headers_mut().insert(
+                            http::header::CONTENT_TYPE,
+                            http::HeaderValue::from_static(ctype),
+                        );
+                        Ok::<_, std::convert::Infallible>(r)
+                    },
+                );
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok(addr)
+}
