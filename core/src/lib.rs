@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod config;
+pub mod dmarket;
 pub mod events;
 pub mod http;
 pub mod limit;

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::plugin::Plugin;
-use crate::upstream::{StatsSnapshot, Upstream};
+use crate::upstream::{StatsSnapshot, Transport, Upstream};
 
 /// How cycles run.
 #[derive(Debug, Clone)]
@@ -120,7 +120,7 @@ impl CycleObserver for NoObserver {}
 /// The host's [`ScanContext`]: the shared upstream, this game's cancellation, its progress.
 struct HostContext {
     game: String,
-    upstream: Arc<Upstream>,
+    upstream: Arc<dyn Transport>,
     cancel: CancellationToken,
     observer: Arc<dyn CycleObserver>,
 }
@@ -160,6 +160,7 @@ type SeenForms = Arc<std::sync::Mutex<std::collections::BTreeSet<(String, String
 #[derive(Debug)]
 pub struct Scheduler {
     upstream: Arc<Upstream>,
+    transport: Arc<dyn Transport>,
     plugins: Vec<Plugin>,
     options: ScheduleOptions,
     seen_forms: SeenForms,
@@ -174,6 +175,7 @@ impl Scheduler {
     ) -> Scheduler {
         let plugins = plugins.into_iter().filter(|p| p.enabled).collect();
         Scheduler {
+            transport: upstream.clone(),
             upstream,
             plugins,
             options,
@@ -189,6 +191,13 @@ impl Scheduler {
     /// The shared upstream.
     pub fn upstream(&self) -> &Arc<Upstream> {
         &self.upstream
+    }
+
+    /// Sends games' requests through `layer` (which wraps this scheduler's upstream, e.g. a
+    /// cache or a recorder) instead of the upstream directly.
+    pub fn with_transport(mut self, layer: Arc<dyn Transport>) -> Scheduler {
+        self.transport = layer;
+        self
     }
 
     /// Runs one cycle. `shutdown` cancels it (partial reports are still returned).
@@ -229,7 +238,7 @@ impl Scheduler {
                     let span = tracing::info_span!("game", game = %plugin.name);
                     let game = scan_game(
                         plugin,
-                        self.upstream.clone(),
+                        self.transport.clone(),
                         self.options.clone(),
                         shutdown.clone(),
                         observer.clone(),
@@ -306,7 +315,7 @@ impl Scheduler {
 
 async fn scan_game(
     plugin: Plugin,
-    upstream: Arc<Upstream>,
+    upstream: Arc<dyn Transport>,
     options: ScheduleOptions,
     shutdown: CancellationToken,
     observer: Arc<dyn CycleObserver>,

@@ -26,65 +26,7 @@ use crate::resilience::{CircuitBreaker, Refused, RetryBudget, RetryPolicy};
 use crate::rng::Rng;
 use crate::sign::Signer;
 
-/// A family of endpoints with its own limit, as DMarket publishes them (`[market.limits]`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum EndpointGroup {
-    /// Market listings: v1 `/exchange/v1/market/items` and v2 `/marketplace-api/v2/offers`.
-    Market,
-    /// Last sales.
-    Sales,
-    /// The account's fees (`/exchange/v1/customized-fees`).
-    Fees,
-    /// Everything else, counted together (aggregated prices included).
-    Other,
-}
-
-impl EndpointGroup {
-    /// Every group, in config order.
-    pub const ALL: [EndpointGroup; 4] = [
-        EndpointGroup::Market,
-        EndpointGroup::Sales,
-        EndpointGroup::Fees,
-        EndpointGroup::Other,
-    ];
-
-    /// The group of a request path.
-    pub fn of(path: &str) -> EndpointGroup {
-        use skinscan_sdk::dmarket::{CUSTOMIZED_FEES_PATH, LAST_SALES_PATH};
-        match path {
-            p if skinscan_sdk::dmarket::is_listings_path(p) => EndpointGroup::Market,
-            LAST_SALES_PATH => EndpointGroup::Sales,
-            CUSTOMIZED_FEES_PATH => EndpointGroup::Fees,
-            _ => EndpointGroup::Other,
-        }
-    }
-
-    /// The key in `[market.limits]`.
-    pub fn key(self) -> &'static str {
-        match self {
-            EndpointGroup::Market => "market",
-            EndpointGroup::Sales => "sales",
-            EndpointGroup::Fees => "fees",
-            EndpointGroup::Other => "other",
-        }
-    }
-
-    /// DMarket's published limit for this group, per second: signed in (per account) or not
-    /// (per IP). `None` for last sales unsigned: not listed, it counts under `other`.
-    /// Source: DMarket's help-center article "What are the rate limits for requests".
-    pub fn published_per_sec(self, signed: bool) -> Option<u32> {
-        match (self, signed) {
-            (EndpointGroup::Market, true) => Some(10),
-            (EndpointGroup::Market, false) => Some(2),
-            (EndpointGroup::Sales, true) => Some(6),
-            (EndpointGroup::Sales, false) => None,
-            (EndpointGroup::Fees, true) => Some(110),
-            (EndpointGroup::Fees, false) => Some(2),
-            (EndpointGroup::Other, true) => Some(20),
-            (EndpointGroup::Other, false) => Some(6),
-        }
-    }
-}
+pub use crate::dmarket::EndpointGroup;
 
 /// Delivery-time spread allowed for per-group limits: a group's window is this much longer
 /// than its period, so a server counting arrivals per fixed second never sees more than the
@@ -195,6 +137,36 @@ pub struct StatsSnapshot {
     pub connections: u64,
 }
 
+/// Something requests can be sent through: the [`Upstream`] itself, or a layer around one
+/// (a cache, a recorder, metrics) that implements this trait and delegates. The scheduler
+/// hands games an `Arc<dyn Transport>`.
+#[async_trait::async_trait]
+pub trait Transport: Send + Sync + std::fmt::Debug {
+    /// Sends `request`; `cancel` stops waiting.
+    async fn send(
+        &self,
+        request: &ApiRequest,
+        cancel: &CancellationToken,
+    ) -> Result<ApiResponse, FetchError>;
+    /// Whether requests are signed (plugins then read the account's fees).
+    fn signed(&self) -> bool;
+}
+
+#[async_trait::async_trait]
+impl Transport for Upstream {
+    async fn send(
+        &self,
+        request: &ApiRequest,
+        cancel: &CancellationToken,
+    ) -> Result<ApiResponse, FetchError> {
+        Upstream::send(self, request, cancel).await
+    }
+
+    fn signed(&self) -> bool {
+        Upstream::signed(self)
+    }
+}
+
 /// The market API as the host reaches it.
 #[derive(Debug)]
 pub struct Upstream {
@@ -210,6 +182,8 @@ pub struct Upstream {
     clock: ClockWatch,
     /// The last failure the breaker counted, for its message.
     last_failure: Mutex<Option<String>>,
+    /// What the pipeline needs to know of the market (groups, auth, error bodies, hints).
+    api: std::sync::Arc<dyn crate::dmarket::MarketApi>,
 }
 
 /// The server's clock as its `Date` headers tell it, read on the first answer of every
@@ -293,6 +267,7 @@ impl Upstream {
             user_agent: HeaderValue::from_static(concat!("skinscan/", env!("CARGO_PKG_VERSION"))),
             warned_limit: std::sync::atomic::AtomicBool::new(false),
             last_failure: Mutex::new(None),
+            api: std::sync::Arc::new(crate::dmarket::Dmarket),
             clock: ClockWatch {
                 skew: std::sync::atomic::AtomicI64::new(i64::MIN),
                 ..ClockWatch::default()
@@ -365,7 +340,7 @@ impl Upstream {
         request: &ApiRequest,
         cancel: &CancellationToken,
     ) -> Result<ApiResponse, FetchError> {
-        let group = EndpointGroup::of(&request.path).key();
+        let group = self.api.group(&request.path).key();
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         events::RequestSent { group }.emit();
         self.budget.record_request();
@@ -382,7 +357,7 @@ impl Upstream {
         request: &ApiRequest,
         cancel: &CancellationToken,
     ) -> Result<ApiResponse, FetchError> {
-        let group_limiter = self.group_limiter(EndpointGroup::of(&request.path));
+        let group_limiter = self.group_limiter(self.api.group(&request.path));
         let path_and_query = request.path_and_query();
         let query = request.encoded_query();
         let body = Bytes::from(request.body.clone().unwrap_or_default());
@@ -431,7 +406,7 @@ impl Upstream {
                 .is_none()
                 .then(|| self.config.policy.retry.backoff(attempt - 1, &mut rng));
             events::RequestRetried {
-                group: EndpointGroup::of(&request.path).key(),
+                group: self.api.group(&request.path).key(),
                 path: &request.path,
                 error: &error,
                 backoff,
@@ -491,16 +466,7 @@ impl Upstream {
             );
         }
         if let Some(signer) = &self.config.policy.signer {
-            let date = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            let signed = signer.sign(request.method.as_str(), &request.path, query, body, date);
-            for (name, value) in [
-                ("x-api-key", signed.api_key),
-                ("x-sign-date", signed.date),
-                ("x-request-sign", signed.signature),
-            ] {
+            for (name, value) in self.api.auth_headers(signer, request, query, body) {
                 if let Ok(mut v) = HeaderValue::from_str(&value) {
                     v.set_sensitive(true);
                     headers.insert(name, v);
@@ -516,7 +482,7 @@ impl Upstream {
         &self,
         request: &ApiRequest,
     ) -> Result<(crate::http::HttpResponse, Duration), FetchError> {
-        if let Some(l) = self.group_limiter(EndpointGroup::of(&request.path)) {
+        if let Some(l) = self.group_limiter(self.api.group(&request.path)) {
             l.acquire().await;
         }
         self.limiter.acquire().await;
@@ -581,138 +547,112 @@ impl Upstream {
         self.clock.observe(response.connection, &response.headers);
         let limits = RateHeaders::read(&response.headers);
         self.observe_window(request, &limits, group_limiter, status);
-        if status.is_success() {
-            // DMarket answers JSON. A body cut short (RST_STREAM(NO_ERROR) mid-body, or an
-            // early END_STREAM) or not JSON at all is retried like a reset stream, within the
-            // attempts and the budget, and counted.
-            if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&response.body) {
+        let group = self.api.group(&request.path).key();
+        match classify(
+            status.as_u16(),
+            &limits,
+            &response.body,
+            self.config.policy.max_server_wait,
+        ) {
+            Outcome::Success => {
+                self.breaker.record(true);
+                self.limiter.on_success();
+                if let Some(g) = group_limiter {
+                    g.on_success();
+                }
+                let micros = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
+                self.stats.record_latency(micros);
+                events::RequestSucceeded {
+                    group,
+                    latency: started.elapsed(),
+                }
+                .emit();
+                Verdict::Done(Ok(ApiResponse {
+                    status: status.as_u16(),
+                    body: Vec::from(response.body),
+                }))
+            }
+            Outcome::BadBody(why) => {
                 self.stats.bad_bodies.fetch_add(1, Ordering::Relaxed);
                 let error = FetchError::Transport {
                     message: format!(
-                        "the answer to {} was cut short or is not JSON ({e}; {} bytes)",
+                        "the answer to {} was cut short or is not JSON ({why}; {} bytes)",
                         request.path,
                         response.body.len()
                     ),
                 };
                 events::BadBody {
-                    group: EndpointGroup::of(&request.path).key(),
+                    group,
                     path: &request.path,
                     error: &error,
                 }
                 .emit();
-                return Verdict::retry_if(request.read_only, error, None);
+                Verdict::retry_if(request.read_only, error, None)
             }
-            self.breaker.record(true);
-            self.limiter.on_success();
-            if let Some(g) = group_limiter {
-                g.on_success();
-            }
-            let micros = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
-            self.stats.record_latency(micros);
-            events::RequestSucceeded {
-                group: EndpointGroup::of(&request.path).key(),
-                latency: started.elapsed(),
-            }
-            .emit();
-            return Verdict::Done(Ok(ApiResponse {
-                status: status.as_u16(),
-                body: Vec::from(response.body),
-            }));
-        }
-        let message = skinscan_sdk::dmarket::parse_error_body(&response.body)
-            .map(|e| {
-                if e.message.is_empty() {
-                    e.code
-                } else {
-                    e.message
-                }
-            })
-            .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            self.breaker.record(true);
-            self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
-            // DMarket documents 429 without Retry-After: RateLimit-Reset says when the
-            // window ends. Wait for the later of the two when both come.
-            let (wait, told_by) = match (limits.retry_after, limits.reset) {
-                (Some(a), Some(r)) if r > a => (Some(r), "RateLimit-Reset"),
-                (Some(a), _) => (Some(a), "Retry-After"),
-                (None, Some(r)) => (Some(r), "RateLimit-Reset"),
-                (None, None) => (None, ""),
-            };
-            let max = self.config.policy.max_server_wait;
-            if let Some(w) = wait
-                && w > max
-            {
-                return Verdict::Done(Err(FetchError::Http {
+            Outcome::WaitTooLong { wait, told_by } => {
+                self.breaker.record(true);
+                self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+                let message = self.api.error_message(status.as_u16(), &response.body);
+                Verdict::Done(Err(FetchError::Http {
                     status: 429,
                     message: format!(
                         "{message}; the server asks to wait {} ({told_by}), more than \
                          market.max_server_wait ({}): not waiting",
-                        humantime::format_duration(Duration::from_secs(w.as_secs())),
-                        humantime::format_duration(max)
+                        humantime::format_duration(Duration::from_secs(wait.as_secs())),
+                        humantime::format_duration(self.config.policy.max_server_wait)
                     ),
-                }));
+                }))
             }
-            let limiter = group_limiter.unwrap_or(&self.limiter);
-            let pause = limiter.on_rate_limited(wait);
-            if group_limiter.is_some() {
-                self.limiter.on_rate_limited(wait);
+            Outcome::RateLimited { wait } => {
+                self.breaker.record(true);
+                self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+                let pause_for = wait.map(|(w, _)| w);
+                let limiter = group_limiter.unwrap_or(&self.limiter);
+                let pause = limiter.on_rate_limited(pause_for);
+                if group_limiter.is_some() {
+                    self.limiter.on_rate_limited(pause_for);
+                }
+                let retry_in = match wait {
+                    Some((_, told_by)) => format!("{:.1}s ({told_by})", pause.as_secs_f64()),
+                    None => "a backoff (no RateLimit-Reset or Retry-After)".to_owned(),
+                };
+                events::RateLimited {
+                    group,
+                    path: &request.path,
+                    effective_per_sec: limiter.effective_per_sec(),
+                    retry_in: &retry_in,
+                }
+                .emit();
+                let error = FetchError::Http {
+                    status: 429,
+                    message: self.api.error_message(status.as_u16(), &response.body),
+                };
+                Verdict::retry_if(request.read_only, error, pause_for)
             }
-            let retry_in = match wait {
-                Some(_) => format!("{:.1}s ({told_by})", pause.as_secs_f64()),
-                None => "a backoff (no RateLimit-Reset or Retry-After)".to_owned(),
-            };
-            events::RateLimited {
-                group: EndpointGroup::of(&request.path).key(),
-                path: &request.path,
-                effective_per_sec: limiter.effective_per_sec(),
-                retry_in: &retry_in,
+            Outcome::ServerError => {
+                let error = FetchError::Http {
+                    status: status.as_u16(),
+                    message: self.api.error_message(status.as_u16(), &response.body),
+                };
+                self.record_failure(&error);
+                Verdict::retry_if(request.read_only, error, None)
             }
-            .emit();
-            let error = FetchError::Http {
-                status: 429,
-                message,
-            };
-            return Verdict::retry_if(request.read_only, error, wait);
+            Outcome::ClientError => {
+                // The server is fine, the request is not. No retry.
+                self.breaker.record(true);
+                let message = self.api.error_message(status.as_u16(), &response.body);
+                let message = self.api.explain(
+                    status.as_u16(),
+                    message,
+                    self.config.policy.signer.is_some(),
+                    self.clock.skew(),
+                );
+                Verdict::Done(Err(FetchError::Http {
+                    status: status.as_u16(),
+                    message,
+                }))
+            }
         }
-        if status.is_server_error() {
-            let error = FetchError::Http {
-                status: status.as_u16(),
-                message,
-            };
-            self.record_failure(&error);
-            return Verdict::retry_if(request.read_only, error, None);
-        }
-        // Other 4xx: the server is fine, the request is not. No retry.
-        self.breaker.record(true);
-        let message = if status == StatusCode::UNAUTHORIZED {
-            if self.config.policy.signer.is_none() {
-                format!(
-                    "{message} (this request was not signed: anonymous use of DMarket's API has \
-                     been reported broken since 2023; set DMARKET_PUBLIC_KEY and \
-                     DMARKET_SECRET_KEY)"
-                )
-            } else if let Some(skew) = self.clock.skew().filter(|s| s.abs() > 60) {
-                format!(
-                    "{message} (this machine's clock is {}s {} the server's, and DMarket refuses \
-                     signatures more than 2 minutes off: sync the clock, e.g. with NTP)",
-                    skew.abs(),
-                    if skew > 0 { "behind" } else { "ahead of" }
-                )
-            } else if message.contains("clock") || message.to_ascii_lowercase().contains("date") {
-                format!(
-                    "{message} (the signature's X-Sign-Date is checked against the server clock: sync this machine's clock, e.g. with NTP)"
-                )
-            } else {
-                format!("{message} (check DMARKET_PUBLIC_KEY and DMARKET_SECRET_KEY)")
-            }
-        } else {
-            message
-        };
-        Verdict::Done(Err(FetchError::Http {
-            status: status.as_u16(),
-            message,
-        }))
     }
 
     /// Reads the server's view of the group's window from an answer: a window spent that our
@@ -828,6 +768,54 @@ fn parse_retry_after(v: &str) -> Option<Duration> {
     )
 }
 
+/// What an answer means for the request, decided from the answer alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    /// 2xx with a whole JSON body.
+    Success,
+    /// 2xx whose body was cut short or is not JSON: retry.
+    BadBody(String),
+    /// 429: pause for the server's wait (and which header named it), else back off; retry.
+    RateLimited {
+        wait: Option<(Duration, &'static str)>,
+    },
+    /// 429 asking for a wait over the cap: fail at once.
+    WaitTooLong {
+        wait: Duration,
+        told_by: &'static str,
+    },
+    /// 5xx: retry, count towards the breaker.
+    ServerError,
+    /// Any other status: fail, no retry.
+    ClientError,
+}
+
+/// Classifies an answer: a pure function of its status, rate-limit headers and body.
+fn classify(status: u16, limits: &RateHeaders, body: &[u8], max_wait: Duration) -> Outcome {
+    match status {
+        200..=299 => match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+            Ok(_) => Outcome::Success,
+            Err(e) => Outcome::BadBody(e.to_string()),
+        },
+        429 => {
+            // DMarket documents 429 without Retry-After: RateLimit-Reset says when the
+            // window ends. Wait for the later of the two when both come.
+            let wait = match (limits.retry_after, limits.reset) {
+                (Some(a), Some(r)) if r > a => Some((r, "RateLimit-Reset")),
+                (Some(a), _) => Some((a, "Retry-After")),
+                (None, Some(r)) => Some((r, "RateLimit-Reset")),
+                (None, None) => None,
+            };
+            match wait {
+                Some((w, told_by)) if w > max_wait => Outcome::WaitTooLong { wait: w, told_by },
+                wait => Outcome::RateLimited { wait },
+            }
+        }
+        500..=599 => Outcome::ServerError,
+        _ => Outcome::ClientError,
+    }
+}
+
 enum Verdict {
     Done(Result<ApiResponse, FetchError>),
     Retry {
@@ -852,34 +840,6 @@ impl Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn paths_map_to_endpoint_groups() {
-        assert_eq!(
-            EndpointGroup::of("/exchange/v1/market/items"),
-            EndpointGroup::Market
-        );
-        assert_eq!(
-            EndpointGroup::of("/marketplace-api/v2/offers"),
-            EndpointGroup::Market
-        );
-        assert_eq!(
-            EndpointGroup::of("/marketplace-api/v1/aggregated-prices"),
-            EndpointGroup::Other
-        );
-        assert_eq!(
-            EndpointGroup::of("/exchange/v1/customized-fees"),
-            EndpointGroup::Fees
-        );
-        assert_eq!(
-            EndpointGroup::of("/trade-aggregator/v1/last-sales"),
-            EndpointGroup::Sales
-        );
-        assert_eq!(
-            EndpointGroup::of("/account/v1/balance"),
-            EndpointGroup::Other
-        );
-    }
 
     #[test]
     fn rate_limit_headers_are_read_in_both_spellings_and_retry_after_as_a_date() {
@@ -931,16 +891,46 @@ mod tests {
     }
 
     #[test]
-    fn published_limits_follow_dmarkets_table() {
-        let signed: Vec<_> = EndpointGroup::ALL
-            .iter()
-            .map(|g| g.published_per_sec(true))
-            .collect();
-        let anon: Vec<_> = EndpointGroup::ALL
-            .iter()
-            .map(|g| g.published_per_sec(false))
-            .collect();
-        assert_eq!(signed, vec![Some(10), Some(6), Some(110), Some(20)]);
-        assert_eq!(anon, vec![Some(2), None, Some(2), Some(6)]);
+    fn answers_are_classified_from_status_headers_and_body_alone() {
+        let none = RateHeaders::default();
+        let max = Duration::from_secs(60);
+        assert_eq!(classify(200, &none, b"{}", max), Outcome::Success);
+        assert!(matches!(
+            classify(200, &none, b"{\"objects\":[", max),
+            Outcome::BadBody(_)
+        ));
+        assert!(matches!(
+            classify(204, &none, b"<html>", max),
+            Outcome::BadBody(_)
+        ));
+        assert_eq!(
+            classify(429, &none, b"", max),
+            Outcome::RateLimited { wait: None }
+        );
+        let both = RateHeaders {
+            reset: Some(Duration::from_secs(2)),
+            retry_after: Some(Duration::from_secs(1)),
+            ..RateHeaders::default()
+        };
+        assert_eq!(
+            classify(429, &both, b"", max),
+            Outcome::RateLimited {
+                wait: Some((Duration::from_secs(2), "RateLimit-Reset"))
+            }
+        );
+        let long = RateHeaders {
+            retry_after: Some(Duration::from_secs(3_600)),
+            ..RateHeaders::default()
+        };
+        assert_eq!(
+            classify(429, &long, b"", max),
+            Outcome::WaitTooLong {
+                wait: Duration::from_secs(3_600),
+                told_by: "Retry-After"
+            }
+        );
+        assert_eq!(classify(503, &none, b"", max), Outcome::ServerError);
+        assert_eq!(classify(401, &none, b"", max), Outcome::ClientError);
+        assert_eq!(classify(404, &none, b"{}", max), Outcome::ClientError);
     }
 }

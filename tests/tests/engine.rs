@@ -374,3 +374,49 @@ async fn per_endpoint_group_limits_space_that_group_only() {
         started.elapsed()
     );
 }
+
+/// A layer as a cache or a recorder would be: it wraps the upstream and delegates.
+#[derive(Debug)]
+struct Counting {
+    inner: Arc<Upstream>,
+    seen: std::sync::Mutex<Vec<String>>,
+}
+
+#[skinscan_sdk::async_trait]
+impl skinscan_core::upstream::Transport for Counting {
+    async fn send(
+        &self,
+        request: &ApiRequest,
+        cancel: &CancellationToken,
+    ) -> Result<skinscan_sdk::ApiResponse, FetchError> {
+        self.seen.lock().unwrap().push(request.path.clone());
+        self.inner.send(request, cancel).await
+    }
+
+    fn signed(&self) -> bool {
+        self.inner.signed()
+    }
+}
+
+#[tokio::test]
+async fn a_transport_layer_sees_every_request_of_a_cycle() {
+    let sim = plain_sim(100).await;
+    let upstream = Arc::new(Upstream::new(upstream_config(&sim.url(), 1_000.0)));
+    let layer = Arc::new(Counting {
+        inner: upstream.clone(),
+        seen: std::sync::Mutex::new(Vec::new()),
+    });
+    let scheduler = skinscan_core::schedule::Scheduler::new(upstream, builtins(&[]), parallel(4))
+        .with_transport(layer.clone());
+    let report = scheduler
+        .run_cycle(
+            1,
+            &CancellationToken::new(),
+            Arc::new(skinscan_core::schedule::NoObserver),
+        )
+        .await;
+    assert_all_ok(&report);
+    let seen = layer.seen.lock().unwrap().len() as u64;
+    assert_eq!(seen, sim.stats().requests);
+    assert_eq!(seen, report.stats.requests);
+}
