@@ -14,10 +14,11 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{ConfigError, Endpoint, OutputFormat, Settings};
-use crate::output::{JsonlSink, LiveOutput, SinkError, render_json, render_table};
+use crate::output::JsonlSink;
 use crate::plugin::{Plugin, PluginError, builtin_names};
 use crate::schedule::{ScheduleOptions, Scheduler};
 use crate::sim::{SimConfig, SimServer};
+use crate::sinks::{Fanout, JsonSink, JsonlLines, ProgressSink, Sink, SinkFailure, TableSink};
 use crate::upstream::Upstream;
 
 /// Exit status: success.
@@ -40,7 +41,7 @@ pub enum AppError {
     Plugin(#[from] PluginError),
     /// The JSON Lines file cannot be written.
     #[error(transparent)]
-    Output(#[from] SinkError),
+    Output(#[from] SinkFailure),
     /// Arguments that do not make sense.
     #[error("{0}")]
     Usage(String),
@@ -187,27 +188,28 @@ pub async fn scan(
             grace_period: settings.grace_period,
         },
     );
-    let live = Arc::new(LiveOutput::new(options.progress.clone(), jsonl));
+    // The outputs, each a sink with its own queue: a new output is one line here.
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    if let Some(bars) = options.progress.clone() {
+        sinks.push(Box::new(ProgressSink::new(bars)));
+    }
+    if let Some(file) = jsonl {
+        sinks.push(Box::new(JsonlLines { file }));
+    }
+    sinks.push(match format {
+        OutputFormat::Table => Box::new(TableSink { top: settings.top }),
+        OutputFormat::Json => Box::new(JsonSink),
+    });
+    let outputs = Arc::new(Fanout::new(sinks));
     let last_cycle = options.cycles;
     let mut cycle = 0;
     loop {
         cycle += 1;
         let started = Instant::now();
-        let report = scheduler.run_cycle(cycle, &shutdown, live.clone()).await;
-        live.clear();
-        let mut stdout = std::io::stdout().lock();
-        let written = match format {
-            OutputFormat::Table => stdout.write_all(render_table(&report, settings.top).as_bytes()),
-            OutputFormat::Json => writeln!(stdout, "{}", render_json(&report)),
-        };
-        let _ = written.and_then(|()| stdout.flush());
-        drop(stdout);
-        if let Some(sink) = live.jsonl() {
-            sink.flush()?;
-        }
-        if let Some(e) = live.take_error() {
-            return Err(e.into());
-        }
+        let report = scheduler.run_cycle(cycle, &shutdown, outputs.clone()).await;
+        outputs.cycle_finished(report.clone());
+        // Every output has shown and made durable this cycle; a failed one fails the run.
+        outputs.flush().await?;
         if report.all_failed() && !report.interrupted {
             let first = report
                 .games

@@ -57,6 +57,14 @@ pub struct Metrics {
     game_errors: Family<GameLabel, Counter>,
     dropped: Family<DropLabel, Counter>,
     cycles: Counter,
+    sink_dropped: Family<SinkLabel, Counter>,
+}
+
+/// A sink label.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SinkLabel {
+    /// The sink's name.
+    pub sink: String,
 }
 
 fn latency_histogram() -> Histogram {
@@ -82,6 +90,7 @@ impl Metrics {
             game_errors: Family::default(),
             dropped: Family::default(),
             cycles: Counter::default(),
+            sink_dropped: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -132,6 +141,11 @@ impl Metrics {
             m.dropped.clone(),
         );
         registry.register("cycles", "Scan cycles completed", m.cycles.clone());
+        registry.register(
+            "sink_dropped",
+            "Events an output fell behind on and dropped",
+            m.sink_dropped.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -339,6 +353,25 @@ impl GameScanned<'_> {
                 })
                 .inc_by(*n);
         }
+    }
+}
+
+/// An output's queue was full: the event was dropped (logged at the next flush).
+#[derive(Debug)]
+pub struct SinkDropped<'a> {
+    /// The sink.
+    pub sink: &'a str,
+}
+
+impl SinkDropped<'_> {
+    /// Counts it.
+    pub fn emit(&self) {
+        metrics()
+            .sink_dropped
+            .get_or_create(&SinkLabel {
+                sink: self.sink.to_owned(),
+            })
+            .inc();
     }
 }
 

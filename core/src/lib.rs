@@ -13,11 +13,13 @@ pub mod limit;
 pub mod output;
 pub mod plugin;
 pub mod probe;
+pub mod report;
 pub mod resilience;
 pub(crate) mod rng;
 pub mod schedule;
 pub mod secret;
 pub mod sign;
+pub mod sinks;
 /// The simulated market, a crate of its own so it shares no code with the client it tests.
 pub use skinscan_sim as sim;
 pub mod upstream;

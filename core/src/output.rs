@@ -10,12 +10,12 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use serde::Serialize;
 use skinscan_sdk::{Money, Opportunity};
 
-use crate::schedule::{CycleObserver, CycleReport, GameOutcome};
+use crate::report::{CycleReport, GameOutcome};
 
 /// One opportunity as a JSON Lines record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -358,109 +358,6 @@ pub fn render_json(report: &CycleReport) -> serde_json::Value {
     })
 }
 
-/// Live progress bars per game (only on a terminal, never with `--quiet`) and the JSON
-/// Lines sink, fed as the scheduler reports.
-#[derive(Debug)]
-pub struct LiveOutput {
-    bars: Option<indicatif::MultiProgress>,
-    per_game: Mutex<HashMap<String, indicatif::ProgressBar>>,
-    jsonl: Option<JsonlSink>,
-    sink_error: Mutex<Option<SinkError>>,
-}
-
-impl LiveOutput {
-    /// Progress bars when `bars` is set; JSON Lines when `jsonl` is.
-    pub fn new(bars: Option<indicatif::MultiProgress>, jsonl: Option<JsonlSink>) -> LiveOutput {
-        LiveOutput {
-            bars,
-            per_game: Mutex::new(HashMap::new()),
-            jsonl,
-            sink_error: Mutex::new(None),
-        }
-    }
-
-    /// The JSON Lines sink.
-    pub fn jsonl(&self) -> Option<&JsonlSink> {
-        self.jsonl.as_ref()
-    }
-
-    /// The first write error since the last call.
-    pub fn take_error(&self) -> Option<SinkError> {
-        self.sink_error
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-    }
-
-    /// Removes the finished bars at a cycle's end.
-    pub fn clear(&self) {
-        let mut bars = self.per_game.lock().unwrap_or_else(|p| p.into_inner());
-        for (_, bar) in bars.drain() {
-            bar.finish_and_clear();
-        }
-        if let Some(m) = &self.bars {
-            let _ = m.clear();
-        }
-    }
-}
-
-impl CycleObserver for LiveOutput {
-    fn game_started(&self, game: &str, items: u64) {
-        if let Some(m) = &self.bars {
-            let bar = m.add(indicatif::ProgressBar::new(items));
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{prefix:>6} [{bar:30}] {pos}/{len} listings {msg}",
-                )
-                .expect("the template is valid")
-                .progress_chars("=> "),
-            );
-            bar.set_prefix(game.to_owned());
-            bar.enable_steady_tick(Duration::from_millis(200));
-            self.per_game
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(game.to_owned(), bar);
-        }
-    }
-
-    fn progress(&self, game: &str, done: u64, total: u64) {
-        if let Some(bar) = self
-            .per_game
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(game)
-        {
-            bar.set_length(total.max(done));
-            bar.set_position(done);
-        }
-    }
-
-    fn game_finished(&self, cycle: u64, outcome: &GameOutcome) {
-        if let Some(bar) = self
-            .per_game
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&outcome.game)
-        {
-            let found = outcome.report.as_ref().map_or(0, |r| r.opportunities.len());
-            match &outcome.failure {
-                None => bar.finish_with_message(format!("{found} opportunities")),
-                Some(f) => bar.abandon_with_message(format!("failed: {f}")),
-            }
-        }
-        if let Some(sink) = &self.jsonl
-            && let Err(e) = sink.append(cycle, outcome)
-        {
-            tracing::error!(error = %e, "JSON Lines write failed");
-            self.sink_error
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get_or_insert(e);
-        }
-    }
-}
-
 /// Formats cents as dollars (`$12.50`).
 pub fn dollars(cents: i64) -> String {
     Money::usd(cents).to_string()
@@ -472,6 +369,7 @@ mod tests {
     use crate::upstream::StatsSnapshot;
     use skinscan_sdk::arbitrage::FeeRule;
     use skinscan_sdk::{Bps, GameId, GameReport, Listing, Strategy, TradeLock};
+    use std::time::Duration;
 
     fn opportunity(id: &str, title: &str, buy: i64, sell: i64) -> Opportunity {
         let mut listing = Listing::new(id, title, Money::usd(buy));

@@ -1,0 +1,74 @@
+//! What a cycle produced: per game its report or failure, the cycle's totals. Sinks and the
+//! scheduler share these types; neither owns them.
+
+use std::time::{Duration, SystemTime};
+
+use skinscan_sdk::{GameReport, ScanError};
+
+use crate::upstream::StatsSnapshot;
+
+/// Why a game produced no (complete) report.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GameFailure {
+    /// The plugin returned an error.
+    #[error("{0}")]
+    Scan(ScanError),
+    /// The scan took longer than `scanner.game_timeout`.
+    #[error("timed out after {}s (scanner.game_timeout)", .0.as_secs_f64())]
+    TimedOut(Duration),
+    /// Shutdown came before the scan finished its partial report.
+    #[error("interrupted by shutdown")]
+    Interrupted,
+}
+
+/// One game's result in a cycle.
+#[derive(Debug, Clone)]
+pub struct GameOutcome {
+    /// Plugin id.
+    pub game: String,
+    /// Display name.
+    pub display_name: String,
+    /// What was found (partial after a timeout or shutdown), if anything.
+    pub report: Option<GameReport>,
+    /// Why it failed, if it did.
+    pub failure: Option<GameFailure>,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+/// One cycle's results.
+#[derive(Debug, Clone)]
+pub struct CycleReport {
+    /// 1, 2, ...
+    pub id: u64,
+    /// When it started.
+    pub started: SystemTime,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// Per game, in plugin order.
+    pub games: Vec<GameOutcome>,
+    /// Upstream counters over the cycle.
+    pub stats: StatsSnapshot,
+    /// True when shutdown cut the cycle short.
+    pub interrupted: bool,
+}
+
+impl CycleReport {
+    /// True when every game failed: each has a failure and found nothing (a timed-out
+    /// game's empty partial report is a failure too; one that kept opportunities is not).
+    pub fn all_failed(&self) -> bool {
+        !self.games.is_empty()
+            && self.games.iter().all(|g| {
+                g.failure.is_some() && g.report.as_ref().is_none_or(|r| r.opportunities.is_empty())
+            })
+    }
+
+    /// Opportunities found, over all games.
+    pub fn opportunity_count(&self) -> usize {
+        self.games
+            .iter()
+            .filter_map(|g| g.report.as_ref())
+            .map(|r| r.opportunities.len())
+            .sum()
+    }
+}

@@ -1,0 +1,268 @@
+//! Outputs as sinks: each receives the scan's [`Event`]s through its own bounded queue and
+//! task, so a slow or failing sink never stalls a scan. What a full queue drops is counted,
+//! logged at the next flush and exported as a metric. A sink's failure is returned, as a
+//! `Result`, by [`Fanout::flush`] at the end of the cycle.
+//!
+//! Adding an output: one file here implementing [`Sink`], one line in `app.rs` adding it to
+//! the list handed to [`Fanout::new`].
+
+mod json;
+mod jsonl;
+mod progress;
+mod table;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::report::{CycleReport, GameOutcome};
+use crate::schedule::CycleObserver;
+
+pub use json::JsonSink;
+pub use jsonl::JsonlLines;
+pub use progress::ProgressSink;
+pub use table::TableSink;
+
+/// What sinks are told, in order.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A game started.
+    GameStarted {
+        /// The plugin.
+        game: String,
+        /// Listings it will read at most.
+        items: u64,
+    },
+    /// A game's progress.
+    Progress {
+        /// The plugin.
+        game: String,
+        /// Listings judged.
+        done: u64,
+        /// Listings it expects.
+        total: u64,
+    },
+    /// A game finished, with whatever it found.
+    GameFinished {
+        /// The cycle.
+        cycle: u64,
+        /// The outcome.
+        outcome: Arc<GameOutcome>,
+    },
+    /// The cycle finished.
+    CycleFinished(Arc<CycleReport>),
+}
+
+/// A sink failed: which, and why (the message says what to do).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct SinkFailure {
+    /// The sink's name.
+    pub sink: &'static str,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// An output.
+#[async_trait]
+pub trait Sink: Send + std::fmt::Debug + 'static {
+    /// Its name, for messages and metrics.
+    fn name(&self) -> &'static str;
+    /// Handles one event.
+    async fn handle(&mut self, event: &Event) -> Result<(), SinkFailure>;
+    /// Makes everything handled so far durable (cycle end, shutdown).
+    async fn flush(&mut self) -> Result<(), SinkFailure> {
+        Ok(())
+    }
+}
+
+enum Message {
+    Event(Event),
+    Flush(oneshot::Sender<Result<(), SinkFailure>>),
+}
+
+#[derive(Debug)]
+struct Lane {
+    name: &'static str,
+    tx: mpsc::Sender<Message>,
+    dropped: AtomicU64,
+}
+
+/// Events queued per sink before more are dropped.
+pub const SINK_QUEUE: usize = 1_024;
+
+/// Fans events out to every sink, each through its own queue and task.
+#[derive(Debug)]
+pub struct Fanout {
+    lanes: Vec<Lane>,
+}
+
+impl Fanout {
+    /// Starts one task per sink (on the current runtime).
+    pub fn new(sinks: Vec<Box<dyn Sink>>) -> Fanout {
+        let lanes = sinks
+            .into_iter()
+            .map(|mut sink| {
+                let (tx, mut rx) = mpsc::channel::<Message>(SINK_QUEUE);
+                let name = sink.name();
+                tokio::spawn(async move {
+                    // After a failure the sink is not fed again: its failure is reported at
+                    // every flush.
+                    let mut failed: Option<SinkFailure> = None;
+                    while let Some(message) = rx.recv().await {
+                        match message {
+                            Message::Event(event) => {
+                                if failed.is_none()
+                                    && let Err(e) = sink.handle(&event).await
+                                {
+                                    tracing::error!(sink = name, error = %e, "output failed");
+                                    failed = Some(e);
+                                }
+                            }
+                            Message::Flush(reply) => {
+                                let result = match &failed {
+                                    Some(e) => Err(e.clone()),
+                                    None => sink.flush().await,
+                                };
+                                let _ = reply.send(result);
+                            }
+                        }
+                    }
+                });
+                Lane {
+                    name,
+                    tx,
+                    dropped: AtomicU64::new(0),
+                }
+            })
+            .collect();
+        Fanout { lanes }
+    }
+
+    fn publish(&self, event: &Event) {
+        for lane in &self.lanes {
+            if let Err(mpsc::error::TrySendError::Full(_)) =
+                lane.tx.try_send(Message::Event(event.clone()))
+            {
+                lane.dropped.fetch_add(1, Ordering::Relaxed);
+                crate::events::SinkDropped { sink: lane.name }.emit();
+            }
+        }
+    }
+
+    /// The cycle ended: every sink gets its report.
+    pub fn cycle_finished(&self, report: CycleReport) {
+        self.publish(&Event::CycleFinished(Arc::new(report)));
+    }
+
+    /// Waits until every sink has handled what it was sent and made it durable; the first
+    /// failure, if any. Drops since the last flush are logged.
+    pub async fn flush(&self) -> Result<(), SinkFailure> {
+        let mut first = Ok(());
+        for lane in &self.lanes {
+            let (reply, answer) = oneshot::channel();
+            if lane.tx.send(Message::Flush(reply)).await.is_err() {
+                continue;
+            }
+            if let Ok(Err(e)) = answer.await
+                && first.is_ok()
+            {
+                first = Err(e);
+            }
+            let dropped = lane.dropped.swap(0, Ordering::Relaxed);
+            if dropped > 0 {
+                tracing::warn!(
+                    sink = lane.name,
+                    dropped,
+                    "an output fell behind: {dropped} events were dropped"
+                );
+            }
+        }
+        first
+    }
+}
+
+impl CycleObserver for Fanout {
+    fn game_started(&self, game: &str, items: u64) {
+        self.publish(&Event::GameStarted {
+            game: game.to_owned(),
+            items,
+        });
+    }
+
+    fn progress(&self, game: &str, done: u64, total: u64) {
+        self.publish(&Event::Progress {
+            game: game.to_owned(),
+            done,
+            total,
+        });
+    }
+
+    fn game_finished(&self, cycle: u64, outcome: &GameOutcome) {
+        self.publish(&Event::GameFinished {
+            cycle,
+            outcome: Arc::new(outcome.clone()),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Stuck(Arc<tokio::sync::Notify>);
+
+    #[async_trait]
+    impl Sink for Stuck {
+        fn name(&self) -> &'static str {
+            "stuck"
+        }
+        async fn handle(&mut self, _: &Event) -> Result<(), SinkFailure> {
+            self.0.notified().await;
+            Ok(())
+        }
+    }
+
+    #[derive(Debug)]
+    struct Failing;
+
+    #[async_trait]
+    impl Sink for Failing {
+        fn name(&self) -> &'static str {
+            "failing"
+        }
+        async fn handle(&mut self, _: &Event) -> Result<(), SinkFailure> {
+            Err(SinkFailure {
+                sink: "failing",
+                message: "disk on fire".into(),
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stuck_sink_drops_and_counts_instead_of_stalling_and_a_failure_is_returned() {
+        let release = Arc::new(tokio::sync::Notify::new());
+        let fanout = Fanout::new(vec![Box::new(Stuck(release.clone())), Box::new(Failing)]);
+        // Far more events than the queue holds: publishing never waits.
+        for i in 0..(SINK_QUEUE as u64 + 500) {
+            fanout.progress("csgo", i, 10_000);
+        }
+        assert!(fanout.lanes[0].dropped.load(Ordering::Relaxed) >= 400);
+        // Unstick it, then flush: the failing sink's error comes back as a Result.
+        let unstick = tokio::spawn(async move {
+            loop {
+                release.notify_one();
+                tokio::task::yield_now().await;
+            }
+        });
+        let err = fanout.flush().await.unwrap_err();
+        unstick.abort();
+        assert_eq!(
+            (err.sink, err.message.as_str()),
+            ("failing", "disk on fire")
+        );
+    }
+}
