@@ -376,6 +376,18 @@ fn from_declaration(
         message,
     })?;
     let info = scanner.info();
+    // A library declared for [plugins.x] that scans another game would report its results
+    // under the wrong name: refuse it.
+    if info.id.as_str() != name {
+        return Err(PluginError::Constructor {
+            name: name.to_owned(),
+            message: format!(
+                "it is declared as {name:?} but its scanner's game id is {:?}; the two must match \
+                 (GameInfo::id and declare_plugin!({name}, ...))",
+                info.id.as_str()
+            ),
+        });
+    }
     Ok(Plugin {
         name: name.to_owned(),
         source,

@@ -205,7 +205,7 @@ pub enum ScanError {
 }
 
 /// What the host gives a plugin for one scan. Implemented by the host (and by
-/// [`crate::testkit::MockContext`] in tests).
+/// `testkit::MockContext` in tests, feature `testkit`).
 ///
 /// A plugin must do all its I/O through [`ScanContext::send`] and must not spawn tasks or use
 /// a runtime's timers: a plugin loaded from a shared library carries its own copy of tokio's
@@ -226,5 +226,13 @@ pub trait ScanContext: Send + Sync {
     /// account (such as `customized-fees`) can be asked. The default says no.
     fn authenticated(&self) -> bool {
         false
+    }
+}
+
+impl From<crate::dmarket::ParseError> for ScanError {
+    /// A body that is not the promised JSON fails the scan as a parse error (`?` in a
+    /// hand-written scan).
+    fn from(e: crate::dmarket::ParseError) -> Self {
+        ScanError::Parse(e.to_string())
     }
 }

@@ -13,7 +13,8 @@
 //! - [`dmarket`]: request builders and tolerant parsers for DMarket's wire format.
 //! - [`arbitrage`]: fee-aware profit, filters, levels, ranking.
 //! - [`declare_plugin!`]: export a plugin from a `cdylib` (see [`plugin`] for the rules).
-//! - [`testkit`]: a mock context and market, and the compliance check plugins run.
+//! - `testkit` (feature `testkit`, for dev-dependencies): a mock context and market, and the
+//!   compliance check plugins run.
 //!
 //! ## A complete scanner
 //!
@@ -73,6 +74,7 @@ pub mod plugin;
 pub mod scanner;
 pub mod settings;
 pub mod strategy;
+#[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 pub mod titles;
 
@@ -92,6 +94,7 @@ pub use futures;
 
 /// Everything a plugin usually needs.
 pub mod prelude {
+    pub use crate::money::Currency;
     pub use crate::{
         ApiRequest, ApiResponse, Bps, FetchError, GameId, GameInfo, GameProfile, GameReport,
         GameRules, GameScanner, Level, Listing, Money, Opportunity, PluginSettings, ProfileScanner,

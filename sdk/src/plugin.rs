@@ -105,12 +105,14 @@ impl StrRef {
     }
 }
 
+#[doc(hidden)]
 /// Makes a guarded scanner. Rust ABI: called only after every check passed.
 pub type Constructor = fn() -> Result<Box<dyn GameScanner>, String>;
 
 /// Routes a plugin's log events to the host (C ABI).
-pub type LogSink = extern "C" fn(&LogRecord);
+pub type LogSink = for<'a> extern "C" fn(&LogRecord<'a>);
 
+#[doc(hidden)]
 /// Installs `sink` as the plugin's log destination, passing the host's most verbose enabled
 /// level (0 = off, 1 = error ... 5 = trace).
 pub type LoggerInstaller = extern "C" fn(sink: LogSink, max_level: u8);
@@ -118,34 +120,48 @@ pub type LoggerInstaller = extern "C" fn(sink: LogSink, max_level: u8);
 /// One forwarded log event.
 #[repr(C)]
 #[derive(Debug)]
-pub struct LogRecord {
+pub struct LogRecord<'a> {
     /// 1 = error, 2 = warn, 3 = info, 4 = debug, 5 = trace.
     pub level: u8,
     /// The event's target (module path).
-    pub target: StrRefBorrowed,
+    pub target: StrRefBorrowed<'a>,
     /// The message followed by its fields (`paging stopped early error=...`).
-    pub message: StrRefBorrowed,
+    pub message: StrRefBorrowed<'a>,
 }
 
-/// A string borrowed for the duration of one call, in C layout.
+/// A string borrowed for `'a` (one sink call), in C layout. The lifetime ties it to the
+/// `&str` it was made from, so safe code cannot keep it past the call and read freed memory.
+///
+/// ```compile_fail
+/// use skinscan_sdk::plugin::StrRefBorrowed;
+/// let kept;
+/// {
+///     let text = String::from("freed at the end of this block");
+///     kept = StrRefBorrowed::new(&text);
+/// }
+/// println!("{}", kept.as_str()); // does not compile: `text` does not live long enough
+/// ```
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
-pub struct StrRefBorrowed {
+pub struct StrRefBorrowed<'a> {
     ptr: *const u8,
     len: usize,
+    _borrow: std::marker::PhantomData<&'a str>,
 }
 
-impl StrRefBorrowed {
-    fn new(s: &str) -> Self {
+impl<'a> StrRefBorrowed<'a> {
+    /// Borrows `s`.
+    pub fn new(s: &'a str) -> Self {
         StrRefBorrowed {
             ptr: s.as_ptr(),
             len: s.len(),
+            _borrow: std::marker::PhantomData,
         }
     }
 
-    /// The string, valid only during the sink call that received it.
-    pub fn as_str(&self) -> &str {
-        // SAFETY: built by `new` from a `&str` that outlives the sink call.
+    /// The string, for as long as the borrow it was made from.
+    pub fn as_str(&self) -> &'a str {
+        // SAFETY: built by `new` from a `&'a str`, and the lifetime keeps that borrow alive.
         let bytes = unsafe { std::slice::from_raw_parts(self.ptr, self.len) };
         std::str::from_utf8(bytes).unwrap_or("<invalid utf-8>")
     }
@@ -175,6 +191,7 @@ pub struct PluginDeclaration {
     pub install_logger: LoggerInstaller,
 }
 
+#[doc(hidden)]
 /// Calls `make` and wraps its scanner in [`Guarded`], turning a panic into an error. Used by
 /// [`declare_plugin!`](crate::declare_plugin); generic so it compiles into the plugin.
 pub fn construct<S: GameScanner + 'static>(
@@ -191,6 +208,7 @@ pub fn construct<S: GameScanner + 'static>(
     .map_err(|p| format!("plugin constructor panicked: {}", panic_message(&*p)))
 }
 
+#[doc(hidden)]
 /// Wraps a scanner so a panic in it becomes [`ScanError::Panicked`] on the plugin's side of
 /// the boundary.
 #[derive(Debug)]
@@ -236,6 +254,7 @@ pub fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
+#[doc(hidden)]
 /// The plugin side of log forwarding: a `tracing` subscriber (in the plugin's own copy of
 /// tracing) that hands every event to the host's sink.
 pub fn install_forwarding_logger(sink: LogSink, max_level: u8) {

@@ -392,7 +392,9 @@ pub fn check_compliance(scanner: &dyn GameScanner, market: &MockMarket) -> GameR
     );
     assert!(
         !full.opportunities.is_empty(),
-        "{id}: found no opportunity in a market that has one"
+        "{id}: found no opportunity in a market that has one (the scan's errors: {:?}; rejections: {:?})",
+        full.errors,
+        full.rejected
     );
     assert!(
         !full.cancelled,

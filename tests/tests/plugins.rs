@@ -206,6 +206,20 @@ fn a_library_without_the_declaration_is_refused() {
 }
 
 #[test]
+fn a_library_whose_scanner_names_another_game_is_refused() {
+    // Loading the fixture library installs its log forwarder at the host's level: the host's
+    // subscriber must exist first (see the panicking-plugin test).
+    let _ = host_log();
+    let err = skinscan_core::plugin::resolve(&[entry("mislabeled", Some(fixture_library()))])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("declared as \"mislabeled\" but its scanner's game id is \"csgo\""),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_missing_file_and_an_unknown_name_are_refused() {
     let missing = workspace().join("target/no-such-plugin.so");
     let err = skinscan_core::plugin::resolve(&[entry("csgo", Some(&missing))]).unwrap_err();
