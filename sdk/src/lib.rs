@@ -63,9 +63,114 @@
 //! assert_eq!(report.opportunities[0].offer_id.as_deref(), Some("o-k1"));
 //! assert_eq!(report.requests, 2); // one market page, one price batch
 //! ```
+//!
+//! ## Writing a custom scan
+//!
+//! A scanner that is not the default strategy implements [`GameScanner::scan`] itself. The
+//! rules the default strategy keeps, and a hand-written scan must keep too:
+//! - every request goes through `ctx.send` (no sockets, no runtime of your own), and is
+//!   counted in `report.requests`;
+//! - check `ctx.is_cancelled()` between requests; when it is set, stop and return what you
+//!   have with `report.cancelled = true` (an `Ok`, never an error);
+//! - report progress with `ctx.progress(done, total)`;
+//! - every listing read is counted in `listings_seen` and ends in `opportunities` or in
+//!   `rejected` under a reason; entries that did not parse go in `report.wire` (the
+//!   building blocks count them) and count as `malformed`;
+//! - trouble with part of the scan goes in `report.errors`; return `Err` only when nothing
+//!   could be scanned.
+//!
+//! [`blocks`] has the pieces ([`blocks::ListingPager`], [`blocks::price_titles`],
+//! [`blocks::last_sales`]) and [`strategy::ScanSettings::for_game`] reads the common
+//! settings. A scanner that confirms each candidate with the title's recent sales:
+//!
+//! ```
+//! use skinscan_sdk::arbitrage::{Fees, evaluate_listing};
+//! use skinscan_sdk::blocks::{ListingPager, last_sales, price_titles};
+//! use skinscan_sdk::dmarket::{ListingApi, ListingsQuery};
+//! use skinscan_sdk::model::GameSpec;
+//! use skinscan_sdk::prelude::*;
+//! use skinscan_sdk::strategy::{GameDefaults, ScanSettings};
+//!
+//! const GAME: GameSpec = GameSpec::new("confirmed", "Confirmed", "a8db", 700);
+//!
+//! /// Keeps an opportunity only when 3 recent sales reached its sell price.
+//! struct Confirmed;
+//!
+//! #[async_trait]
+//! impl GameScanner for Confirmed {
+//!     fn info(&self) -> GameInfo {
+//!         GAME.info()
+//!     }
+//!
+//!     async fn scan(&self, ctx: &dyn ScanContext, s: &PluginSettings) -> Result<GameReport, ScanError> {
+//!         let (info, mut report) = (GAME.info(), GameReport::default());
+//!         let cfg = ScanSettings::for_game(&info, GameDefaults::default(), s)?;
+//!         let (lo, hi) = cfg.filters.price_band;
+//!         let query = ListingsQuery::new(ListingApi::V2, &info.market_game_id).price_band(lo, hi);
+//!         let mut pager = ListingPager::new(ctx, query, cfg.items);
+//!         let mut listings = Vec::new();
+//!         while let Some(page) = pager.next_page().await? {
+//!             listings.extend(page);
+//!         }
+//!         let titles: Vec<String> = listings.iter().map(|l| l.title.clone()).collect();
+//!         let priced = price_titles(ctx, &cfg.price_game, &titles).await?;
+//!         report.requests = pager.requests + priced.requests;
+//!         report.pages = pager.pages;
+//!         report.listings_seen = pager.read();
+//!         report.reject_n(RejectReason::Malformed, pager.read() - listings.len() as u64);
+//!         for (done, l) in listings.iter().enumerate() {
+//!             if ctx.is_cancelled() {
+//!                 report.cancelled = true;
+//!                 break;
+//!             }
+//!             let Some(reference) = priced.prices.get(&l.title) else {
+//!                 report.reject(RejectReason::NoReference);
+//!                 continue;
+//!             };
+//!             match evaluate_listing(&info.id, l, reference, &Fees::fixed(cfg.fee), &cfg.filters) {
+//!                 Err(reason) => report.reject(reason),
+//!                 Ok(o) => {
+//!                     report.requests += 1;
+//!                     let sales = last_sales(ctx, &info.market_game_id, &l.title, 20).await?;
+//!                     let at_price = sales.prices().iter().filter(|p| **p >= o.sell_price).count();
+//!                     if at_price >= 3 { report.opportunities.push(o) } else { report.reject(RejectReason::Illiquid) }
+//!                 }
+//!             }
+//!             ctx.progress(done as u64 + 1, listings.len() as u64);
+//!         }
+//!         report.wire.merge(&pager.wire);
+//!         report.wire.merge(&priced.wire);
+//!         Ok(report)
+//!     }
+//! }
+//!
+//! // Two $7 listings of titles worth $10: one sold often at $10.50, one never.
+//! use skinscan_sdk::testkit::{MockContext, MockMarket};
+//! let listing = |id: &str, title: &str| Listing::new(id, title, Money::usd(700));
+//! let reference = |title: &str, sales: Vec<Money>| ReferencePrice {
+//!     title: title.into(),
+//!     best_order: Some(Money::usd(950)),
+//!     order_count: 5,
+//!     best_offer: Some(Money::usd(1_000)),
+//!     offer_count: 3,
+//!     recent_sales: sales,
+//! };
+//! let market = MockMarket::new(
+//!     vec![listing("a", "Liquid"), listing("b", "Dead")],
+//!     vec![reference("Liquid", vec![Money::usd(1_050); 4]), reference("Dead", vec![])],
+//! );
+//! let ctx = MockContext::market(market);
+//! let settings = PluginSettings::new("confirmed", Default::default());
+//! let report = skinscan_sdk::futures::executor::block_on(Confirmed.scan(&ctx, &settings)).unwrap();
+//! assert_eq!(report.opportunities.len(), 1);
+//! assert_eq!(report.opportunities[0].title, "Liquid");
+//! assert_eq!(report.rejected.get(&RejectReason::Illiquid), Some(&1));
+//! assert_eq!(report.requests, ctx.requests().len() as u64);
+//! ```
 #![deny(missing_docs)]
 
 pub mod arbitrage;
+pub mod blocks;
 pub mod context;
 pub mod dmarket;
 pub mod model;

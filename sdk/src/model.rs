@@ -46,6 +46,76 @@ impl fmt::Display for GameId {
     }
 }
 
+/// A game's identity as constants, checked when the constant is built (at compile time in a
+/// `const`): the id's characters and the fee's range. [`GameSpec::info`] makes the
+/// [`GameInfo`]; `aggregated-prices` uses the market gameId, as DMarket's own clients do.
+///
+/// ```
+/// use skinscan_sdk::model::GameSpec;
+/// const RUST: GameSpec = GameSpec::new("rust", "Rust", "rust", 770);
+/// assert_eq!(RUST.info().fee.get(), 770);
+/// ```
+///
+/// ```compile_fail
+/// // An upper-case id does not compile.
+/// const BAD: skinscan_sdk::model::GameSpec = skinscan_sdk::model::GameSpec::new("CSGO", "CS:GO", "a8db", 700);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GameSpec {
+    /// Plugin id (`csgo`).
+    pub id: &'static str,
+    /// Display name (`CS:GO`).
+    pub display_name: &'static str,
+    /// DMarket's `gameId` (`a8db`).
+    pub market_game_id: &'static str,
+    /// The fallback fee, in basis points.
+    pub fee_bps: u32,
+}
+
+impl GameSpec {
+    /// A spec; panics (at compile time in a `const`) when `id` is not 1 to 32 lowercase
+    /// letters, digits or `_`, or the fee is over 100%.
+    pub const fn new(
+        id: &'static str,
+        display_name: &'static str,
+        market_game_id: &'static str,
+        fee_bps: u32,
+    ) -> GameSpec {
+        let b = id.as_bytes();
+        assert!(
+            !b.is_empty() && b.len() <= 32,
+            "a game id has 1 to 32 characters"
+        );
+        let mut i = 0;
+        while i < b.len() {
+            assert!(
+                b[i].is_ascii_lowercase() || b[i].is_ascii_digit() || b[i] == b'_',
+                "a game id is lowercase letters, digits or '_'"
+            );
+            i += 1;
+        }
+        assert!(fee_bps <= 10_000, "a fee is at most 100% (10000 bps)");
+        GameSpec {
+            id,
+            display_name,
+            market_game_id,
+            fee_bps,
+        }
+    }
+
+    /// The [`GameInfo`] the host reads.
+    pub fn info(&self) -> GameInfo {
+        GameInfo {
+            // Checked by `new`.
+            id: GameId(self.id.to_owned()),
+            display_name: self.display_name.to_owned(),
+            market_game_id: self.market_game_id.to_owned(),
+            price_game: self.market_game_id.to_owned(),
+            fee: Bps::new(self.fee_bps).unwrap_or(Bps::MAX),
+        }
+    }
+}
+
 /// What a plugin tells the host about its game.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GameInfo {

@@ -418,6 +418,46 @@ macro_rules! declare_plugin {
     };
 }
 
+/// A whole plugin for a game that needs only its identity and the default strategy: the
+/// profile type, `scanner()` and the export, from a [`GameSpec`](crate::model::GameSpec).
+///
+/// ```
+/// use skinscan_sdk::model::GameSpec;
+/// use skinscan_sdk::GameScanner;
+///
+/// skinscan_sdk::profile_plugin!(rust, RustGame, GameSpec::new("rust", "Rust", "rust", 770));
+///
+/// # fn main() {
+/// assert_eq!(scanner().info().market_game_id, "rust");
+/// # }
+/// ```
+#[macro_export]
+macro_rules! profile_plugin {
+    ($name:ident, $profile:ident, $spec:expr) => {
+        /// The game's profile: its identity; scanning is the sdk's default strategy.
+        #[derive(Debug, Clone, Copy, Default)]
+        pub struct $profile;
+
+        impl $profile {
+            /// The game's identity.
+            pub const SPEC: $crate::model::GameSpec = $spec;
+        }
+
+        impl $crate::GameProfile for $profile {
+            fn info(&self) -> $crate::GameInfo {
+                Self::SPEC.info()
+            }
+        }
+
+        /// Makes the scanner (the plugin's constructor).
+        pub fn scanner() -> $crate::ProfileScanner<$profile> {
+            $crate::ProfileScanner::new($profile)
+        }
+
+        $crate::declare_plugin!($name, scanner);
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -145,13 +145,30 @@ impl ScanSettings {
         profile: &P,
         settings: &PluginSettings,
     ) -> Result<Self, ScanError> {
+        Self::for_game(
+            &profile.info(),
+            GameDefaults {
+                band_cents: profile.default_band_cents(),
+                blacklist: profile.default_blacklist(),
+                own_settings: profile.own_settings(),
+            },
+            settings,
+        )
+    }
+
+    /// Reads and validates the common settings for any scanner (no [`GameProfile`]
+    /// needed): a hand-written scan gets the same band, filters, fees and endpoint choice.
+    pub fn for_game(
+        info: &GameInfo,
+        defaults: GameDefaults,
+        settings: &PluginSettings,
+    ) -> Result<Self, ScanError> {
         let mut known: Vec<&str> = COMMON_SETTINGS.to_vec();
-        known.extend_from_slice(profile.own_settings());
+        known.extend_from_slice(defaults.own_settings);
         settings.ensure_known(&known)?;
 
-        let info = profile.info();
         let mut filters = Filters::default();
-        let (band_lo, band_hi) = profile.default_band_cents();
+        let (band_lo, band_hi) = defaults.band_cents;
         filters.price_band = (
             settings.dollars_cents("min_price", band_lo)?,
             settings.dollars_cents("max_price", band_hi)?,
@@ -192,11 +209,7 @@ impl ScanSettings {
                 .into());
         }
         let mut blacklist: Vec<String> = if settings.bool("use_default_blacklist", true)? {
-            profile
-                .default_blacklist()
-                .iter()
-                .map(|s| (*s).to_owned())
-                .collect()
+            defaults.blacklist.iter().map(|s| (*s).to_owned()).collect()
         } else {
             Vec::new()
         };
@@ -281,6 +294,27 @@ impl ScanSettings {
             price_game,
             account_fees: settings.bool("account_fees", true)?,
         })
+    }
+}
+
+/// A game's defaults for [`ScanSettings::for_game`].
+#[derive(Debug, Clone, Copy)]
+pub struct GameDefaults {
+    /// The price band in cents when `min_price` / `max_price` are unset.
+    pub band_cents: (i64, i64),
+    /// Title patterns never bought unless `use_default_blacklist = false`.
+    pub blacklist: &'static [&'static str],
+    /// The game's own setting names, besides the common ones.
+    pub own_settings: &'static [&'static str],
+}
+
+impl Default for GameDefaults {
+    fn default() -> Self {
+        GameDefaults {
+            band_cents: (50, 100_000),
+            blacklist: &[],
+            own_settings: &[],
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! `[plugins.pubg] path = "examples/plugin-template/target/release/libskinscan_pubg.so"`.
 //! The scan itself is the sdk's default strategy; the game only says who it is.
 
+use skinscan_sdk::model::GameSpec;
 use skinscan_sdk::prelude::*;
 
 /// PUBG on the (simulated) market.
@@ -10,13 +11,8 @@ pub struct Pubg;
 
 impl GameProfile for Pubg {
     fn info(&self) -> GameInfo {
-        GameInfo {
-            id: GameId::new("pubg").expect("a valid id"),
-            display_name: "PUBG".into(),
-            market_game_id: "pubg".into(),
-            price_game: "pubg".into(),
-            fee: Bps::new(1_000).expect("10% is a valid fee"),
-        }
+        const SPEC: GameSpec = GameSpec::new("pubg", "PUBG", "pubg", 1_000);
+        SPEC.info()
     }
 
     /// Never buy crates: they sell slowly and below their listings.

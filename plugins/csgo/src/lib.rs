@@ -4,6 +4,7 @@
 //! excludes Souvenir items unless `include_souvenir = true` (they resell slowly and their
 //! prices swing with the tournament). Scanning itself is the sdk's default strategy.
 
+use skinscan_sdk::model::GameSpec;
 use skinscan_sdk::prelude::*;
 use skinscan_sdk::{GameRules, SettingsError};
 
@@ -93,13 +94,8 @@ pub struct Csgo;
 
 impl GameProfile for Csgo {
     fn info(&self) -> GameInfo {
-        GameInfo {
-            id: GameId::new("csgo").expect("\"csgo\" is a valid game id"),
-            display_name: "CS:GO".into(),
-            market_game_id: "a8db".into(),
-            price_game: "a8db".into(),
-            fee: Bps::new(700).expect("700 bps is a valid fee"),
-        }
+        const SPEC: GameSpec = GameSpec::new("csgo", "CS:GO", "a8db", 700);
+        SPEC.info()
     }
 
     fn default_blacklist(&self) -> &'static [&'static str] {

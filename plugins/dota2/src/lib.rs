@@ -4,6 +4,7 @@
 //! Corrupted, ...) and can exclude some with `exclude_qualities`. Scanning itself is the sdk's
 //! default strategy.
 
+use skinscan_sdk::model::GameSpec;
 use skinscan_sdk::prelude::*;
 use skinscan_sdk::titles::{quality_rules, split_qualities};
 use skinscan_sdk::{GameRules, SettingsError};
@@ -38,13 +39,8 @@ pub struct Dota2;
 
 impl GameProfile for Dota2 {
     fn info(&self) -> GameInfo {
-        GameInfo {
-            id: GameId::new("dota2").expect("\"dota2\" is a valid game id"),
-            display_name: "Dota 2".into(),
-            market_game_id: "9a92".into(),
-            price_game: "9a92".into(),
-            fee: Bps::new(735).expect("735 bps is a valid fee"),
-        }
+        const SPEC: GameSpec = GameSpec::new("dota2", "Dota 2", "9a92", 735);
+        SPEC.info()
     }
 
     fn own_settings(&self) -> &'static [&'static str] {

@@ -3,34 +3,14 @@
 //! Rust skins carry no qualities or wear in their titles, so the profile is only the game's
 //! identity and fee; scanning is the sdk's default strategy.
 
-use skinscan_sdk::prelude::*;
+use skinscan_sdk::model::GameSpec;
 
-/// The Rust profile.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RustGame;
-
-impl GameProfile for RustGame {
-    fn info(&self) -> GameInfo {
-        GameInfo {
-            id: GameId::new("rust").expect("\"rust\" is a valid game id"),
-            display_name: "Rust".into(),
-            market_game_id: "rust".into(),
-            price_game: "rust".into(),
-            fee: Bps::new(770).expect("770 bps is a valid fee"),
-        }
-    }
-}
-
-/// Makes the scanner (the plugin's constructor).
-pub fn scanner() -> ProfileScanner<RustGame> {
-    ProfileScanner::new(RustGame)
-}
-
-skinscan_sdk::declare_plugin!(rust, scanner);
+skinscan_sdk::profile_plugin!(rust, RustGame, GameSpec::new("rust", "Rust", "rust", 770));
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use skinscan_sdk::prelude::*;
     use skinscan_sdk::testkit::{MockMarket, check_compliance};
 
     #[test]

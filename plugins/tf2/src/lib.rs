@@ -4,6 +4,7 @@
 //! killstreak tiers, ...) and recognises keys, which trade like currency: they are excluded
 //! unless `include_keys = true`. Scanning itself is the sdk's default strategy.
 
+use skinscan_sdk::model::GameSpec;
 use skinscan_sdk::prelude::*;
 use skinscan_sdk::titles::{quality_rules, split_qualities};
 use skinscan_sdk::{GameRules, SettingsError};
@@ -44,13 +45,8 @@ pub struct Tf2;
 
 impl GameProfile for Tf2 {
     fn info(&self) -> GameInfo {
-        GameInfo {
-            id: GameId::new("tf2").expect("\"tf2\" is a valid game id"),
-            display_name: "TF2".into(),
-            market_game_id: "tf2".into(),
-            price_game: "tf2".into(),
-            fee: Bps::new(700).expect("700 bps is a valid fee"),
-        }
+        const SPEC: GameSpec = GameSpec::new("tf2", "TF2", "tf2", 700);
+        SPEC.info()
     }
 
     fn own_settings(&self) -> &'static [&'static str] {
