@@ -344,7 +344,7 @@ impl Default for EmbeddedConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct OutputConfig {
     /// `"table"` (stdout, one per cycle) or `"json"` (one JSON document per cycle).
-    pub format: String,
+    pub format: OutputFormat,
     /// Rows in the table.
     pub top: usize,
     /// Append every opportunity to this JSON Lines file.
@@ -354,7 +354,7 @@ pub struct OutputConfig {
 impl Default for OutputConfig {
     fn default() -> Self {
         OutputConfig {
-            format: "table".into(),
+            format: OutputFormat::Table,
             top: 20,
             jsonl: None,
         }
@@ -366,7 +366,7 @@ impl Default for OutputConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
     /// `"human"` or `"json"`.
-    pub format: String,
+    pub format: LogFormat,
     /// Default filter when `RUST_LOG` is unset (`"info"`, `"skinscan=debug"`).
     pub level: String,
 }
@@ -374,7 +374,7 @@ pub struct LogConfig {
 impl Default for LogConfig {
     fn default() -> Self {
         LogConfig {
-            format: "human".into(),
+            format: LogFormat::Human,
             level: "info".into(),
         }
     }
@@ -389,8 +389,10 @@ pub enum Endpoint {
     Remote(Target),
 }
 
-/// The output format on stdout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The output format on stdout. Typed in the schema: a wrong value is refused by the parser
+/// with its line and column and the accepted values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OutputFormat {
     /// A table per cycle.
     Table,
@@ -398,8 +400,9 @@ pub enum OutputFormat {
     Json,
 }
 
-/// The log format on stderr.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The log format on stderr (typed in the schema, as [`OutputFormat`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// For people.
     Human,
@@ -841,26 +844,8 @@ pub fn validate(raw: RawConfig, source: Option<PathBuf>) -> Result<Settings, Con
         })?;
     }
     let proxy = resolve_proxy(m, &endpoint)?;
-    let output_format = match raw.output.format.as_str() {
-        "table" => OutputFormat::Table,
-        "json" => OutputFormat::Json,
-        other => {
-            return Err(invalid(
-                "output.format",
-                format!("must be \"table\" or \"json\", got {other:?}"),
-            ));
-        }
-    };
-    let log_format = match raw.log.format.as_str() {
-        "human" => LogFormat::Human,
-        "json" => LogFormat::Json,
-        other => {
-            return Err(invalid(
-                "log.format",
-                format!("must be \"human\" or \"json\", got {other:?}"),
-            ));
-        }
-    };
+    let output_format = raw.output.format;
+    let log_format = raw.log.format;
     let plugins = raw
         .plugins
         .iter()
@@ -1188,7 +1173,7 @@ mod tests {
             ),
             (
                 "[output]\nformat = \"xml\"\n",
-                "output.format must be \"table\" or \"json\"",
+                "test.toml: TOML parse error at line 2, column 10",
             ),
             (
                 "[plugins.csgo]\nenabled = \"yes\"\n",

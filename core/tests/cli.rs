@@ -204,7 +204,12 @@ fn bad_output_format_is_refused() {
     bad_config(
         "format",
         "[output]\nformat = \"xml\"\n",
-        &["output.format", "\"table\" or \"json\"", "xml"],
+        &[
+            "c.toml",
+            "line 2, column 10",
+            "expected `table` or `json`",
+            "xml",
+        ],
     );
 }
 

@@ -56,6 +56,11 @@ pub trait GameProfile: Send + Sync + 'static {
         (50, 100_000)
     }
 
+    /// Listings read per scan when `items` is unset.
+    fn default_items(&self) -> u64 {
+        100
+    }
+
     /// Settings keys this game adds to the common ones (for the unknown-key check).
     fn own_settings(&self) -> &'static [&'static str] {
         &[]

@@ -148,6 +148,7 @@ impl ScanSettings {
         Self::for_game(
             &profile.info(),
             GameDefaults {
+                items: profile.default_items(),
                 band_cents: profile.default_band_cents(),
                 blacklist: profile.default_blacklist(),
                 own_settings: profile.own_settings(),
@@ -284,7 +285,7 @@ impl ScanSettings {
                 .into());
         }
         Ok(ScanSettings {
-            items: settings.u64_in("items", 100, 1..=10_000_000)?,
+            items: settings.u64_in("items", defaults.items, 1..=10_000_000)?,
             filters,
             pricing,
             max_in_flight: settings.u64_in("max_in_flight", 4, 1..=64)? as usize,
@@ -300,6 +301,8 @@ impl ScanSettings {
 /// A game's defaults for [`ScanSettings::for_game`].
 #[derive(Debug, Clone, Copy)]
 pub struct GameDefaults {
+    /// Listings read per scan when `items` is unset.
+    pub items: u64,
     /// The price band in cents when `min_price` / `max_price` are unset.
     pub band_cents: (i64, i64),
     /// Title patterns never bought unless `use_default_blacklist = false`.
@@ -311,6 +314,7 @@ pub struct GameDefaults {
 impl Default for GameDefaults {
     fn default() -> Self {
         GameDefaults {
+            items: 100,
             band_cents: (50, 100_000),
             blacklist: &[],
             own_settings: &[],
@@ -1192,6 +1196,29 @@ mod tests {
             assert!(err.starts_with(expected), "{key}: {err}");
         }
         assert!(ctx.requests().is_empty());
+    }
+
+    #[test]
+    fn a_game_can_change_the_default_items() {
+        struct Few;
+        impl GameProfile for Few {
+            fn info(&self) -> GameInfo {
+                Test.info()
+            }
+            fn default_items(&self) -> u64 {
+                30
+            }
+        }
+        let ctx = MockContext::market(market(5, 100));
+        let r = block_on(scan_with_profile(&Few, &ctx, &settings(&[]))).unwrap();
+        assert_eq!(r.listings_seen, 30);
+        let r = block_on(scan_with_profile(
+            &Few,
+            &MockContext::market(market(5, 100)),
+            &settings(&[("items", SettingValue::Integer(60))]),
+        ))
+        .unwrap();
+        assert_eq!(r.listings_seen, 60);
     }
 
     #[test]
