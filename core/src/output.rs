@@ -386,6 +386,8 @@ mod tests {
     }
 
     fn cycle(opps: Vec<Opportunity>) -> CycleReport {
+        let mut report = GameReport::default();
+        report.opportunities = opps;
         CycleReport {
             id: 3,
             started: SystemTime::UNIX_EPOCH,
@@ -393,10 +395,7 @@ mod tests {
             games: vec![GameOutcome {
                 game: "csgo".into(),
                 display_name: "CS:GO".into(),
-                report: Some(GameReport {
-                    opportunities: opps,
-                    ..GameReport::default()
-                }),
+                report: Some(report),
                 failure: None,
                 elapsed: Duration::from_millis(800),
             }],

@@ -27,13 +27,8 @@
 //!
 //! impl GameProfile for Chess {
 //!     fn info(&self) -> GameInfo {
-//!         GameInfo {
-//!             id: GameId::new("chess").expect("a valid id"),
-//!             display_name: "Chess".into(),
-//!             market_game_id: "chss".into(),
-//!             price_game: "chess".into(),
-//!             fee: Bps::new(500).expect("5% is a valid fee"),
-//!         }
+//!         const CHESS: GameSpec = GameSpec::new("chess", "Chess", "chss", 500);
+//!         CHESS.info()
 //!     }
 //!
 //!     fn default_blacklist(&self) -> &'static [&'static str] {
@@ -46,14 +41,11 @@
 //!
 //! let mut listing = Listing::new("k1", "Golden King", Money::usd(1000));
 //! listing.offer_id = Some("o-k1".into());
-//! let reference = ReferencePrice {
-//!     title: "Golden King".into(),
-//!     best_order: Some(Money::usd(1300)),
-//!     order_count: 4,
-//!     best_offer: Some(Money::usd(1000)),
-//!     offer_count: 1,
-//!     recent_sales: vec![],
-//! };
+//! let mut reference = ReferencePrice::new("Golden King");
+//! reference.best_order = Some(Money::usd(1300));
+//! reference.order_count = 4;
+//! reference.best_offer = Some(Money::usd(1000));
+//! reference.offer_count = 1;
 //! let ctx = MockContext::market(MockMarket::new(vec![listing], vec![reference]));
 //! let settings = PluginSettings::new("chess", Default::default());
 //! let report = skinscan_sdk::futures::executor::block_on(ProfileScanner::new(Chess).scan(&ctx, &settings))
@@ -147,13 +139,12 @@
 //! // Two $7 listings of titles worth $10: one sold often at $10.50, one never.
 //! use skinscan_sdk::testkit::{MockContext, MockMarket};
 //! let listing = |id: &str, title: &str| Listing::new(id, title, Money::usd(700));
-//! let reference = |title: &str, sales: Vec<Money>| ReferencePrice {
-//!     title: title.into(),
-//!     best_order: Some(Money::usd(950)),
-//!     order_count: 5,
-//!     best_offer: Some(Money::usd(1_000)),
-//!     offer_count: 3,
-//!     recent_sales: sales,
+//! let reference = |title: &str, sales: Vec<Money>| {
+//!     let mut r = ReferencePrice::new(title);
+//!     (r.best_order, r.order_count) = (Some(Money::usd(950)), 5);
+//!     (r.best_offer, r.offer_count) = (Some(Money::usd(1_000)), 3);
+//!     r.recent_sales = sales;
+//!     r
 //! };
 //! let market = MockMarket::new(
 //!     vec![listing("a", "Liquid"), listing("b", "Dead")],
@@ -199,6 +190,7 @@ pub use futures;
 
 /// Everything a plugin usually needs.
 pub mod prelude {
+    pub use crate::model::GameSpec;
     pub use crate::money::Currency;
     pub use crate::{
         ApiRequest, ApiResponse, Bps, FetchError, GameId, GameInfo, GameProfile, GameReport,

@@ -116,8 +116,10 @@ impl GameSpec {
     }
 }
 
-/// What a plugin tells the host about its game.
+/// What a plugin tells the host about its game. Made by [`GameSpec::info`] or
+/// [`GameInfo::new`] (a new field then breaks no plugin).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct GameInfo {
     /// Plugin id, also the `[plugins.<id>]` config table (`csgo`).
     pub id: GameId,
@@ -131,6 +133,26 @@ pub struct GameInfo {
     pub price_game: String,
     /// The marketplace fee on a sale, in basis points.
     pub fee: Bps,
+}
+
+impl GameInfo {
+    /// A game's identity; aggregated prices use the market gameId (`price_game`), which a
+    /// plugin may still change afterwards.
+    pub fn new(
+        id: GameId,
+        display_name: impl Into<String>,
+        market_game_id: impl Into<String>,
+        fee: Bps,
+    ) -> Self {
+        let market_game_id = market_game_id.into();
+        GameInfo {
+            id,
+            display_name: display_name.into(),
+            price_game: market_game_id.clone(),
+            market_game_id,
+            fee,
+        }
+    }
 }
 
 /// One offer for sale on the market, as parsed from a listings page (v1 market items or v2
@@ -355,7 +377,10 @@ pub fn truncate_bytes(text: &str, max: usize) -> String {
 }
 
 /// What the market pays and asks for one title: the reference a listing is judged against.
+/// Build one with [`ReferencePrice::new`] and set the fields (a new field then breaks no
+/// plugin).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ReferencePrice {
     /// The title.
     pub title: String,
@@ -369,6 +394,20 @@ pub struct ReferencePrice {
     pub offer_count: u32,
     /// Recent sale prices, newest first, when they were fetched.
     pub recent_sales: Vec<Money>,
+}
+
+impl ReferencePrice {
+    /// A title with no orders, offers or sales known yet.
+    pub fn new(title: impl Into<String>) -> Self {
+        ReferencePrice {
+            title: title.into(),
+            best_order: None,
+            order_count: 0,
+            best_offer: None,
+            offer_count: 0,
+            recent_sales: Vec::new(),
+        }
+    }
 }
 
 /// How an opportunity would be realised.
@@ -572,8 +611,10 @@ impl fmt::Display for RejectReason {
 /// Counts of rejected listings by reason.
 pub type Rejections = BTreeMap<RejectReason, u64>;
 
-/// What one game's scan produced.
+/// What one game's scan produced. Start from `GameReport::default()` and fill it in (a new
+/// field then breaks no plugin).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct GameReport {
     /// Opportunities, best first.
     pub opportunities: Vec<Opportunity>,

@@ -367,13 +367,9 @@ impl tracing::field::Visit for MessageText {
 /// struct Demo;
 /// impl GameProfile for Demo {
 ///     fn info(&self) -> GameInfo {
-///         GameInfo {
-///             id: GameId::new("demo").expect("a valid id"),
-///             display_name: "Demo".into(),
-///             market_game_id: "demo".into(),
-///             price_game: "demo".into(),
-///             fee: Bps::new(700).expect("7% is a valid fee"),
-///         }
+///         const DEMO: skinscan_sdk::model::GameSpec =
+///             skinscan_sdk::model::GameSpec::new("demo", "Demo", "demo", 700);
+///         DEMO.info()
 ///     }
 /// }
 ///

@@ -290,13 +290,12 @@ async fn a_panicking_plugin_fails_alone() {
     #[async_trait]
     impl GameScanner for Boom {
         fn info(&self) -> GameInfo {
-            GameInfo {
-                id: GameId::new("boom").unwrap(),
-                display_name: "Boom".into(),
-                market_game_id: "a8db".into(),
-                price_game: "csgo".into(),
-                fee: Bps::new(700).unwrap(),
-            }
+            GameInfo::new(
+                GameId::new("boom").unwrap(),
+                "Boom",
+                "a8db",
+                Bps::new(700).unwrap(),
+            )
         }
         async fn scan(
             &self,
