@@ -467,15 +467,23 @@ impl MockMarket {
     /// between $5 and $55, every tenth listing 30% under its title's value (an opportunity),
     /// buy orders at 95% of value, and no reference price for the last title.
     pub fn sample(titles: &[&str], listings: usize) -> MockMarket {
+        Self::sample_priced(titles, listings, (500, 5_500))
+    }
+
+    /// As [`MockMarket::sample`], with title values spread over `[min, max)` cents (a game
+    /// whose default band is not $5-55: keys, knives, pro-level items).
+    pub fn sample_priced(titles: &[&str], listings: usize, values: (i64, i64)) -> MockMarket {
         assert!(
             titles.len() >= 2,
             "a sample market needs at least two titles"
         );
+        let (lo, hi) = values;
+        assert!(0 < lo && lo < hi, "values must be a band of positive cents");
         let value = |t: &str| -> i64 {
             let h = t.bytes().fold(1469598103934665603u64, |h, b| {
                 (h ^ u64::from(b)).wrapping_mul(1099511628211)
             });
-            500 + (h % 5_000) as i64
+            lo + (h % (hi - lo) as u64) as i64
         };
         let mut out = Vec::with_capacity(listings);
         for i in 0..listings {
@@ -510,5 +518,21 @@ impl MockMarket {
             })
             .collect();
         MockMarket::new(out, prices)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sample_market_can_be_priced_for_any_band() {
+        let m = MockMarket::sample_priced(&["Knife", "Gloves", "Unpriced"], 30, (50_000, 90_000));
+        assert!(
+            m.listings
+                .iter()
+                .all(|l| l.price.cents() >= 35_000 && l.price.cents() < 120_000)
+        );
+        assert!(m.prices.values().all(|p| p.best_order.is_some()));
     }
 }
