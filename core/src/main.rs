@@ -372,10 +372,19 @@ fn init_logging(
 ) {
     let fallback = if quiet { "warn" } else { default_level };
     let filter = match std::env::var("RUST_LOG") {
-        Ok(spec) if !spec.trim().is_empty() => EnvFilter::try_new(&spec).unwrap_or_else(|e| {
-            eprintln!("warning: RUST_LOG={spec:?} is not a valid filter ({e}); using {fallback:?}");
-            EnvFilter::new(fallback)
-        }),
+        Ok(spec) if !spec.trim().is_empty() => {
+            // Directives for a dynamic plugin's crate reach its forwarded events.
+            let spec = match skinscan_core::plugin::set_plugin_log_directives(&spec) {
+                Some(extra) => format!("{spec},{extra}"),
+                None => spec,
+            };
+            EnvFilter::try_new(&spec).unwrap_or_else(|e| {
+                eprintln!(
+                    "warning: RUST_LOG={spec:?} is not a valid filter ({e}); using {fallback:?}"
+                );
+                EnvFilter::new(fallback)
+            })
+        }
         _ => EnvFilter::try_new(fallback).unwrap_or_else(|_| EnvFilter::new("info")),
     };
     let writer = BarWriter(bars);

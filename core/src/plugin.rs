@@ -407,6 +407,13 @@ fn from_declaration(
 extern "C" fn host_log_sink(record: &LogRecord) {
     let target = record.target.as_str();
     let message = record.message.as_str();
+    // A dynamic plugin's events arrive under `skinscan::plugin`; `RUST_LOG` directives for
+    // its own crate (`skinscan_pubg=debug`) are applied here, by its original target.
+    if let Some(max) = plugin_directive(target)
+        && record.level > max
+    {
+        return;
+    }
     match record.level {
         1 => tracing::error!(target: "skinscan::plugin", plugin_target = target, "{message}"),
         2 => tracing::warn!(target: "skinscan::plugin", plugin_target = target, "{message}"),
@@ -414,6 +421,76 @@ extern "C" fn host_log_sink(record: &LogRecord) {
         4 => tracing::debug!(target: "skinscan::plugin", plugin_target = target, "{message}"),
         _ => tracing::trace!(target: "skinscan::plugin", plugin_target = target, "{message}"),
     }
+}
+
+/// `RUST_LOG` directives naming targets outside the host (`skinscan_pubg=debug`), as
+/// (target, level 0 = off .. 5 = trace), and the level the host's filter gave plugin events
+/// before (`skinscan::plugin=`, `skinscan=`, or the bare default; off when none). Set once,
+/// when logging starts, only when there are such directives.
+static PLUGIN_DIRECTIVES: std::sync::OnceLock<(Vec<(String, u8)>, u8)> = std::sync::OnceLock::new();
+
+/// Reads the plugin-crate directives of a `RUST_LOG` value and returns the `skinscan::plugin`
+/// directive the host's filter needs so their events get through (`None` when there is
+/// none). Call once, before plugins load.
+pub fn set_plugin_log_directives(rust_log: &str) -> Option<String> {
+    let level = |l: &str| match l.trim().to_ascii_lowercase().as_str() {
+        "off" => Some(0),
+        "error" => Some(1),
+        "warn" => Some(2),
+        "info" => Some(3),
+        "debug" => Some(4),
+        "trace" => Some(5),
+        _ => None,
+    };
+    let parts: Vec<&str> = rust_log.split(',').map(str::trim).collect();
+    let directives: Vec<(String, u8)> = parts
+        .iter()
+        .filter_map(|d| d.split_once('='))
+        .filter(|(t, _)| {
+            let t = t.trim();
+            !t.is_empty() && !t.starts_with("skinscan::") && t != "skinscan" && !t.contains('[')
+        })
+        .filter_map(|(t, l)| Some((t.trim().to_owned(), level(l)?)))
+        .collect();
+    if directives.is_empty() {
+        return None;
+    }
+    let named = |target: &str| {
+        parts.iter().find_map(|d| {
+            d.split_once('=')
+                .filter(|(t, _)| t.trim() == target)
+                .and_then(|(_, l)| level(l))
+        })
+    };
+    let before = named("skinscan::plugin")
+        .or_else(|| named("skinscan"))
+        .or_else(|| parts.iter().find_map(|d| level(d)))
+        .unwrap_or(0);
+    let most = directives.iter().map(|(_, l)| *l).max();
+    let _ = PLUGIN_DIRECTIVES.set((directives, before));
+    let name = ["off", "error", "warn", "info", "debug", "trace"];
+    most.filter(|l| *l > 0)
+        .map(|l| format!("skinscan::plugin={}", name[usize::from(l)]))
+}
+
+/// The most verbose level `RUST_LOG` allows for a plugin event of `target`, when a
+/// directive names its crate (the longest matching prefix wins).
+fn plugin_directive(target: &str) -> Option<u8> {
+    let (directives, before) = PLUGIN_DIRECTIVES.get()?;
+    Some(plugin_level_in(directives, target).unwrap_or(*before))
+}
+
+fn plugin_level_in(directives: &[(String, u8)], target: &str) -> Option<u8> {
+    directives
+        .iter()
+        .filter(|(t, _)| {
+            target == t
+                || target
+                    .strip_prefix(t.as_str())
+                    .is_some_and(|r| r.starts_with("::"))
+        })
+        .max_by_key(|(t, _)| t.len())
+        .map(|(_, l)| *l)
 }
 
 #[cfg(test)]
@@ -502,5 +579,18 @@ mod tests {
             )),
             "{err}"
         );
+    }
+
+    #[test]
+    fn rust_log_directives_for_plugin_crates_are_applied_by_their_own_target() {
+        let d = vec![
+            ("skinscan_pubg".to_owned(), 4),
+            ("skinscan_pubg::noisy".to_owned(), 1),
+        ];
+        assert_eq!(plugin_level_in(&d, "skinscan_pubg"), Some(4));
+        assert_eq!(plugin_level_in(&d, "skinscan_pubg::scan"), Some(4));
+        assert_eq!(plugin_level_in(&d, "skinscan_pubg::noisy::deep"), Some(1));
+        assert_eq!(plugin_level_in(&d, "skinscan_pubgx"), None);
+        assert_eq!(plugin_level_in(&d, "other"), None);
     }
 }

@@ -358,3 +358,40 @@ async fn a_panicking_dynamic_plugin_fails_alone_and_its_logs_reach_the_host_in_i
     );
     assert!(line.contains("INFO"), "{line}");
 }
+
+#[test]
+fn rust_log_by_a_dynamic_plugins_crate_name_shows_its_events() {
+    // The skinscan binary, with RUST_LOG naming only the fixture plugin's crate: its
+    // forwarded events must show (before, they arrived under skinscan::plugin and were
+    // filtered out).
+    let bin = cargo_build(&["-p", "skinscan-core", "--bin", "skinscan"], |m| {
+        (m["target"]["name"] == "skinscan")
+            .then(|| m["executable"].as_str().map(PathBuf::from))
+            .flatten()
+    });
+    let dir = std::env::temp_dir().join(format!("skinscan-rustlog-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("c.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[plugins.panicky]\npath = {}\n[plugins.csgo]\nenabled = false\n[plugins.dota2]\nenabled = false\n[plugins.rust]\nenabled = false\n[plugins.tf2]\nenabled = false\n",
+            toml_path(fixture_library())
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(&bin)
+        .args(["scan", "--once", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "skinscan_test_plugins=info")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("panicky fixture read its first page"),
+        "{stderr}"
+    );
+    // Nothing else was asked for: the host's own info lines stay off.
+    assert!(!stderr.contains("Starting parallel scan"), "{stderr}");
+}
