@@ -322,6 +322,12 @@ pub struct EmbeddedConfig {
     /// Serve TLS (a CA made at start-up, trusted by this host only): the live path's TLS
     /// and ALPN, end to end.
     pub tls: bool,
+    /// A living market: listings arrive and underpriced ones are bought by competitors.
+    pub living: bool,
+    /// With `living`: new listings per second, per game.
+    pub arrivals_per_sec: f64,
+    /// With `living`: the mean time before a competitor buys an underpriced listing.
+    pub competitor_mean: Dur,
 }
 
 impl Default for EmbeddedConfig {
@@ -335,6 +341,9 @@ impl Default for EmbeddedConfig {
             published_limits: true,
             faults: String::new(),
             tls: false,
+            living: false,
+            arrivals_per_sec: 2.0,
+            competitor_mean: Dur(Duration::from_secs(20)),
         }
     }
 }
@@ -821,6 +830,11 @@ pub fn validate(raw: RawConfig, source: Option<PathBuf>) -> Result<Settings, Con
             burst: None,
             tls: e.tls.then(crate::sim::SimTls::default),
             clock_offset_secs: 0,
+            living: e.living.then(|| crate::sim::LivingConfig {
+                arrivals_per_sec: e.arrivals_per_sec,
+                competitor_mean: e.competitor_mean.0,
+                ..crate::sim::LivingConfig::default()
+            }),
             limits: e.published_limits.then(SimLimits::published),
             latency: e.latency.0,
             jitter: e.jitter.0,

@@ -120,6 +120,13 @@ enum Command {
         /// The server's clock runs this many seconds ahead (negative: behind).
         #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
         clock_offset_secs: i64,
+        /// A living market: new listings arrive (per game, per second, a Poisson process)
+        /// and underpriced ones are bought by competitors; ground truth at /__sim/truth.
+        #[arg(long, value_name = "PER_SEC")]
+        living: Option<f64>,
+        /// With --living: the mean time before a competitor buys an underpriced listing.
+        #[arg(long, default_value_t = 20.0, value_name = "SECS", requires = "living")]
+        competitor_mean_secs: f64,
     },
     /// List the plugins: name, source (built-in or library), sdk version, enabled.
     Plugins,
@@ -190,6 +197,8 @@ fn run(cli: Cli) -> Result<u8, AppError> {
             ca_out,
             tls_http1_only,
             clock_offset_secs,
+            living,
+            competitor_mean_secs,
         } => {
             init_logging(
                 cli.log_format.map_or(LogFormat::Human, Into::into),
@@ -233,6 +242,21 @@ fn run(cli: Cli) -> Result<u8, AppError> {
                     http1_only: tls_http1_only,
                 }),
                 clock_offset_secs,
+                living: living
+                    .map(|rate| {
+                        let ok = |v: f64| v.is_finite() && v > 0.0 && v <= 1e6;
+                        if !ok(rate) || !ok(competitor_mean_secs) {
+                            return Err(AppError::Usage(format!(
+                                "--living and --competitor-mean-secs must be greater than 0 and at most 1e6, got {rate} and {competitor_mean_secs}"
+                            )));
+                        }
+                        Ok(skinscan_core::sim::LivingConfig {
+                            arrivals_per_sec: rate,
+                            competitor_mean: Duration::from_secs_f64(competitor_mean_secs),
+                            ..skinscan_core::sim::LivingConfig::default()
+                        })
+                    })
+                    .transpose()?,
             };
             runtime.block_on(async {
                 let shutdown = shutdown_on_signals();

@@ -801,3 +801,45 @@ async fn published_limits_are_fixed_windows_with_headers_on_every_answer() {
     let s = sim.stats();
     assert_eq!(s.limited.get("market").copied().unwrap_or(0), 5 - ok as u64);
 }
+
+#[tokio::test]
+async fn a_living_market_lists_new_arrivals_first_and_keeps_the_truth() {
+    let sim = sim(SimConfig {
+        items_per_game: 50,
+        limits: None,
+        living: Some(skinscan_core::sim::LivingConfig {
+            arrivals_per_sec: 200.0,
+            underpriced_share: 0.3,
+            competitor_mean: Duration::from_millis(200),
+            ..skinscan_core::sim::LivingConfig::default()
+        }),
+        ..SimConfig::default()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let c = client(&sim.url());
+    let newest = ListingsQuery::new(ListingApi::V2, "a8db")
+        .order(ListingOrder::NewestFirst)
+        .to_request();
+    let page = dmarket::parse_listings_page(&get(&c, &newest).await.body, Currency::Usd).unwrap();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let first = page.listings[0].listed_at.unwrap();
+    assert!(
+        (now - 2..=now).contains(&first),
+        "newest {first}, now {now}"
+    );
+    let times: Vec<i64> = page.listings.iter().map(|l| l.listed_at.unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]));
+    // More than the 50 catalogue listings are on the market now.
+    assert!(page.total.unwrap() > 50, "{:?}", page.total);
+    let truth = http1_get(sim.addr(), "/__sim/truth").await;
+    let truth: serde_json::Value = serde_json::from_str(&truth).unwrap();
+    let entries = truth["underpriced"].as_array().unwrap();
+    assert!(!entries.is_empty());
+    let e = &entries[0];
+    assert!(e["offer_id"].is_string() && e["profit_cents"].as_i64().unwrap() > 0);
+    assert!(e["gone"].as_f64().unwrap() > e["created"].as_f64().unwrap());
+}

@@ -22,8 +22,11 @@
 //! against it checks the host, not the simulator against itself.
 
 mod catalogue;
+mod living;
 mod rng;
 mod server;
+
+pub use living::{LivingConfig, TruthEntry};
 
 /// The DMarket paths the simulator serves (its own copy: it shares no code with the client).
 pub mod paths {
@@ -76,6 +79,9 @@ pub struct SimConfig {
     /// The server's clock runs this many seconds ahead of (or, negative, behind) this
     /// machine's: its `Date` header and its signature-date check use it.
     pub clock_offset_secs: i64,
+    /// A living market (listings arrive and are bought) instead of a frozen snapshot; the
+    /// ground truth at `GET /__sim/truth`.
+    pub living: Option<LivingConfig>,
 }
 
 /// How the simulator serves TLS.
@@ -101,6 +107,7 @@ impl Default for SimConfig {
             missing_paths: Vec::new(),
             tls: None,
             clock_offset_secs: 0,
+            living: None,
         }
     }
 }

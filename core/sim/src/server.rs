@@ -21,6 +21,7 @@ use tokio_util::task::TaskTracker;
 use std::fmt::Write as _;
 
 use super::catalogue::{Catalogue, EPOCH, GameMarket, SimListing, uuid};
+use super::living::Living;
 use super::paths::{
     AGGREGATED_PRICES as AGGREGATED_PRICES_PATH, CUSTOMIZED_FEES as CUSTOMIZED_FEES_PATH,
     LAST_SALES as LAST_SALES_PATH, MARKET_ITEMS as MARKET_ITEMS_PATH, OFFERS_V2 as OFFERS_V2_PATH,
@@ -89,6 +90,12 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> std::io::Result<Sim
         }
     };
     let catalogue = Catalogue::generate(config.seed, config.items_per_game);
+    let living = config.living.map(|l| {
+        let start_unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        Living::new(l, config.seed, start_unix)
+    });
     let state = Arc::new(State {
         limiter: config.rate.map(|rate| {
             let burst = f64::from(config.burst.unwrap_or(rate.ceil().max(1.0) as u32).max(1));
@@ -105,6 +112,7 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> std::io::Result<Sim
         request_seq: AtomicU64::new(0),
         windows: Mutex::new(BTreeMap::new()),
         started: Instant::now(),
+        living,
     });
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
@@ -247,6 +255,7 @@ struct State {
     request_seq: AtomicU64,
     windows: Mutex<Windows>,
     started: Instant,
+    living: Option<Living>,
 }
 
 /// The published group of a path and its limit, as the simulator counts them. Last sales
@@ -473,6 +482,19 @@ impl std::error::Error for ResetStream {}
 type SimResponse = Response<Full<Bytes>>;
 
 async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<SimResponse, ResetStream> {
+    if req.uri().path() == "/__sim/truth" {
+        let now = Instant::now()
+            .saturating_duration_since(state.started)
+            .as_secs_f64();
+        let truth = state
+            .living
+            .as_ref()
+            .map(|l| l.truth(&state.catalogue, now))
+            .unwrap_or_default();
+        let body =
+            serde_json::to_vec(&serde_json::json!({"underpriced": truth})).unwrap_or_default();
+        return Ok(json_response(StatusCode::OK, body));
+    }
     if req.uri().path() == "/__sim/stats" {
         let body = serde_json::to_vec(&state.stats.snapshot()).unwrap_or_default();
         return Ok(json_response(StatusCode::OK, body));
@@ -833,6 +855,22 @@ fn listings(state: &State, q: &BTreeMap<String, String>, api: Api) -> SimRespons
             None => return bad("cursor: invalid."),
         },
     };
+    if let Some(living) = &state.living {
+        return living_page(
+            state,
+            living,
+            g,
+            api,
+            LivingQuery {
+                band: (price_from, price_to),
+                title: q.get("title").map(String::as_str),
+                order,
+                desc,
+                offset,
+                limit,
+            },
+        );
+    }
     let in_band = |p: &u32| (price_from..=price_to).contains(&g.listings[*p as usize].price);
     // The matching listings as positions, in the order asked for.
     let (page, total): (Vec<u32>, usize) = match (q.get("title"), order) {
@@ -876,7 +914,60 @@ fn listings(state: &State, q: &BTreeMap<String, String>, api: Api) -> SimRespons
             take_page(positions, offset, limit, desc)
         }
     };
+    let page: Vec<SimListing> = page.iter().map(|&p| g.listings[p as usize]).collect();
     render_page(g, state, api, &page, offset, total)
+}
+
+struct LivingQuery<'a> {
+    band: (i64, i64),
+    title: Option<&'a str>,
+    order: Order,
+    desc: bool,
+    offset: usize,
+    limit: usize,
+}
+
+/// A page of the living market: the catalogue's listings and the arrivals live now, in the
+/// order asked for (materialised per request; the living mode is for small catalogues).
+fn living_page(
+    state: &State,
+    living: &Living,
+    g: &GameMarket,
+    api: Api,
+    q: LivingQuery<'_>,
+) -> SimResponse {
+    let now = Instant::now()
+        .saturating_duration_since(state.started)
+        .as_secs_f64();
+    let title = q.title.map(|t| g.title_index.get(t).copied());
+    let keep = |l: &SimListing| {
+        (q.band.0..=q.band.1).contains(&l.price) && title.is_none_or(|t| t == Some(l.title))
+    };
+    let mut all: Vec<SimListing> = g.listings.iter().copied().filter(keep).collect();
+    all.extend(
+        living
+            .live(&state.catalogue, &g.game_id, now)
+            .into_iter()
+            .map(|a| a.listing)
+            .filter(keep),
+    );
+    match q.order {
+        Order::Price => all.sort_by_key(|l| (l.price, l.seq)),
+        Order::Created => all.sort_by_key(|l| (l.created_at, l.seq)),
+        Order::Title => all.sort_by(|a, b| {
+            g.titles[a.title as usize]
+                .name
+                .cmp(&g.titles[b.title as usize].name)
+                .then((a.price, a.seq).cmp(&(b.price, b.seq)))
+        }),
+        Order::Discount => all.sort_by_key(|l| (discount(g, l), l.seq)),
+    }
+    if q.desc {
+        all.reverse();
+    }
+    let total = all.len();
+    let page: Vec<SimListing> = all.into_iter().skip(q.offset).take(q.limit).collect();
+    render_page(g, state, api, &page, q.offset, total)
 }
 
 fn sort_positions(g: &GameMarket, positions: &mut [u32], order: Order) {
@@ -923,7 +1014,7 @@ fn render_page(
     g: &GameMarket,
     state: &State,
     api: Api,
-    page: &[u32],
+    page: &[SimListing],
     offset: usize,
     total: usize,
 ) -> SimResponse {
@@ -942,7 +1033,7 @@ fn render_page(
                 if i > 0 {
                     out.push(',');
                 }
-                render_v1(&mut out, g, seed, &g.listings[*p as usize]);
+                render_v1(&mut out, g, seed, p);
             }
             // `items` is capped at 10,000 as the live API caps it; `offers` is not.
             let _ = write!(
@@ -957,7 +1048,7 @@ fn render_page(
                 if i > 0 {
                     out.push(',');
                 }
-                render_v2(&mut out, g, seed, &g.listings[*p as usize]);
+                render_v2(&mut out, g, seed, p);
             }
             let _ = write!(out, r#"],"total":{total},"cursor":"{cursor}"}}"#);
         }
