@@ -241,6 +241,89 @@ pub async fn scan(
     Ok(EXIT_OK)
 }
 
+/// `skinscan watch`'s options.
+#[derive(Debug, Clone, Default)]
+pub struct WatchCommand {
+    /// Only these games.
+    pub games: Option<Vec<String>>,
+    /// Override the stdout format.
+    pub format: Option<OutputFormat>,
+    /// Override the JSON Lines path.
+    pub jsonl: Option<PathBuf>,
+    /// Stop after this long.
+    pub duration: Option<Duration>,
+}
+
+/// `skinscan watch`: events until shutdown (or `--for`); exit 0, 1 when an output failed.
+pub async fn watch(
+    mut settings: Settings,
+    options: WatchCommand,
+    shutdown: CancellationToken,
+) -> Result<u8, AppError> {
+    let format = options.format.unwrap_or(settings.output_format);
+    let plugins = plugins_for(&settings, options.games.as_deref())?;
+    let jsonl = options
+        .jsonl
+        .clone()
+        .or(settings.jsonl.clone())
+        .as_deref()
+        .map(JsonlSink::open)
+        .transpose()
+        .map_err(|e| AppError::Usage(e.to_string()))?;
+    let (_market, target) = market(&mut settings).await?;
+    if let Some(listen) = settings.metrics_listen {
+        let addr = crate::events::serve_metrics(listen, shutdown.clone())
+            .await
+            .map_err(|e| {
+                AppError::Usage(format!("cannot listen on {listen} (metrics.listen): {e}"))
+            })?;
+        tracing::info!("metrics at http://{addr}/metrics (and /healthz)");
+    }
+    let upstream = Arc::new(Upstream::new(settings.upstream.for_target(target)));
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    if let Some(file) = jsonl {
+        sinks.push(Box::new(JsonlLines { file }));
+    }
+    sinks.push(match format {
+        OutputFormat::Table => Box::new(TableSink { top: settings.top }),
+        OutputFormat::Json => Box::new(JsonSink),
+    });
+    let outputs = Arc::new(Fanout::new(sinks));
+    let stop = shutdown.child_token();
+    if let Some(d) = options.duration {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(d).await;
+            stop.cancel();
+        });
+    }
+    let started = Instant::now();
+    let stats = crate::watch::run(
+        upstream.clone(),
+        plugins,
+        outputs.clone(),
+        crate::watch::WatchOptions::default(),
+        stop,
+    )
+    .await;
+    outputs.flush().await?;
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    let s = upstream.stats(false);
+    tracing::info!(
+        polls = load(&stats.polls),
+        new_listings = load(&stats.new_listings),
+        opportunities = load(&stats.opportunities),
+        gone = load(&stats.gone),
+        cache_hits = load(&stats.cache_hits),
+        cache_misses = load(&stats.cache_misses),
+        requests = s.requests,
+        rate_limited = s.rate_limited,
+        "Watched for {:.0}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(EXIT_OK)
+}
+
 /// `skinscan probe`: one request of each kind a scan makes, reported; exit 0 when all
 /// answered and parsed, 1 when not.
 pub async fn probe(mut settings: Settings, format: OutputFormat) -> Result<u8, AppError> {

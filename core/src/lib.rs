@@ -23,3 +23,4 @@ pub mod sinks;
 /// The simulated market, a crate of its own so it shares no code with the client it tests.
 pub use skinscan_sim as sim;
 pub mod upstream;
+pub mod watch;

@@ -74,6 +74,23 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         jsonl: Option<PathBuf>,
     },
+    /// Watch the market continuously: poll each game's newest listings, report each
+    /// opportunity once as an event (`new`, then `gone` when it leaves the market), until
+    /// Ctrl-C (or --for).
+    Watch {
+        /// Only these games (comma-separated plugin names).
+        #[arg(long, value_delimiter = ',', value_name = "GAMES")]
+        games: Option<Vec<String>>,
+        /// Output on stdout: a line per event, or one JSON object per event.
+        #[arg(long, value_enum)]
+        format: Option<FormatArg>,
+        /// Append every event to this JSON Lines file.
+        #[arg(long, value_name = "PATH")]
+        jsonl: Option<PathBuf>,
+        /// Stop after this long ("90s", "10m") instead of at Ctrl-C.
+        #[arg(long = "for", value_name = "DURATION", value_parser = humantime::parse_duration)]
+        duration: Option<Duration>,
+    },
     /// Run the simulated DMarket market (HTTP/2 h2c and HTTP/1.1 on one port).
     Sim {
         /// Address to listen on.
@@ -297,6 +314,29 @@ fn run(cli: Cli) -> Result<u8, AppError> {
             runtime.block_on(async {
                 let shutdown = shutdown_on_signals();
                 app::scan(settings, options, shutdown).await
+            })
+        }
+        Command::Watch {
+            games,
+            format,
+            jsonl,
+            duration,
+        } => {
+            let settings = config::load(cli.config.as_deref(), &env)?;
+            let log_format = cli.log_format.map_or(settings.log_format, Into::into);
+            init_logging(log_format, &settings.log_level, cli.quiet, None);
+            let options = app::WatchCommand {
+                games,
+                format: format.map(|f| match f {
+                    FormatArg::Table => OutputFormat::Table,
+                    FormatArg::Json => OutputFormat::Json,
+                }),
+                jsonl,
+                duration,
+            };
+            runtime.block_on(async {
+                let shutdown = shutdown_on_signals();
+                app::watch(settings, options, shutdown).await
             })
         }
         Command::Probe { format } => {

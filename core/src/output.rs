@@ -118,29 +118,54 @@ impl JsonlSink {
         })
     }
 
+    /// Appends a watch-mode event as one line: the opportunity's record plus `event`,
+    /// `detected_at` and `delay_ms`.
+    pub fn append_event(&self, event: &crate::report::WatchEvent) -> Result<(), SinkError> {
+        let time = humantime::format_rfc3339_millis(event.detected_at).to_string();
+        let mut record = serde_json::to_value(OpportunityRecord::new(0, &time, &event.opportunity))
+            .expect("records always serialize");
+        if let Some(map) = record.as_object_mut() {
+            map.remove("cycle");
+            map.insert("event".into(), event.kind.as_str().into());
+            map.insert("detected_at".into(), time.clone().into());
+            map.insert(
+                "delay_ms".into(),
+                event.delay.map(|d| d.as_millis() as u64).into(),
+            );
+        }
+        let mut line = serde_json::to_vec(&record).expect("records always serialize");
+        line.push(b'\n');
+        self.write_line(&line)
+    }
+
+    /// One write of one whole line on an O_APPEND file. A write that fails part-way (disk
+    /// full, file size limit) is cut back to the last whole line.
+    fn write_line(&self, line: &[u8]) -> Result<(), SinkError> {
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        let before = file.metadata().map(|m| m.len()).ok();
+        if let Err(source) = file.write_all(line) {
+            if let Some(len) = before {
+                let _ = file.set_len(len);
+            }
+            return Err(SinkError {
+                path: self.path.clone(),
+                source,
+            });
+        }
+        Ok(())
+    }
+
     /// Appends one line per opportunity of `outcome`, each in a single write.
     pub fn append(&self, cycle: u64, outcome: &GameOutcome) -> Result<usize, SinkError> {
         let Some(report) = &outcome.report else {
             return Ok(0);
         };
         let time = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
         for o in &report.opportunities {
             let mut line = serde_json::to_vec(&OpportunityRecord::new(cycle, &time, o))
                 .expect("records always serialize");
             line.push(b'\n');
-            // One write of one whole line on an O_APPEND file. A write that fails part-way
-            // (disk full, file size limit) is cut back to the last whole line.
-            let before = file.metadata().map(|m| m.len()).ok();
-            if let Err(source) = file.write_all(&line) {
-                if let Some(len) = before {
-                    let _ = file.set_len(len);
-                }
-                return Err(SinkError {
-                    path: self.path.clone(),
-                    source,
-                });
-            }
+            self.write_line(&line)?;
         }
         Ok(report.opportunities.len())
     }
@@ -279,6 +304,27 @@ pub fn render_table(report: &CycleReport, top: usize) -> String {
         }
     }
     out
+}
+
+/// One watch event as a table line: `NEW  csgo  AK-47 | ...  $7.00 -> $9.50  net $1.84  26.2%  +0.41s`.
+pub fn render_watch_line(event: &crate::report::WatchEvent) -> String {
+    let o = &event.opportunity;
+    let delay = event
+        .delay
+        .map_or("-".to_owned(), |d| format!("+{:.2}s", d.as_secs_f64()));
+    format!(
+        "{:<4} {:<6} {:<52} {:>9} -> {:>9}  net {:>8}  {:>6}  {} {}  {}\n",
+        event.kind.as_str().to_ascii_uppercase(),
+        printable(o.game.as_str()),
+        truncate(&printable(&o.title), 52),
+        o.buy_price.to_string(),
+        o.sell_price.to_string(),
+        o.net_profit.to_string(),
+        format_roi(o.roi_bps),
+        o.strategy,
+        o.offer_id.as_deref().map(printable).unwrap_or_default(),
+        delay
+    )
 }
 
 /// ROI with one decimal (`1160` bps -> `11.6%`), rounded toward zero: a column reads evenly.

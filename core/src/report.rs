@@ -72,3 +72,35 @@ impl CycleReport {
             .sum()
     }
 }
+
+/// What watch mode saw happen to an opportunity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchKind {
+    /// First seen.
+    New,
+    /// Its listing left the market (sold or withdrawn).
+    Gone,
+}
+
+impl WatchKind {
+    /// `new` or `gone`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WatchKind::New => "new",
+            WatchKind::Gone => "gone",
+        }
+    }
+}
+
+/// One watch-mode event.
+#[derive(Debug, Clone)]
+pub struct WatchEvent {
+    /// What happened.
+    pub kind: WatchKind,
+    /// The opportunity.
+    pub opportunity: skinscan_sdk::Opportunity,
+    /// When skinscan saw it happen.
+    pub detected_at: SystemTime,
+    /// From the listing's `createdAt` to detection (`new` only, when the listing says).
+    pub delay: Option<Duration>,
+}

@@ -241,6 +241,23 @@ impl<S: GameScanner> GameScanner for Guarded<S> {
         std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.check_settings(settings)))
             .unwrap_or_else(|panic| Err(ScanError::Panicked(panic_message(&*panic))))
     }
+
+    fn watch_judge(
+        &self,
+        settings: &PluginSettings,
+    ) -> Option<Result<crate::strategy::Judge, ScanError>> {
+        let judge = std::panic::catch_unwind(AssertUnwindSafe(|| self.inner.watch_judge(settings)))
+            .unwrap_or_else(|panic| Some(Err(ScanError::Panicked(panic_message(&*panic)))))?;
+        // The rules run plugin code each time the host judges a listing: guard them here, on
+        // the plugin's side (a panicking rule excludes the listing).
+        Some(judge.map(|mut j| {
+            let rules = std::mem::replace(&mut j.rules, crate::scanner::GameRules::none());
+            j.rules = crate::scanner::GameRules::excluding(move |l| {
+                std::panic::catch_unwind(AssertUnwindSafe(|| rules.excludes(l))).unwrap_or(true)
+            });
+            j
+        }))
+    }
 }
 
 /// The text of a panic payload.

@@ -37,6 +37,16 @@ pub trait GameScanner: Send + Sync {
     fn check_settings(&self, _settings: &PluginSettings) -> Result<(), ScanError> {
         Ok(())
     }
+
+    /// How `skinscan watch` judges this game's new listings (settings, filters, rules), for
+    /// scanners that follow the default strategy's model. `None` (the default): the game
+    /// does not support watch mode, and the host says so.
+    fn watch_judge(
+        &self,
+        _settings: &PluginSettings,
+    ) -> Option<Result<crate::strategy::Judge, ScanError>> {
+        None
+    }
 }
 
 /// The game-specific knowledge the default strategy needs. Everything but `info` has a
@@ -140,5 +150,12 @@ impl<P: GameProfile> GameScanner for ProfileScanner<P> {
         crate::strategy::ScanSettings::from_settings(&self.profile, settings)?;
         self.profile.rules(settings)?;
         Ok(())
+    }
+
+    fn watch_judge(
+        &self,
+        settings: &PluginSettings,
+    ) -> Option<Result<crate::strategy::Judge, ScanError>> {
+        Some(crate::strategy::Judge::new(&self.profile, settings))
     }
 }

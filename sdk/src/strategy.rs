@@ -333,6 +333,52 @@ pub async fn scan_with_profile<P: GameProfile + ?Sized>(
     scan_with_memo(profile, &ScanMemo::default(), ctx, settings).await
 }
 
+/// How a game judges one listing outside a scan (`skinscan watch`): its settings, filters
+/// and rules, the default strategy's model. Made by [`GameScanner::watch_judge`](crate::GameScanner::watch_judge).
+#[derive(Debug)]
+pub struct Judge {
+    /// The game.
+    pub info: GameInfo,
+    /// Its validated settings.
+    pub cfg: ScanSettings,
+    /// Its per-title rules.
+    pub rules: GameRules,
+}
+
+impl Judge {
+    /// The judge of `profile` under `settings`.
+    pub fn new<P: GameProfile + ?Sized>(
+        profile: &P,
+        settings: &PluginSettings,
+    ) -> Result<Judge, ScanError> {
+        Ok(Judge {
+            info: profile.info(),
+            cfg: ScanSettings::from_settings(profile, settings)?,
+            rules: profile.rules(settings)?,
+        })
+    }
+
+    /// Whether `listing` passes the band, blacklist and game rules (before any price).
+    pub fn admit(&self, listing: &Listing) -> Result<(), RejectReason> {
+        self.cfg.filters.admit(listing)?;
+        if self.rules.excludes(listing) {
+            return Err(RejectReason::GameRule);
+        }
+        Ok(())
+    }
+
+    /// The opportunity in `listing` against `reference` under `fees`, or why there is none.
+    pub fn judge(
+        &self,
+        listing: &Listing,
+        reference: &ReferencePrice,
+        fees: &Fees,
+    ) -> Result<crate::Opportunity, RejectReason> {
+        self.admit(listing)?;
+        evaluate_listing(&self.info.id, listing, reference, fees, &self.cfg.filters)
+    }
+}
+
 /// Runs the default strategy for `profile`, with what earlier scans learnt in `memo`.
 pub async fn scan_with_memo<P: GameProfile + ?Sized>(
     profile: &P,

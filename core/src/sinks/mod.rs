@@ -53,6 +53,8 @@ pub enum Event {
     },
     /// The cycle finished.
     CycleFinished(Arc<CycleReport>),
+    /// Watch mode saw an opportunity appear or go.
+    Watch(Arc<crate::report::WatchEvent>),
 }
 
 /// A sink failed: which, and why (the message says what to do).
@@ -150,6 +152,11 @@ impl Fanout {
                 crate::events::SinkDropped { sink: lane.name }.emit();
             }
         }
+    }
+
+    /// A watch-mode event, to every sink.
+    pub fn watch(&self, event: crate::report::WatchEvent) {
+        self.publish(&Event::Watch(Arc::new(event)));
     }
 
     /// The cycle ended: every sink gets its report.

@@ -63,6 +63,7 @@ impl Sink for ProgressSink {
                     }
                 }
             }
+            Event::Watch(_) => {}
             Event::CycleFinished(_) => {
                 for (_, bar) in self.per_game.drain() {
                     bar.finish_and_clear();

@@ -20,12 +20,14 @@ impl Sink for TableSink {
     }
 
     async fn handle(&mut self, event: &Event) -> Result<(), SinkFailure> {
-        if let Event::CycleFinished(report) = event {
-            let text = crate::output::render_table(report, self.top);
-            let mut out = std::io::stdout().lock();
-            // A closed stdout (`| head`) is not a reason to stop scanning.
-            let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
-        }
+        let text = match event {
+            Event::CycleFinished(report) => crate::output::render_table(report, self.top),
+            Event::Watch(e) => crate::output::render_watch_line(e),
+            _ => return Ok(()),
+        };
+        let mut out = std::io::stdout().lock();
+        // A closed stdout (`| head`) is not a reason to stop scanning.
+        let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
         Ok(())
     }
 }

@@ -1,0 +1,126 @@
+//! Watch mode on a living market: every underpriced listing that lives long enough is
+//! reported once as `new`, never twice; `gone` follows a sale.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use skinscan_core::report::{WatchEvent, WatchKind};
+use skinscan_core::sim::{LivingConfig, SimConfig};
+use skinscan_core::sinks::{Event, Fanout, Sink, SinkFailure};
+use skinscan_core::upstream::Upstream;
+use skinscan_core::watch::WatchOptions;
+use skinscan_tests::*;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone, Default)]
+struct Collect(Arc<Mutex<Vec<WatchEvent>>>);
+
+#[async_trait]
+impl Sink for Collect {
+    fn name(&self) -> &'static str {
+        "collect"
+    }
+    async fn handle(&mut self, event: &Event) -> Result<(), SinkFailure> {
+        if let Event::Watch(e) = event {
+            self.0.lock().unwrap().push((**e).clone());
+        }
+        Ok(())
+    }
+}
+
+fn unix(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_long_lived_underpriced_listing_is_reported_once_and_its_sale_seen() {
+    let sim = sim(SimConfig {
+        items_per_game: 50,
+        limits: None,
+        living: Some(LivingConfig {
+            arrivals_per_sec: 15.0,
+            underpriced_share: 0.3,
+            competitor_mean: Duration::from_secs(2),
+            ..LivingConfig::default()
+        }),
+        ..SimConfig::default()
+    })
+    .await;
+    let started = unix(SystemTime::now());
+    let mut plugins = builtins(&[]);
+    for p in &mut plugins {
+        p.enabled = p.name == "csgo" || p.name == "dota2";
+    }
+    let collect = Collect::default();
+    let outputs = Arc::new(Fanout::new(vec![Box::new(collect.clone())]));
+    let stop = CancellationToken::new();
+    let upstream = Arc::new(Upstream::new(upstream_config(&sim.url(), 200.0)));
+    let run = tokio::spawn(skinscan_core::watch::run(
+        upstream.clone(),
+        plugins,
+        outputs.clone(),
+        WatchOptions {
+            gone_every: Duration::from_millis(500),
+            ..WatchOptions::default()
+        },
+        stop.clone(),
+    ));
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    stop.cancel();
+    let stats = run.await.unwrap();
+    outputs.flush().await.unwrap();
+    let ended = unix(SystemTime::now());
+
+    let events = collect.0.lock().unwrap().clone();
+    let new_ids: Vec<String> = events
+        .iter()
+        .filter(|e| e.kind == WatchKind::New)
+        .map(|e| e.opportunity.offer_id.clone().unwrap())
+        .collect();
+    let unique: HashSet<&String> = new_ids.iter().collect();
+    assert_eq!(unique.len(), new_ids.len(), "an opportunity reported twice");
+
+    let truth = http1_get_json(sim.addr(), "/__sim/truth").await;
+    let expected: Vec<&serde_json::Value> = truth["underpriced"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| ["a8db", "9a92"].contains(&t["game"].as_str().unwrap()))
+        .filter(|t| {
+            let (c, g) = (t["created"].as_f64().unwrap(), t["gone"].as_f64().unwrap());
+            // Listed after the first poll, before the last second, and lived 0.5 s.
+            c > started + 0.5 && c < ended - 1.0 && g - c >= 0.5
+        })
+        .collect();
+    assert!(expected.len() >= 10, "{} expected", expected.len());
+    let caught = expected
+        .iter()
+        .filter(|t| unique.contains(&t["offer_id"].as_str().unwrap().to_owned()))
+        .count();
+    eprintln!(
+        "watch: caught {caught} of {} long-lived underpriced listings",
+        expected.len()
+    );
+    assert!(
+        caught * 100 >= expected.len() * 90,
+        "caught {caught} of {} (stats {stats:?})",
+        expected.len()
+    );
+    // Competitors bought some of what was reported: their sale was seen.
+    let gone = events.iter().filter(|e| e.kind == WatchKind::Gone).count();
+    assert!(gone > 0, "no gone event among {} events", events.len());
+    // New titles were priced once and then served from the cache.
+    assert!(stats.cache_hits.load(std::sync::atomic::Ordering::Relaxed) > 0);
+}
+
+async fn http1_get_json(addr: std::net::SocketAddr, path: &str) -> serde_json::Value {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    serde_json::from_str(out.split("\r\n\r\n").nth(1).unwrap()).unwrap()
+}
