@@ -84,6 +84,62 @@ plugins() { # ITEMS EXTRA: the four games' tables
   for g in csgo dota2 rust tf2; do printf '[plugins.%s]\nitems = %s\n%b\n' "$g" "$1" "${2:-}"; done
 }
 
+# watch_run NAME SIGNED(0|1) KIND(watch|cycle|seed|peer): a living market (5 new listings/s
+# per game, 10% underpriced, competitors buy those after 20 s on average), 100 ms latency,
+# the published limits; 70 s run, the 55 s after a 10 s warm-up scored against the truth.
+watch_run() {
+  local name=$1 signed=$2 kind=$3 keys="" simkey=""
+  if [ "$signed" = 1 ]; then
+    keys="public_key = \"$PUB\"
+secret_key = \"$SEC\""
+    simkey="--public-key $PUB"
+  fi
+  # shellcheck disable=SC2086
+  start_sim --living 5 --competitor-mean-secs 20 --latency-ms 100 --items-per-game 1000 $simkey
+  local t0; t0=$(date +%s.%N)
+  case $kind in
+    watch)
+      printf '[market]\nendpoint = "%s"\n%s\n' "$SIM_URL" "$keys" >"$WORK/$name.toml"
+      "$BIN" watch --for 70s --quiet --format json --jsonl "$WORK/$name.jsonl" \
+        --config "$WORK/$name.toml" >/dev/null 2>"$WORK/$name.err" ;;
+    cycle|seed)
+      local interval=0s; [ "$kind" = seed ] && interval=300s
+      printf '[market]\nendpoint = "%s"\n%s\n[scanner]\nscan_interval = "%s"\n' "$SIM_URL" "$keys" "$interval" >"$WORK/$name.toml"
+      timeout -s INT 70 "$BIN" scan --quiet --format json --jsonl "$WORK/$name.jsonl" \
+        --config "$WORK/$name.toml" >/dev/null 2>"$WORK/$name.err" || true ;;
+    peer)
+      "$VENV/bin/python" bench/watch_peer.py "$SIM_URL" "$PUB" "$SEC" 8 70 "$WORK/$name.jsonl" 2>"$WORK/$name.err" ;;
+  esac
+  curl -s "$SIM_URL/__sim/truth" >"$WORK/$name.truth"
+  sim_stats >"$WORK/$name.stats"
+  local requests; requests=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["requests"])' "$WORK/$name.stats")
+  python3 bench/watch_eval.py "$WORK/$name.truth" "$WORK/$name.jsonl" \
+    "$( [ "$kind" = peer ] && echo peer || { [ "$kind" = watch ] && echo watch || echo cycle; } )" \
+    "$(python3 -c "print($t0 + 10)")" "$(python3 -c "print($t0 + 65)")" "$requests" >"$WORK/$name.score"
+}
+
+if [ -n "${BENCH_WATCH:-}" ] || [ -z "${BENCH_SKIP_WATCH:-}" ]; then
+  echo "7. watch: capture and delay on a living market (5 runs of 70 s)" >&2
+  watch_run watch_signed 1 watch
+  watch_run watch_unsigned 0 watch
+  watch_run cycle_fast 1 cycle
+  watch_run seed_way 1 seed
+  watch_run peer 1 peer
+fi
+if [ -n "${BENCH_WATCH:-}" ]; then
+  python3 - "$WORK" <<'PY'
+import json, sys
+work = sys.argv[1]
+for name, what in [("watch_signed", "skinscan watch, signed (listings 10/s, other 20/s)"),
+                   ("watch_unsigned", "skinscan watch, unsigned (listings 2/s, other 6/s)"),
+                   ("cycle_fast", "skinscan scan, cycles back to back (cheapest 100 per game), signed"),
+                   ("seed_way", "the seed's way: a cycle of the cheapest 100 per game every 300 s, signed"),
+                   ("peer", "a plain newest-first poller on httpx (bench/watch_peer.py), 8 polls/s, signed")]:
+    print(f"| 7. {what} |", open(f"{work}/{name}.score").read().strip(), "|")
+PY
+  exit 0
+fi
+
 echo "1. cycle: 4 games x 100 listings, 100 ms, DMarket's published limits (the defaults), unsigned and signed" >&2
 start_sim --latency-ms 100 --items-per-game 1000
 scan cycle "$(plugins 100)"
@@ -225,6 +281,17 @@ for s in sizes:
     per.append((instructions(s) - instructions(1)) / (listings - base_listings))
 rows.append(("5. Instructions per listing (callgrind), 1k / 10k / 100k", "within 20%",
              " / ".join(f"{p:,.0f}" for p in per) + f": max/min = {max(per)/min(per):.2f}"))
+for name, what in [("watch_signed", "watch, signed (listings 10/s, other 20/s)"),
+                   ("watch_unsigned", "watch, unsigned (listings 2/s, other 6/s)"),
+                   ("cycle_fast", "cycle mode back to back (cheapest 100 per game), signed"),
+                   ("seed_way", "the seed's way (cheapest 100 per game every 300 s), signed"),
+                   ("peer", "plain newest-first poller on httpx, 8 polls/s, signed")]:
+    try:
+        sc = json.load(open(f"{work}/{name}.score"))
+    except (OSError, ValueError):
+        continue
+    rows.append((f"7. Living market, 20 s competitors: {what}", "capture >= 99%, p50 <= 0.45 s, p90 <= 0.7 s (watch, signed)",
+                 f"capture {sc['caught']}/{sc['listed']} = {sc['capture']}, delay p50 {sc['p50']} s / p90 {sc['p90']} s / p99 {sc['p99']} s, {sc['requests_per_caught']} requests per catch"))
 print(f"Machine: {os.cpu_count()} cores, {platform.machine()}, {platform.platform()}; " +
       subprocess.run(['rustc', '--version'], capture_output=True, text=True).stdout.strip())
 print()

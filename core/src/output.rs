@@ -160,7 +160,7 @@ impl JsonlSink {
         let Some(report) = &outcome.report else {
             return Ok(0);
         };
-        let time = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+        let time = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
         for o in &report.opportunities {
             let mut line = serde_json::to_vec(&OpportunityRecord::new(cycle, &time, o))
                 .expect("records always serialize");

@@ -1126,3 +1126,50 @@ fn a_full_disk_never_leaves_a_torn_jsonl_line() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn watch_reports_events_to_stdout_and_jsonl_and_stops_cleanly() {
+    let dir = Scratch::new("watch");
+    dir.file(
+        "c.toml",
+        "[market.embedded]\nliving = true\narrivals_per_sec = 20.0\nitems_per_game = 100\nlatency = \"1ms\"\n[plugins.csgo]\nenabled = false\n[plugins.dota2]\nenabled = false\n",
+    );
+    let out = dir.run(
+        &[
+            "watch", "--for", "3s", "--format", "json", "--jsonl", "w.jsonl", "--config", "c.toml",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let first: serde_json::Value =
+        serde_json::from_str(stdout.lines().next().expect("an event")).unwrap();
+    assert_eq!(first["event"], "new");
+    assert!(first["offer_id"].is_string() && first["detected_at"].is_string());
+    let lines = std::fs::read_to_string(dir.0.join("w.jsonl")).unwrap();
+    let records: Vec<serde_json::Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), stdout.lines().count());
+    assert!(
+        records
+            .iter()
+            .all(|r| r["event"] == "new" || r["event"] == "gone")
+    );
+    let ids: std::collections::HashSet<&str> = records
+        .iter()
+        .filter(|r| r["event"] == "new")
+        .map(|r| r["offer_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids.len(),
+        records.iter().filter(|r| r["event"] == "new").count(),
+        "reported twice"
+    );
+    assert!(
+        text(&out.stderr).contains("Watched for 3s"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -115,6 +115,74 @@ async fn every_long_lived_underpriced_listing_is_reported_once_and_its_sale_seen
     assert!(stats.cache_hits.load(std::sync::atomic::Ordering::Relaxed) > 0);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnects_and_429_bursts_never_report_twice_and_no_window_is_overrun() {
+    use skinscan_core::limit::Rate;
+    use skinscan_core::upstream::EndpointGroup;
+    // Published limits x10 on both sides, GOAWAY every 15 streams, and an extra token
+    // bucket (429 + Retry-After) below the host's pace.
+    let sim = sim(SimConfig {
+        items_per_game: 50,
+        limits: Some(skinscan_core::sim::SimLimits::published().scaled(10)),
+        rate: Some(12.0),
+        burst: Some(2),
+        faults: "goaway-every=15".parse().unwrap(),
+        living: Some(LivingConfig {
+            arrivals_per_sec: 10.0,
+            underpriced_share: 0.3,
+            competitor_mean: Duration::from_secs(3),
+            ..LivingConfig::default()
+        }),
+        ..SimConfig::default()
+    })
+    .await;
+    let mut config = upstream_config(&sim.url(), 60.0);
+    config.policy.group_limits = vec![
+        (EndpointGroup::Market, Rate::per_second(20.0).unwrap()),
+        (EndpointGroup::Other, Rate::per_second(60.0).unwrap()),
+    ];
+    let mut plugins = builtins(&[]);
+    for p in &mut plugins {
+        p.enabled = p.name == "rust" || p.name == "tf2";
+    }
+    let collect = Collect::default();
+    let outputs = Arc::new(Fanout::new(vec![Box::new(collect.clone())]));
+    let stop = CancellationToken::new();
+    let upstream = Arc::new(Upstream::new(config));
+    let run = tokio::spawn(skinscan_core::watch::run(
+        upstream.clone(),
+        plugins,
+        outputs.clone(),
+        WatchOptions::default(),
+        stop.clone(),
+    ));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stop.cancel();
+    run.await.unwrap();
+    outputs.flush().await.unwrap();
+    let events = collect.0.lock().unwrap().clone();
+    let ids: Vec<String> = events
+        .iter()
+        .filter(|e| e.kind == WatchKind::New)
+        .map(|e| e.opportunity.offer_id.clone().unwrap())
+        .collect();
+    assert!(!ids.is_empty());
+    let unique: HashSet<&String> = ids.iter().collect();
+    assert_eq!(
+        unique.len(),
+        ids.len(),
+        "reported twice across reconnects or 429s"
+    );
+    let stats = sim.stats();
+    assert!(stats.connections >= 2, "no reconnect happened: {stats:?}");
+    assert!(
+        stats.status.get("429").copied().unwrap_or(0) > 0,
+        "no 429: {stats:?}"
+    );
+    // The published windows (x10) were never overrun: the simulator refused nothing by them.
+    assert!(stats.limited.is_empty(), "{stats:?}");
+}
+
 async fn http1_get_json(addr: std::net::SocketAddr, path: &str) -> serde_json::Value {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();

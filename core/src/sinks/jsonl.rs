@@ -19,13 +19,15 @@ impl Sink for JsonlLines {
     }
 
     async fn handle(&mut self, event: &Event) -> Result<(), SinkFailure> {
-        if let Event::GameFinished { cycle, outcome } = event {
-            self.file.append(*cycle, outcome).map_err(|e| SinkFailure {
-                sink: "jsonl",
-                message: e.to_string(),
-            })?;
-        }
-        Ok(())
+        let written = match event {
+            Event::GameFinished { cycle, outcome } => self.file.append(*cycle, outcome).map(|_| ()),
+            Event::Watch(e) => self.file.append_event(e),
+            _ => Ok(()),
+        };
+        written.map_err(|e| SinkFailure {
+            sink: "jsonl",
+            message: e.to_string(),
+        })
     }
 
     async fn flush(&mut self) -> Result<(), SinkFailure> {
