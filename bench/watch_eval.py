@@ -2,14 +2,19 @@
 
 usage: python bench/watch_eval.py TRUTH.json EVENTS.jsonl FORMAT START END REQUESTS
 FORMAT: watch (skinscan watch --jsonl), cycle (skinscan scan --jsonl) or peer (watch_peer.py).
-Counts the underpriced listings created in [START, END] (unix seconds); prints one JSON
+Counts the underpriced listings of the four games, priced from $0.50 (the default band),
+created in [START, END] (unix seconds); prints one JSON
 object: listed, caught (reported before a competitor bought it), capture, delay p50/p90/p99
 in seconds from createdAt, requests per caught opportunity.
 """
 import json, sys, datetime
 
 truth_path, events_path, fmt, start, end, requests = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
-truth = [t for t in json.load(open(truth_path))["underpriced"] if start <= t["created"] <= end]
+# The four scanned games (the simulator also lists the template's `pubg`), and listings in
+# the default buy band (from $0.50): what every scanner here was asked to find.
+GAMES = {"a8db", "9a92", "rust", "tf2"}
+truth = [t for t in json.load(open(truth_path))["underpriced"]
+         if start <= t["created"] <= end and t["game"] in GAMES and t["price_cents"] >= 50]
 
 def when(line):
     if fmt == "peer":

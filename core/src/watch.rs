@@ -37,7 +37,8 @@ pub struct WatchOptions {
     pub price_ttl: Duration,
     /// How often live opportunities are checked for having left the market.
     pub gone_every: Duration,
-    /// Titles checked per gone round at most.
+    /// Titles checked per gone round at most: each check is a listings request, taken from
+    /// the same budget as the polls, so it is kept small (freshness first).
     pub gone_titles: usize,
     /// Listing ids remembered per game (the oldest are forgotten first).
     pub seen_capacity: usize,
@@ -48,8 +49,8 @@ impl Default for WatchOptions {
         WatchOptions {
             max_pages: 5,
             price_ttl: Duration::from_secs(30),
-            gone_every: Duration::from_secs(10),
-            gone_titles: 10,
+            gone_every: Duration::from_secs(15),
+            gone_titles: 2,
             seen_capacity: 50_000,
         }
     }
