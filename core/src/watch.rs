@@ -48,7 +48,7 @@ impl Default for WatchOptions {
     fn default() -> Self {
         WatchOptions {
             max_pages: 5,
-            price_ttl: Duration::from_secs(30),
+            price_ttl: Duration::from_secs(300),
             gone_every: Duration::from_secs(15),
             gone_titles: 2,
             seen_capacity: 50_000,
@@ -194,21 +194,39 @@ impl GameWatch {
             ListingsApiChoice::Only(api) => api,
             ListingsApiChoice::Auto => ListingApi::V2,
         };
-        let fees = Fees::fixed(self.judge.cfg.fee);
-        let mut seen = SeenSet::new(self.options.seen_capacity);
-        let mut cache: HashMap<String, (Option<ReferencePrice>, Instant)> = HashMap::new();
-        let mut live: HashMap<String, Opportunity> = HashMap::new();
-        let mut last_gone = Instant::now();
         tracing::info!(
             "[{}] watching the newest listings",
             self.judge.info.display_name
         );
-        while !self.stop.is_cancelled() {
-            let Some(fresh) = self.poll(api, &mut seen).await else {
-                continue;
-            };
-            let detected_at = unix_now();
+        // Polling and judging run side by side: the next poll goes out while the last
+        // one's new titles are priced, so pricing never delays seeing what is new.
+        let (tx, rx) = tokio::sync::mpsc::channel::<Vec<Listing>>(16);
+        let poller = async {
+            let mut seen = SeenSet::new(self.options.seen_capacity);
+            while !self.stop.is_cancelled() {
+                if let Some(fresh) = self.poll(api, &mut seen).await
+                    && !fresh.is_empty()
+                    && tx.send(fresh).await.is_err()
+                {
+                    break;
+                }
+            }
+            drop(tx);
+        };
+        tokio::join!(poller, self.judge_loop(api, rx));
+    }
+
+    /// Prices and judges what the poller found; reports `new` and, every `gone_every`,
+    /// checks whether live opportunities left the market.
+    async fn judge_loop(&self, api: ListingApi, mut rx: tokio::sync::mpsc::Receiver<Vec<Listing>>) {
+        let fees = Fees::fixed(self.judge.cfg.fee);
+        let mut cache: HashMap<String, (Option<ReferencePrice>, Instant)> = HashMap::new();
+        let mut live: HashMap<String, Opportunity> = HashMap::new();
+        let mut last_gone = Instant::now();
+        while let Some(fresh) = rx.recv().await {
             self.price(&fresh, &mut cache).await;
+            // Detected when it is known to be an opportunity: after its price came.
+            let detected_at = unix_now();
             for listing in &fresh {
                 let Some((Some(reference), _)) = cache.get(&listing.title) else {
                     continue;
