@@ -154,22 +154,9 @@ pub async fn scan(
     }
     let format = options.format.unwrap_or(settings.output_format);
     let plugins = plugins_for(&settings, options.games.as_deref())?;
-    let jsonl_path = options.jsonl.clone().or(settings.jsonl.clone());
-    // A path that cannot be opened is bad input (exit 2); a write failing later is not.
-    let jsonl = jsonl_path
-        .as_deref()
-        .map(JsonlSink::open)
-        .transpose()
-        .map_err(|e| AppError::Usage(e.to_string()))?;
+    let jsonl = open_jsonl(options.jsonl.as_ref(), &settings)?;
     let (_market, target) = market(&mut settings).await?;
-    if let Some(listen) = settings.metrics_listen {
-        let addr = crate::events::serve_metrics(listen, shutdown.clone())
-            .await
-            .map_err(|e| {
-                AppError::Usage(format!("cannot listen on {listen} (metrics.listen): {e}"))
-            })?;
-        tracing::info!("metrics at http://{addr}/metrics (and /healthz)");
-    }
+    serve_metrics(&settings, &shutdown).await?;
     let upstream = Arc::new(Upstream::new(settings.upstream.for_target(target)));
     tracing::info!(
         endpoint = %upstream.target().origin(),
@@ -188,19 +175,12 @@ pub async fn scan(
             grace_period: settings.grace_period,
         },
     );
-    // The outputs, each a sink with its own queue: a new output is one line here.
-    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
-    if let Some(bars) = options.progress.clone() {
-        sinks.push(Box::new(ProgressSink::new(bars)));
-    }
-    if let Some(file) = jsonl {
-        sinks.push(Box::new(JsonlLines { file }));
-    }
-    sinks.push(match format {
-        OutputFormat::Table => Box::new(TableSink { top: settings.top }),
-        OutputFormat::Json => Box::new(JsonSink),
-    });
-    let outputs = Arc::new(Fanout::new(sinks));
+    let outputs = Arc::new(Fanout::new(output_sinks(
+        options.progress.clone(),
+        jsonl,
+        format,
+        settings.top,
+    )));
     let last_cycle = options.cycles;
     let mut cycle = 0;
     loop {
@@ -241,6 +221,49 @@ pub async fn scan(
     Ok(EXIT_OK)
 }
 
+/// The JSON Lines file from `--jsonl` or `output.jsonl`, opened now: a path that cannot be
+/// opened is bad input (exit 2); a write failing later is not.
+fn open_jsonl(flag: Option<&PathBuf>, settings: &Settings) -> Result<Option<JsonlSink>, AppError> {
+    flag.or(settings.jsonl.as_ref())
+        .map(|p| JsonlSink::open(p))
+        .transpose()
+        .map_err(|e| AppError::Usage(e.to_string()))
+}
+
+/// Serves `metrics.listen` when it is set.
+async fn serve_metrics(settings: &Settings, shutdown: &CancellationToken) -> Result<(), AppError> {
+    if let Some(listen) = settings.metrics_listen {
+        let addr = crate::events::serve_metrics(listen, shutdown.clone())
+            .await
+            .map_err(|e| {
+                AppError::Usage(format!("cannot listen on {listen} (metrics.listen): {e}"))
+            })?;
+        tracing::info!("metrics at http://{addr}/metrics (and /healthz)");
+    }
+    Ok(())
+}
+
+/// The outputs, each a sink with its own queue: a new output is one line here.
+fn output_sinks(
+    progress: Option<indicatif::MultiProgress>,
+    jsonl: Option<JsonlSink>,
+    format: OutputFormat,
+    top: usize,
+) -> Vec<Box<dyn Sink>> {
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    if let Some(bars) = progress {
+        sinks.push(Box::new(ProgressSink::new(bars)));
+    }
+    if let Some(file) = jsonl {
+        sinks.push(Box::new(JsonlLines { file }));
+    }
+    sinks.push(match format {
+        OutputFormat::Table => Box::new(TableSink { top }),
+        OutputFormat::Json => Box::new(JsonSink),
+    });
+    sinks
+}
+
 /// `skinscan watch`'s options.
 #[derive(Debug, Clone, Default)]
 pub struct WatchCommand {
@@ -262,33 +285,11 @@ pub async fn watch(
 ) -> Result<u8, AppError> {
     let format = options.format.unwrap_or(settings.output_format);
     let plugins = plugins_for(&settings, options.games.as_deref())?;
-    let jsonl = options
-        .jsonl
-        .clone()
-        .or(settings.jsonl.clone())
-        .as_deref()
-        .map(JsonlSink::open)
-        .transpose()
-        .map_err(|e| AppError::Usage(e.to_string()))?;
+    let jsonl = open_jsonl(options.jsonl.as_ref(), &settings)?;
     let (_market, target) = market(&mut settings).await?;
-    if let Some(listen) = settings.metrics_listen {
-        let addr = crate::events::serve_metrics(listen, shutdown.clone())
-            .await
-            .map_err(|e| {
-                AppError::Usage(format!("cannot listen on {listen} (metrics.listen): {e}"))
-            })?;
-        tracing::info!("metrics at http://{addr}/metrics (and /healthz)");
-    }
+    serve_metrics(&settings, &shutdown).await?;
     let upstream = Arc::new(Upstream::new(settings.upstream.for_target(target)));
-    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
-    if let Some(file) = jsonl {
-        sinks.push(Box::new(JsonlLines { file }));
-    }
-    sinks.push(match format {
-        OutputFormat::Table => Box::new(TableSink { top: settings.top }),
-        OutputFormat::Json => Box::new(JsonSink),
-    });
-    let outputs = Arc::new(Fanout::new(sinks));
+    let outputs = Arc::new(Fanout::new(output_sinks(None, jsonl, format, settings.top)));
     let stop = shutdown.child_token();
     if let Some(d) = options.duration {
         let stop = stop.clone();

@@ -4,7 +4,7 @@
 //! `Result`, by [`Fanout::flush`] at the end of the cycle.
 //!
 //! Adding an output: one file here implementing [`Sink`], one line in `app.rs` adding it to
-//! the list handed to [`Fanout::new`].
+//! the list in `app.rs::output_sinks`.
 
 mod json;
 mod jsonl;
