@@ -344,6 +344,8 @@ impl GameWatch {
                     cache.insert(title, (reference, now));
                 }
             }
+            // Shutting down: nothing to report.
+            Err(skinscan_sdk::ScanError::Fetch(FetchError::Cancelled)) => {}
             Err(e) => {
                 self.stats.errors.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!("[{}] pricing failed: {e}", self.judge.info.display_name);
