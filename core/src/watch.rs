@@ -213,16 +213,31 @@ impl GameWatch {
             }
             drop(tx);
         };
-        tokio::join!(poller, self.judge_loop(api, rx));
+        let live: std::sync::Mutex<HashMap<String, Opportunity>> =
+            std::sync::Mutex::new(HashMap::new());
+        // Gone checks run beside both: they wait on the listing limiter, and must hold up
+        // neither polling nor judging.
+        let gone = async {
+            loop {
+                tokio::select! {
+                    _ = self.stop.cancelled() => break,
+                    _ = tokio::time::sleep(self.options.gone_every) => {}
+                }
+                self.check_gone(api, &live).await;
+            }
+        };
+        tokio::join!(poller, self.judge_loop(rx, &live), gone);
     }
 
-    /// Prices and judges what the poller found; reports `new` and, every `gone_every`,
-    /// checks whether live opportunities left the market.
-    async fn judge_loop(&self, api: ListingApi, mut rx: tokio::sync::mpsc::Receiver<Vec<Listing>>) {
+    /// Prices and judges what the poller found; reports `new` and records it in `live` for
+    /// the gone checks.
+    async fn judge_loop(
+        &self,
+        mut rx: tokio::sync::mpsc::Receiver<Vec<Listing>>,
+        live: &std::sync::Mutex<HashMap<String, Opportunity>>,
+    ) {
         let fees = Fees::fixed(self.judge.cfg.fee);
         let mut cache: HashMap<String, (Option<ReferencePrice>, Instant)> = HashMap::new();
-        let mut live: HashMap<String, Opportunity> = HashMap::new();
-        let mut last_gone = Instant::now();
         while let Some(fresh) = rx.recv().await {
             self.price(&fresh, &mut cache).await;
             // Detected when it is known to be an opportunity: after its price came.
@@ -236,7 +251,9 @@ impl GameWatch {
                         let listed = UNIX_EPOCH + Duration::from_secs(t.max(0) as u64);
                         detected_at.duration_since(listed).ok()
                     });
-                    live.insert(id_of(listing).to_owned(), o.clone());
+                    live.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(id_of(listing).to_owned(), o.clone());
                     self.stats.opportunities.fetch_add(1, Ordering::Relaxed);
                     self.outputs.watch(WatchEvent {
                         kind: WatchKind::New,
@@ -245,10 +262,6 @@ impl GameWatch {
                         delay,
                     });
                 }
-            }
-            if !live.is_empty() && last_gone.elapsed() >= self.options.gone_every {
-                last_gone = Instant::now();
-                self.check_gone(api, &mut live).await;
             }
         }
     }
@@ -357,8 +370,17 @@ impl GameWatch {
 
     /// Checks the titles of live opportunities: one whose listing is no longer offered is
     /// `gone`.
-    async fn check_gone(&self, api: ListingApi, live: &mut HashMap<String, Opportunity>) {
-        let mut titles: Vec<String> = live.values().map(|o| o.title.clone()).collect();
+    async fn check_gone(
+        &self,
+        api: ListingApi,
+        live: &std::sync::Mutex<HashMap<String, Opportunity>>,
+    ) {
+        let mut titles: Vec<String> = live
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .map(|o| o.title.clone())
+            .collect();
         titles.sort();
         titles.dedup();
         titles.truncate(self.options.gone_titles);
@@ -376,21 +398,23 @@ impl GameWatch {
                 continue;
             };
             let present: HashSet<&str> = page.listings.iter().map(id_of).collect();
-            let gone: Vec<String> = live
-                .iter()
-                .filter(|(id, o)| o.title == title && !present.contains(id.as_str()))
-                .map(|(id, _)| id.clone())
-                .collect();
-            for id in gone {
-                if let Some(o) = live.remove(&id) {
-                    self.stats.gone.fetch_add(1, Ordering::Relaxed);
-                    self.outputs.watch(WatchEvent {
-                        kind: WatchKind::Gone,
-                        opportunity: o,
-                        detected_at: unix_now(),
-                        delay: None,
-                    });
-                }
+            let gone: Vec<Opportunity> = {
+                let mut live = live.lock().unwrap_or_else(|p| p.into_inner());
+                let ids: Vec<String> = live
+                    .iter()
+                    .filter(|(id, o)| o.title == title && !present.contains(id.as_str()))
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                ids.iter().filter_map(|id| live.remove(id)).collect()
+            };
+            for o in gone {
+                self.stats.gone.fetch_add(1, Ordering::Relaxed);
+                self.outputs.watch(WatchEvent {
+                    kind: WatchKind::Gone,
+                    opportunity: o,
+                    detected_at: unix_now(),
+                    delay: None,
+                });
             }
         }
     }
