@@ -489,10 +489,7 @@ impl Upstream {
         let query = request.encoded_query();
         let body = Bytes::from(request.body.clone().unwrap_or_default());
         let headers = self.request_headers(request, &query, &body);
-        let method = match request.method {
-            Method::Get => http::Method::GET,
-            Method::Post => http::Method::POST,
-        };
+        let method = http_method(request.method);
         let started = Instant::now();
         let timeout = self.config.policy.request_timeout;
         let response = tokio::time::timeout(
@@ -516,10 +513,7 @@ impl Upstream {
         group_limiter: Option<&RateLimiter>,
     ) -> Verdict {
         let headers = self.request_headers(request, query, body);
-        let method = match request.method {
-            Method::Get => http::Method::GET,
-            Method::Post => http::Method::POST,
-        };
+        let method = http_method(request.method);
         let started = Instant::now();
         let timeout = self.config.policy.request_timeout;
         let outcome = tokio::time::timeout(
@@ -766,6 +760,13 @@ fn parse_retry_after(v: &str) -> Option<Duration> {
         when.duration_since(SystemTime::now())
             .unwrap_or(Duration::ZERO),
     )
+}
+
+fn http_method(method: Method) -> http::Method {
+    match method {
+        Method::Get => http::Method::GET,
+        Method::Post => http::Method::POST,
+    }
 }
 
 /// What an answer means for the request, decided from the answer alone.

@@ -648,6 +648,21 @@ fn cycles_runs_that_many_and_numbers_them() {
 // ---- signals -------------------------------------------------------------------------
 
 /// Spawns a scan and forwards its stderr lines to a channel (and keeps them).
+/// `skinscan sim ARGS` started in `dir`; the child and its first line (`listening on URL`).
+fn start_sim(dir: &Scratch, args: &[&str]) -> (Child, String) {
+    let mut child = dir
+        .command(&[&["sim"], args].concat())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    (child, first)
+}
+
 fn spawn_scan(dir: &Scratch, args: &[&str]) -> (Child, mpsc::Receiver<String>) {
     let mut child = dir
         .command(args)
@@ -802,24 +817,17 @@ fn a_second_ctrl_c_exits_130_at_once() {
 fn sim_prints_its_address_answers_http1_and_stops_on_sigterm() {
     use std::io::{Read, Write};
     let dir = Scratch::new("sim");
-    let mut child = dir
-        .command(&[
-            "sim",
+    let (mut child, first) = start_sim(
+        &dir,
+        &[
             "--listen",
             "127.0.0.1:0",
             "--items-per-game",
             "50",
             "--rate",
             "1000",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+        ],
+    );
     let url = first
         .trim()
         .strip_prefix("listening on ")
@@ -984,23 +992,10 @@ fn the_embedded_market_can_serve_tls_and_the_scan_trusts_it() {
 #[test]
 fn sim_tls_writes_its_ca_for_market_ca_file() {
     let dir = Scratch::new("sim-tls");
-    let mut child = dir
-        .command(&[
-            "sim",
-            "--listen",
-            "127.0.0.1:0",
-            "--tls",
-            "--ca-out",
-            "ca.pem",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    let (mut child, first) = start_sim(
+        &dir,
+        &["--listen", "127.0.0.1:0", "--tls", "--ca-out", "ca.pem"],
+    );
     let _ = child.kill();
     let _ = child.wait();
     assert!(

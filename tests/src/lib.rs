@@ -61,6 +61,16 @@ pub fn upstream_config(url: &str, rate_per_sec: f64) -> UpstreamConfig {
     .for_target(Target::parse(url).expect("a valid URL"))
 }
 
+/// Sends one listings page request (CS:GO market items), uncancelled, through `upstream`:
+/// the probe most engine and wire tests make.
+pub async fn send_page(
+    upstream: &Upstream,
+) -> Result<skinscan_sdk::ApiResponse, skinscan_sdk::FetchError> {
+    let request = skinscan_sdk::ApiRequest::get(skinscan_sdk::dmarket::MARKET_ITEMS_PATH)
+        .param("gameId", "a8db");
+    upstream.send(&request, &CancellationToken::new()).await
+}
+
 /// The four built-in plugins, each with `settings` (key, value) applied.
 pub fn builtins(settings: &[(&str, SettingValue)]) -> Vec<Plugin> {
     let mut plugins = skinscan_core::plugin::resolve(&[]).expect("the built-ins load");

@@ -262,13 +262,7 @@ async fn signed_requests_are_accepted_and_a_wrong_key_is_refused_with_a_hint() {
     config.policy.signer =
         Some(skinscan_core::sign::Signer::from_hex(&other_public, &other_secret).unwrap());
     let upstream = Upstream::new(config);
-    let err = upstream
-        .send(
-            &ApiRequest::get("/exchange/v1/market/items").param("gameId", "a8db"),
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap_err();
+    let err = send_page(&upstream).await.unwrap_err();
     match err {
         FetchError::Http {
             status: 401,

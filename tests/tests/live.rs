@@ -141,14 +141,7 @@ async fn a_server_that_will_not_speak_http2_is_refused_with_the_alpn_message() {
     )
     .unwrap();
     let upstream = Upstream::new(s.upstream.for_target(target(&s)));
-    let err = upstream
-        .send(
-            &ApiRequest::get("/exchange/v1/market/items").param("gameId", "a8db"),
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = send_page(&upstream).await.unwrap_err().to_string();
     assert!(
         err.contains("does not speak HTTP/2") && err.contains("ALPN"),
         "{err}"
@@ -367,13 +360,7 @@ async fn a_server_clock_off_by_90_seconds_is_measured_and_named_on_a_401() {
     let mut config = upstream_config(&sim.url(), 1000.0);
     config.policy.signer = Some(signer);
     let upstream = Upstream::new(config);
-    let err = upstream
-        .send(
-            &ApiRequest::get("/exchange/v1/market/items").param("gameId", "a8db"),
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap_err();
+    let err = send_page(&upstream).await.unwrap_err();
     let skew = upstream.clock_skew().expect("the Date header was read");
     assert!((148..=152).contains(&skew), "{skew}");
     match err {

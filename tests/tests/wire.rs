@@ -14,7 +14,7 @@ use skinscan_core::sim::SimConfig;
 use skinscan_core::upstream::Upstream;
 use skinscan_sdk::dmarket::{MARKET_ITEMS_PATH, OFFERS_V2_PATH};
 use skinscan_sdk::model::FeeSource;
-use skinscan_sdk::{ApiRequest, FetchError, Opportunity, RejectReason, SettingValue, Strategy};
+use skinscan_sdk::{FetchError, Opportunity, RejectReason, SettingValue, Strategy};
 use skinscan_tests::*;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -148,11 +148,7 @@ async fn a_429_with_only_ratelimit_reset_is_retried_no_sooner_than_the_reset() {
     let mut config = upstream_config(&format!("http://{addr}"), 1_000.0);
     config.policy.group_limits = group_limits(&BTreeMap::new(), true);
     let upstream = Upstream::new(config);
-    let request = ApiRequest::get(MARKET_ITEMS_PATH).param("gameId", "a8db");
-    let answer = upstream
-        .send(&request, &CancellationToken::new())
-        .await
-        .expect("the retry succeeds");
+    let answer = send_page(&upstream).await.expect("the retry succeeds");
     assert_eq!(answer.status, 200);
     let a = arrivals.lock().unwrap().clone();
     assert_eq!(a.len(), 2);
@@ -174,11 +170,9 @@ async fn a_window_spent_by_another_client_holds_the_group_until_its_reset() {
     let mut config = upstream_config(&format!("http://{addr}"), 1_000.0);
     config.policy.group_limits = group_limits(&BTreeMap::new(), true);
     let upstream = Upstream::new(config);
-    let request = ApiRequest::get(MARKET_ITEMS_PATH).param("gameId", "a8db");
-    let cancel = CancellationToken::new();
     // One send of ours cannot explain "0 of 10 left": someone else used the window.
-    assert_eq!(upstream.send(&request, &cancel).await.unwrap().status, 200);
-    assert_eq!(upstream.send(&request, &cancel).await.unwrap().status, 200);
+    assert_eq!(send_page(&upstream).await.unwrap().status, 200);
+    assert_eq!(send_page(&upstream).await.unwrap().status, 200);
     let a = arrivals.lock().unwrap().clone();
     let gap = a[1] - a[0];
     assert!(gap >= Duration::from_millis(990), "held only {gap:?}");
@@ -193,13 +187,7 @@ async fn a_server_wait_longer_than_max_server_wait_fails_at_once_quoting_it() {
     config.policy.group_limits = group_limits(&BTreeMap::new(), true);
     let upstream = Upstream::new(config);
     let started = Instant::now();
-    let err = upstream
-        .send(
-            &ApiRequest::get(MARKET_ITEMS_PATH).param("gameId", "a8db"),
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap_err();
+    let err = send_page(&upstream).await.unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(1));
     match err {
         FetchError::Http {
@@ -340,11 +328,7 @@ async fn a_body_cut_short_is_retried_and_counted() {
     })
     .await;
     let upstream = Upstream::new(upstream_config(&format!("http://{addr}"), 1_000.0));
-    let answer = upstream
-        .send(
-            &ApiRequest::get(MARKET_ITEMS_PATH).param("gameId", "a8db"),
-            &CancellationToken::new(),
-        )
+    let answer = send_page(&upstream)
         .await
         .expect("the second answer is whole");
     assert!(answer.body.ends_with(b"}"));
@@ -375,14 +359,7 @@ async fn hostile_retry_after_values_fail_at_once_and_never_panic() {
         })
         .await;
         let upstream = Upstream::new(upstream_config(&format!("http://{addr}"), 1_000.0));
-        let err = upstream
-            .send(
-                &ApiRequest::get(MARKET_ITEMS_PATH).param("gameId", "a8db"),
-                &CancellationToken::new(),
-            )
-            .await
-            .unwrap_err()
-            .to_string();
+        let err = send_page(&upstream).await.unwrap_err().to_string();
         assert!(
             err.contains(quoted) && err.contains("slow down"),
             "{value}: {err}"
