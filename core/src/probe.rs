@@ -119,28 +119,14 @@ async fn ask(
     };
     line.status = Some(response.status.as_u16());
     line.latency_ms = Some(latency.as_secs_f64() * 1e3);
-    let header = |n: &str| {
-        response
-            .headers
-            .get(n)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("-")
-            .to_owned()
-    };
-    if response.headers.contains_key("ratelimit-limit")
-        || response.headers.contains_key("x-ratelimit-limit-second")
-    {
-        let limit = match header("ratelimit-limit").as_str() {
-            "-" => header("x-ratelimit-limit-second"),
-            l => l.to_owned(),
-        };
-        let remaining = match header("ratelimit-remaining").as_str() {
-            "-" => header("x-ratelimit-remaining-second"),
-            r => r.to_owned(),
-        };
+    let limits = crate::upstream::RateHeaders::read(&response.headers);
+    if limits.limit.is_some() || limits.remaining.is_some() {
+        let show = |v: Option<String>| v.unwrap_or_else(|| "-".to_owned());
         line.rate_limit = Some(format!(
-            "limit {limit}, remaining {remaining}, reset {}",
-            header("ratelimit-reset")
+            "limit {}, remaining {}, reset {}",
+            show(limits.limit.map(|l| l.to_string())),
+            show(limits.remaining.map(|r| r.to_string())),
+            show(limits.reset.map(|d| d.as_secs_f64().to_string())),
         ));
     }
     if !response.status.is_success() {

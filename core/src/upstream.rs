@@ -713,19 +713,19 @@ impl Upstream {
 
 /// The rate-limit headers of one answer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct RateHeaders {
+pub(crate) struct RateHeaders {
     /// `RateLimit-Limit` / `X-RateLimit-Limit-Second`.
-    limit: Option<u64>,
+    pub(crate) limit: Option<u64>,
     /// `RateLimit-Remaining` / `X-RateLimit-Remaining-Second`.
-    remaining: Option<u64>,
+    pub(crate) remaining: Option<u64>,
     /// `RateLimit-Reset`: until the window resets.
-    reset: Option<Duration>,
+    pub(crate) reset: Option<Duration>,
     /// `Retry-After`, in seconds or as an HTTP date.
-    retry_after: Option<Duration>,
+    pub(crate) retry_after: Option<Duration>,
 }
 
 impl RateHeaders {
-    fn read(headers: &HeaderMap) -> RateHeaders {
+    pub(crate) fn read(headers: &HeaderMap) -> RateHeaders {
         let text = |names: &[&str]| {
             names
                 .iter()
