@@ -49,7 +49,8 @@ BIN=$PWD/target/release/skinscan
 LOADGEN=$PWD/target/release/examples/loadgen
 WORK=$(mktemp -d)
 SIM_PID=
-cleanup() { [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null; rm -rf "$WORK"; }
+# BENCH_KEEP=1 keeps the run's files (configs, JSON Lines, truth, logs) and names the folder.
+cleanup() { [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null; if [ -n "${BENCH_KEEP:-}" ]; then echo "files kept in $WORK" >&2; else rm -rf "$WORK"; fi; }
 trap cleanup EXIT
 
 # start_sim ARGS...: a simulator on an ephemeral port; sets SIM_URL and SIM_PID.

@@ -258,7 +258,7 @@ fn output_sinks(
         sinks.push(Box::new(JsonlLines { file }));
     }
     sinks.push(match format {
-        OutputFormat::Table => Box::new(TableSink { top }),
+        OutputFormat::Table => Box::new(TableSink::new(top)),
         OutputFormat::Json => Box::new(JsonSink),
     });
     sinks
@@ -303,7 +303,7 @@ pub async fn watch(
         upstream.clone(),
         plugins,
         outputs.clone(),
-        crate::watch::WatchOptions::default(),
+        settings.watch.clone(),
         stop,
     )
     .await;
@@ -314,7 +314,11 @@ pub async fn watch(
         polls = load(&stats.polls),
         new_listings = load(&stats.new_listings),
         opportunities = load(&stats.opportunities),
+        changed = load(&stats.changed),
         gone = load(&stats.gone),
+        sweep_pages = load(&stats.sweep_pages),
+        dropped = load(&stats.dropped),
+        errors = load(&stats.errors),
         cache_hits = load(&stats.cache_hits),
         cache_misses = load(&stats.cache_misses),
         requests = s.requests,

@@ -140,6 +140,9 @@ pub struct RawConfig {
     /// `[metrics]`: the Prometheus endpoint.
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// `[watch]`: `skinscan watch`.
+    #[serde(default)]
+    pub watch: WatchConfig,
     /// `[plugins.<name>]`: each game's table (`enabled`, `path`, and its own settings).
     #[serde(default)]
     pub plugins: BTreeMap<String, toml::Table>,
@@ -152,6 +155,83 @@ pub struct MetricsConfig {
     /// Serve `/metrics` (Prometheus text) and `/healthz` on this address, e.g.
     /// `"127.0.0.1:9898"`; off when unset.
     pub listen: Option<String>,
+}
+
+/// `[watch]`: how `skinscan watch` spends its budget.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WatchConfig {
+    /// How long a title's reference price is reused.
+    pub price_ttl: Dur,
+    /// How often live opportunities are checked for having left the market.
+    pub gone_every: Dur,
+    /// Titles checked per gone round (each one listings request).
+    pub gone_titles: u32,
+    /// Share of the poll budget split evenly among games (0..=1); the rest follows where
+    /// listings arrive.
+    pub floor_share: f64,
+    /// Share of the listing budget for the background sweep of older listings (0..=0.5;
+    /// 0 turns it off).
+    pub sweep_share: f64,
+    /// Pages read per poll at most, catching up after a gap.
+    pub max_pages: u32,
+    /// Listing ids remembered per game.
+    pub seen_capacity: u32,
+}
+
+impl Default for WatchConfig {
+    fn default() -> Self {
+        let d = crate::watch::WatchOptions::default();
+        WatchConfig {
+            price_ttl: Dur(d.price_ttl),
+            gone_every: Dur(d.gone_every),
+            gone_titles: d.gone_titles as u32,
+            floor_share: d.floor_share,
+            sweep_share: d.sweep_share,
+            max_pages: d.max_pages as u32,
+            seen_capacity: d.seen_capacity as u32,
+        }
+    }
+}
+
+impl WatchConfig {
+    /// The options, checked.
+    fn options(&self) -> Result<crate::watch::WatchOptions, ConfigError> {
+        let share = |key: &str, v: f64, max: f64| {
+            if v.is_finite() && (0.0..=max).contains(&v) {
+                Ok(v)
+            } else {
+                Err(invalid(
+                    key,
+                    format!("must be a number from 0 to {max}, got {v}"),
+                ))
+            }
+        };
+        let positive = |key: &str, v: u32| {
+            if v == 0 {
+                Err(invalid(key, "must be at least 1".to_owned()))
+            } else {
+                Ok(v as usize)
+            }
+        };
+        let nonzero = |key: &str, d: Duration| {
+            if d.is_zero() {
+                Err(invalid(key, "must be longer than 0s".to_owned()))
+            } else {
+                Ok(d)
+            }
+        };
+        Ok(crate::watch::WatchOptions {
+            price_ttl: nonzero("watch.price_ttl", self.price_ttl.0)?,
+            gone_every: nonzero("watch.gone_every", self.gone_every.0)?,
+            gone_titles: self.gone_titles as usize,
+            floor_share: share("watch.floor_share", self.floor_share, 1.0)?,
+            sweep_share: share("watch.sweep_share", self.sweep_share, 0.5)?,
+            max_pages: positive("watch.max_pages", self.max_pages)?,
+            seen_capacity: positive("watch.seen_capacity", self.seen_capacity)?,
+            ..crate::watch::WatchOptions::default()
+        })
+    }
 }
 
 /// `[scanner]`.
@@ -467,6 +547,8 @@ pub struct Settings {
     pub plugins: Vec<PluginEntry>,
     /// Where to serve metrics, when set.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// `skinscan watch`'s options.
+    pub watch: crate::watch::WatchOptions,
 }
 
 /// Where environment values come from (the process, `.env`, or a test's map).
@@ -916,6 +998,7 @@ pub fn validate(raw: RawConfig, source: Option<PathBuf>) -> Result<Settings, Con
         log_level: raw.log.level.clone(),
         plugins,
         metrics_listen,
+        watch: raw.watch.options()?,
         raw,
     })
 }

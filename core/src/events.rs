@@ -58,6 +58,27 @@ pub struct Metrics {
     dropped: Family<DropLabel, Counter>,
     cycles: Counter,
     sink_dropped: Family<SinkLabel, Counter>,
+    price_cache: Family<CacheLabel, Counter>,
+    watch_events: Family<WatchLabel, Counter>,
+    detection_delay: Histogram,
+}
+
+/// A price-cache label: the game and `hit` or `miss`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CacheLabel {
+    /// The plugin name.
+    pub game: String,
+    /// `hit` or `miss`.
+    pub result: String,
+}
+
+/// A watch-event label: the game and `new`, `changed` or `gone`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WatchLabel {
+    /// The plugin name.
+    pub game: String,
+    /// The event's kind.
+    pub kind: String,
 }
 
 /// A sink label.
@@ -91,6 +112,12 @@ impl Metrics {
             dropped: Family::default(),
             cycles: Counter::default(),
             sink_dropped: Family::default(),
+            price_cache: Family::default(),
+            watch_events: Family::default(),
+            // 10 ms .. ~80 s.
+            detection_delay: Histogram::new(
+                prometheus_client::metrics::histogram::exponential_buckets(0.01, 2.0, 14),
+            ),
             registry: Registry::default(),
         };
         registry.register(
@@ -145,6 +172,21 @@ impl Metrics {
             "sink_dropped",
             "Events an output fell behind on and dropped",
             m.sink_dropped.clone(),
+        );
+        registry.register(
+            "price_cache",
+            "Watch mode's reference-price lookups, by game and hit or miss",
+            m.price_cache.clone(),
+        );
+        registry.register(
+            "watch_events",
+            "Watch-mode events, by game and kind (new, changed, gone)",
+            m.watch_events.clone(),
+        );
+        registry.register(
+            "detection_delay_seconds",
+            "From a listing's creation to its `new` event",
+            m.detection_delay.clone(),
         );
         Metrics { registry, ..m }
     }
@@ -435,4 +477,98 @@ pub async fn serve_metrics(
         }
     });
     Ok(addr)
+}
+
+/// Watch mode looked reference prices up.
+#[derive(Debug)]
+pub struct PriceCacheLookup<'a> {
+    /// The plugin.
+    pub game: &'a str,
+    /// Titles answered from the cache.
+    pub hits: u64,
+    /// Titles fetched.
+    pub misses: u64,
+}
+
+impl PriceCacheLookup<'_> {
+    /// Counts them.
+    pub fn emit(&self) {
+        for (result, n) in [("hit", self.hits), ("miss", self.misses)] {
+            if n > 0 {
+                metrics()
+                    .price_cache
+                    .get_or_create(&CacheLabel {
+                        game: self.game.to_owned(),
+                        result: result.to_owned(),
+                    })
+                    .inc_by(n);
+            }
+        }
+    }
+}
+
+/// Watch mode reported an event.
+#[derive(Debug)]
+pub struct WatchReported<'a> {
+    /// The plugin.
+    pub game: &'a str,
+    /// `new`, `changed` or `gone`.
+    pub kind: &'a str,
+    /// The detection delay (`new`).
+    pub delay: Option<Duration>,
+}
+
+impl WatchReported<'_> {
+    /// Counts it, and its delay.
+    pub fn emit(&self) {
+        let m = metrics();
+        m.watch_events
+            .get_or_create(&WatchLabel {
+                game: self.game.to_owned(),
+                kind: self.kind.to_owned(),
+            })
+            .inc();
+        if let Some(d) = self.delay {
+            m.detection_delay.observe(d.as_secs_f64());
+        }
+    }
+}
+
+/// Watch mode read answer entries it did not understand.
+#[derive(Debug)]
+pub struct WireDropped<'a> {
+    /// The plugin.
+    pub game: &'a str,
+    /// What was dropped, with an example.
+    pub wire: &'a skinscan_sdk::WireStats,
+}
+
+impl WireDropped<'_> {
+    /// Counts them; with `warn`, logs a warning quoting the first example.
+    pub fn emit(&self, warn: bool) {
+        let m = metrics();
+        for ((endpoint, reason), n) in &self.wire.dropped {
+            m.dropped
+                .get_or_create(&DropLabel {
+                    game: self.game.to_owned(),
+                    endpoint: endpoint.clone(),
+                    reason: reason.clone(),
+                })
+                .inc_by(*n);
+        }
+        if warn {
+            let example = self
+                .wire
+                .examples
+                .values()
+                .next()
+                .map_or("", String::as_str);
+            tracing::warn!(
+                game = self.game,
+                dropped = self.wire.dropped_total(),
+                "entries of the market's answers were not understood and skipped (counted in skinscan_dropped_entries; warned once per game), the first: {}",
+                crate::output::printable(example)
+            );
+        }
+    }
 }

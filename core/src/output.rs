@@ -132,6 +132,8 @@ impl JsonlSink {
                 "delay_ms".into(),
                 event.delay.map(|d| d.as_millis() as u64).into(),
             );
+            map.insert("reason".into(), event.reason.map(|r| r.as_str()).into());
+            map.insert("swept".into(), event.swept.into());
         }
         let mut line = serde_json::to_vec(&record).expect("records always serialize");
         line.push(b'\n');
@@ -182,14 +184,9 @@ impl JsonlSink {
     }
 }
 
-/// The table of the best opportunities of a cycle, dollars from cents.
-pub fn render_table(report: &CycleReport, top: usize) -> String {
-    let mut all: Vec<&Opportunity> = report
-        .games
-        .iter()
-        .filter_map(|g| g.report.as_ref())
-        .flat_map(|r| &r.opportunities)
-        .collect();
+/// The opportunities' table, best net profit first: a header and `top` rows at most, then how
+/// many more there were. Empty when there are none.
+pub fn render_opportunity_rows(mut all: Vec<&Opportunity>, top: usize) -> String {
     all.sort_by(|a, b| {
         b.net_profit
             .cents()
@@ -257,6 +254,38 @@ pub fn render_table(report: &CycleReport, top: usize) -> String {
         out
     };
     let mut out = String::new();
+    if rows.is_empty() {
+        return out;
+    }
+    out.push_str(&line(&header.map(str::to_owned)));
+    for row in &rows {
+        out.push_str(&line(row));
+    }
+    if all.len() > top {
+        out.push_str(&format!(
+            "... and {} more (output.top = {top})\n",
+            all.len() - top
+        ));
+    }
+    out
+}
+
+/// Watch mode's rolling window: the live opportunities (reported and not gone), best first.
+pub fn render_live_window(live: Vec<&Opportunity>, top: usize) -> String {
+    let mut out = format!("Live now: {} opportunities\n", live.len());
+    out.push_str(&render_opportunity_rows(live, top));
+    out
+}
+
+/// The table of the best opportunities of a cycle, dollars from cents.
+pub fn render_table(report: &CycleReport, top: usize) -> String {
+    let all: Vec<&Opportunity> = report
+        .games
+        .iter()
+        .filter_map(|g| g.report.as_ref())
+        .flat_map(|r| &r.opportunities)
+        .collect();
+    let mut out = String::new();
     let total: usize = all.len();
     let games = report.games.len();
     let failed = report.games.iter().filter(|g| g.failure.is_some()).count();
@@ -279,19 +308,11 @@ pub fn render_table(report: &CycleReport, top: usize) -> String {
             "! {dropped} answer entries were not understood and skipped (see the log and the JSON report)\n"
         ));
     }
+    let rows = render_opportunity_rows(all, top);
     if rows.is_empty() {
         out.push_str("No opportunities this cycle.\n");
     } else {
-        out.push_str(&line(&header.map(str::to_owned)));
-        for row in &rows {
-            out.push_str(&line(row));
-        }
-        if total > top {
-            out.push_str(&format!(
-                "... and {} more (output.top = {top})\n",
-                total - top
-            ));
-        }
+        out.push_str(&rows);
     }
     for g in &report.games {
         if let Some(f) = &g.failure {

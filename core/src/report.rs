@@ -74,20 +74,44 @@ impl CycleReport {
 }
 
 /// What watch mode saw happen to an opportunity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum WatchKind {
     /// First seen.
     New,
-    /// Its listing left the market (sold or withdrawn).
+    /// Its listing's price, or the reference price it is judged against, changed; it is
+    /// still an opportunity (the event carries the opportunity as it is now).
+    Changed,
+    /// No longer available: its listing left the market (sold or withdrawn), or a change of
+    /// price means it is no longer an opportunity (see [`WatchEvent::reason`]).
     Gone,
 }
 
 impl WatchKind {
-    /// `new` or `gone`.
+    /// `new`, `changed` or `gone`.
     pub fn as_str(self) -> &'static str {
         match self {
             WatchKind::New => "new",
+            WatchKind::Changed => "changed",
             WatchKind::Gone => "gone",
+        }
+    }
+}
+
+/// Why an opportunity went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GoneReason {
+    /// Its listing is no longer offered (sold or withdrawn).
+    Delisted,
+    /// Its listing's price or the title's reference price moved: no profit left.
+    Unprofitable,
+}
+
+impl GoneReason {
+    /// `delisted` or `unprofitable`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GoneReason::Delisted => "delisted",
+            GoneReason::Unprofitable => "unprofitable",
         }
     }
 }
@@ -97,10 +121,14 @@ impl WatchKind {
 pub struct WatchEvent {
     /// What happened.
     pub kind: WatchKind,
-    /// The opportunity.
+    /// The opportunity (for `changed`, as it is now; for `gone`, as it was last seen).
     pub opportunity: skinscan_sdk::Opportunity,
     /// When skinscan saw it happen.
     pub detected_at: SystemTime,
     /// From the listing's `createdAt` to detection (`new` only, when the listing says).
     pub delay: Option<Duration>,
+    /// Why it went (`gone` only).
+    pub reason: Option<GoneReason>,
+    /// Found by the background sweep of older listings rather than the newest-first poll.
+    pub swept: bool,
 }

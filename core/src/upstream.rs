@@ -93,6 +93,7 @@ pub struct UpstreamStats {
     latencies_us: Mutex<Vec<u32>>,
     latency_seen: AtomicU64,
     bad_bodies: AtomicU64,
+    server_holds: AtomicU64,
 }
 
 /// Latency samples kept between resets: a long cycle keeps a uniform sample of this many
@@ -129,6 +130,8 @@ pub struct StatsSnapshot {
     pub failures: u64,
     /// 2xx answers whose body was cut short or not JSON (each retried).
     pub bad_bodies: u64,
+    /// Times a group was held because the server's window was spent by sends not ours.
+    pub server_holds: u64,
     /// Median latency of successful attempts.
     pub p50: Duration,
     /// 99th percentile.
@@ -292,6 +295,14 @@ impl Upstream {
         find(group).or_else(|| find(EndpointGroup::Other))
     }
 
+    /// Requests per second `path` may use at most: its group's limit or the whole
+    /// upstream's, whichever is lower.
+    pub fn rate_for(&self, path: &str) -> f64 {
+        let whole = self.limiter.rate().per_sec();
+        self.group_limiter(self.api.group(path))
+            .map_or(whole, |g| g.rate().per_sec().min(whole))
+    }
+
     /// Whether requests are signed.
     pub fn signed(&self) -> bool {
         self.config.policy.signer.is_some()
@@ -327,6 +338,7 @@ impl Upstream {
             rate_limited: s.rate_limited.load(Ordering::Relaxed),
             failures: s.failures.load(Ordering::Relaxed),
             bad_bodies: s.bad_bodies.load(Ordering::Relaxed),
+            server_holds: s.server_holds.load(Ordering::Relaxed),
             p50: pct(50),
             p99: pct(99),
             connections: self.client.connections_opened(),
@@ -540,7 +552,7 @@ impl Upstream {
         let status = response.status;
         self.clock.observe(response.connection, &response.headers);
         let limits = RateHeaders::read(&response.headers);
-        self.observe_window(request, &limits, group_limiter, status);
+        self.observe_window(request, &limits, group_limiter, status, started.elapsed());
         let group = self.api.group(&request.path).key();
         match classify(
             status.as_u16(),
@@ -658,6 +670,7 @@ impl Upstream {
         limits: &RateHeaders,
         group_limiter: Option<&RateLimiter>,
         status: StatusCode,
+        round_trip: Duration,
     ) {
         let Some(limiter) = group_limiter else {
             return;
@@ -680,7 +693,10 @@ impl Upstream {
         let Some(reset) = limits.reset else {
             return;
         };
-        let ours = limiter.sent_within(limiter.rate().period);
+        // The server's window that counted this request began at most a period before it
+        // arrived, so any of our sends since a period before this one's may be in it (a
+        // fixed window reached over a round trip holds sends older than a period by now).
+        let ours = limiter.sent_within(limiter.rate().period + round_trip);
         let limit = limits
             .limit
             .map_or(limiter.rate().count, |l| l as f64)
@@ -693,6 +709,7 @@ impl Upstream {
                 reset_ms = reset.as_millis() as u64,
                 "server window spent by other clients: holding the group until its reset"
             );
+            self.stats.server_holds.fetch_add(1, Ordering::Relaxed);
             limiter.hold_until(Instant::now() + reset);
         }
     }

@@ -1150,7 +1150,7 @@ fn watch_reports_events_to_stdout_and_jsonl_and_stops_cleanly() {
     assert!(
         records
             .iter()
-            .all(|r| r["event"] == "new" || r["event"] == "gone")
+            .all(|r| ["new", "changed", "gone"].contains(&r["event"].as_str().unwrap()))
     );
     let ids: std::collections::HashSet<&str> = records
         .iter()
@@ -1167,4 +1167,45 @@ fn watch_reports_events_to_stdout_and_jsonl_and_stops_cleanly() {
         "{}",
         text(&out.stderr)
     );
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_mid_watch_flushes_every_event_and_exits_0() {
+    let dir = Scratch::new("watch-sigint");
+    dir.file(
+        "c.toml",
+        "[market.embedded]\nliving = true\narrivals_per_sec = 20.0\nitems_per_game = 100\nlatency = \"1ms\"\n",
+    );
+    let (mut child, rx) = spawn_scan(
+        &dir,
+        &[
+            "watch", "--format", "json", "--jsonl", "w.jsonl", "--config", "c.toml",
+        ],
+    );
+    wait_for(&rx, "watching the newest listings");
+    // Interrupted once something was reported (a file that grows, not a fixed time).
+    let path = dir.0.join("w.jsonl");
+    let start = std::time::Instant::now();
+    while std::fs::read_to_string(&path).map_or(0, |t| t.lines().count()) == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "nothing reported"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    interrupt(&child);
+    let status = wait_with_deadline(&mut child, Duration::from_secs(30));
+    let rest: Vec<String> = rx.try_iter().collect();
+    assert_eq!(status.code(), Some(0), "log after the signal: {rest:#?}");
+    assert!(rest.iter().any(|l| l.contains("Watched for")), "{rest:#?}");
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    let lines = std::fs::read_to_string(&path).unwrap();
+    // Every event printed was also written, whole: nothing queued was lost.
+    assert_eq!(lines.lines().count(), stdout.lines().count());
+    for line in lines.lines() {
+        let r: serde_json::Value = serde_json::from_str(line).expect("whole lines only");
+        assert!(r["event"].is_string() && r["offer_id"].is_string());
+    }
 }

@@ -196,6 +196,142 @@ async fn reconnects_and_429_bursts_never_report_twice_and_no_window_is_overrun()
     assert!(stats.limited.is_empty(), "{stats:?}");
 }
 
+/// A market of two scripted listings (`o1`, `o2`) on v2, priced by aggregated prices, whose
+/// listing prices, buy orders and presence the test changes while watch mode runs.
+#[derive(Debug)]
+struct Scripted {
+    /// o1's price (title AK).
+    price: std::sync::atomic::AtomicI64,
+    /// AK's best buy order.
+    order: std::sync::atomic::AtomicI64,
+    /// o2 (title M4, 900 against an order of 1100) is still listed.
+    o2_listed: std::sync::atomic::AtomicBool,
+}
+
+const AK: &str = "AK-47 | Redline (Field-Tested)";
+const M4: &str = "M4A1-S | Guardian (Field-Tested)";
+
+fn scripted_answer(m: &Scripted, parts: &http::request::Parts) -> FakeAnswer {
+    use std::sync::atomic::Ordering::SeqCst;
+    let offer = |id: &str, title: &str, price: i64| {
+        serde_json::json!({"offerId": id, "priceCents": price, "createdAt": "2026-11-24T21:47:00Z",
+            "locked": false, "attributes": {"title": title, "gameId": "a8db", "tradable": true}})
+    };
+    let price = m.price.load(SeqCst);
+    let body = match parts.uri.path() {
+        "/marketplace-api/v2/offers" => {
+            let query = parts.uri.query().unwrap_or("");
+            let mut items = Vec::new();
+            if !query.contains("title=") || query.contains("AK-47") {
+                items.push(offer("o1", AK, price));
+            }
+            if m.o2_listed.load(SeqCst) && (!query.contains("title=") || query.contains("M4A1")) {
+                items.push(offer("o2", M4, 900));
+            }
+            serde_json::json!({"items": items, "total": items.len(), "cursor": ""})
+        }
+        "/marketplace-api/v1/aggregated-prices" => {
+            let money = |c: i64| serde_json::json!({"Currency": "USD", "Amount": c.to_string()});
+            serde_json::json!({"aggregatedPrices": [
+                {"title": AK, "orderBestPrice": money(m.order.load(SeqCst)), "orderCount": "5",
+                 "offerBestPrice": money(price), "offerCount": "1"},
+                {"title": M4, "orderBestPrice": money(1_100), "orderCount": "5",
+                 "offerBestPrice": money(900), "offerCount": "1"}], "nextCursor": ""})
+        }
+        _ => return (404, Vec::new(), b"{}".to_vec()),
+    };
+    (200, Vec::new(), serde_json::to_vec(&body).unwrap())
+}
+
+/// Waits (up to 20 s) until `events` holds one matching `want`.
+async fn wait_for(events: &Collect, what: &str, want: impl Fn(&WatchEvent) -> bool) -> WatchEvent {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(e) = events.0.lock().unwrap().iter().find(|e| want(e)) {
+            return e.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no {what} event among {:?}",
+            events.0.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_price_is_changed_a_lost_margin_or_a_sale_is_gone_and_new_comes_once() {
+    use skinscan_core::report::GoneReason;
+    use std::sync::atomic::Ordering::SeqCst;
+    let market = Arc::new(Scripted {
+        price: 900.into(),
+        order: 1_100.into(),
+        o2_listed: true.into(),
+    });
+    let m = market.clone();
+    let (addr, _) = fake_server(move |_, parts| scripted_answer(&m, parts)).await;
+    let mut plugins = builtins(&[]);
+    for p in &mut plugins {
+        p.enabled = p.name == "csgo";
+    }
+    let collect = Collect::default();
+    let outputs = Arc::new(Fanout::new(vec![Box::new(collect.clone())]));
+    let stop = CancellationToken::new();
+    let upstream = Arc::new(Upstream::new(upstream_config(
+        &format!("http://{addr}"),
+        200.0,
+    )));
+    let run = tokio::spawn(skinscan_core::watch::run(
+        upstream,
+        plugins,
+        outputs.clone(),
+        WatchOptions {
+            gone_every: Duration::from_millis(100),
+            price_ttl: Duration::from_millis(300),
+            sweep_share: 0.2,
+            ..WatchOptions::default()
+        },
+        stop.clone(),
+    ));
+    let is = |kind: WatchKind, id: &'static str| {
+        move |e: &WatchEvent| e.kind == kind && e.opportunity.offer_id.as_deref() == Some(id)
+    };
+    let new = wait_for(&collect, "new o1", is(WatchKind::New, "o1")).await;
+    assert_eq!(new.opportunity.buy_price.cents(), 900);
+    assert!(new.delay.is_some(), "a new event carries its delay");
+    wait_for(&collect, "new o2", is(WatchKind::New, "o2")).await;
+
+    // o1 is relisted dearer, still under the order after the fee: changed.
+    market.price.store(950, SeqCst);
+    let changed = wait_for(&collect, "changed o1", is(WatchKind::Changed, "o1")).await;
+    assert_eq!(changed.opportunity.buy_price.cents(), 950);
+    assert!(changed.opportunity.net_profit.cents() < new.opportunity.net_profit.cents());
+
+    // AK's buy order falls below o1's price: once the cached price expires, o1 is gone.
+    market.order.store(900, SeqCst);
+    let lost = wait_for(&collect, "gone o1", is(WatchKind::Gone, "o1")).await;
+    assert_eq!(lost.reason, Some(GoneReason::Unprofitable));
+
+    // o2 is sold: gone, delisted.
+    market.o2_listed.store(false, SeqCst);
+    let sold = wait_for(&collect, "gone o2", is(WatchKind::Gone, "o2")).await;
+    assert_eq!(sold.reason, Some(GoneReason::Delisted));
+
+    // AK pays again: o1 was reported once and is not reported new again.
+    market.order.store(1_100, SeqCst);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    stop.cancel();
+    let stats = run.await.unwrap();
+    outputs.flush().await.unwrap();
+    let events = collect.0.lock().unwrap().clone();
+    for id in ["o1", "o2"] {
+        let news = events.iter().filter(|e| is(WatchKind::New, id)(e)).count();
+        assert_eq!(news, 1, "{id} reported new {news} times: {events:?}");
+    }
+    assert!(stats.sweep_pages.load(SeqCst) > 0, "the sweep ran");
+    assert!(stats.cache_hits.load(SeqCst) > 0 && stats.cache_misses.load(SeqCst) > 0);
+}
+
 async fn http1_get_json(addr: std::net::SocketAddr, path: &str) -> serde_json::Value {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();

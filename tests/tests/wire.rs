@@ -177,7 +177,49 @@ async fn a_window_spent_by_another_client_holds_the_group_until_its_reset() {
     let gap = a[1] - a[0];
     assert!(gap >= Duration::from_millis(990), "held only {gap:?}");
     assert!(gap < Duration::from_secs(3), "held {gap:?}");
-    assert_eq!(upstream.stats(false).rate_limited, 0);
+    let stats = upstream.stats(false);
+    assert_eq!((stats.rate_limited, stats.server_holds), (0, 1));
+}
+
+/// A server counting per fixed second, reached over a round trip, sees sends of ours that are
+/// more than a second old by the time its `Remaining: 0` arrives: those are ours, not another
+/// client's, and must not hold the group (they once held it a second out of every two, and
+/// watch mode polled at half the limit).
+#[tokio::test]
+async fn our_own_sends_seen_over_a_round_trip_do_not_hold_the_group() {
+    let (public, secret) = generate_keypair_hex([32; 32]);
+    let keys = Signer::from_hex(&public, &secret).unwrap();
+    let sim = sim(SimConfig {
+        items_per_game: 50,
+        latency: Duration::from_millis(100),
+        public_key: Some(keys.verifying_key()),
+        ..SimConfig::default()
+    })
+    .await;
+    let mut config = upstream_config(&sim.url(), 1_000.0);
+    config.policy.group_limits = group_limits(&BTreeMap::new(), true);
+    config.policy.signer = Some(keys);
+    let upstream = Arc::new(Upstream::new(config));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let u = upstream.clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..8 {
+                assert_eq!(send_page(&u).await.unwrap().status, 200);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    let stats = upstream.stats(false);
+    assert_eq!(stats.rate_limited, 0, "{:?}", sim.stats());
+    assert_eq!(stats.server_holds, 0, "held by our own sends");
+    // 32 requests at 10/s: about 3.2 s; a hold per window would have made it 5 s or more.
+    assert!(elapsed < Duration::from_millis(4_300), "took {elapsed:?}");
+    assert!(sim.stats().max_in_window.get("market").copied() <= Some(10));
 }
 
 #[tokio::test]

@@ -63,7 +63,7 @@ pub struct SimConfig {
     pub rate: Option<f64>,
     /// Token-bucket capacity for the rate limit (defaults to the rate, at least 1).
     pub burst: Option<u32>,
-    /// Added to every answer.
+    /// Added to every answer: a round trip, half before the market is read and half after.
     pub latency: Duration,
     /// Uniform extra latency, up to this.
     pub jitter: Duration,

@@ -590,8 +590,12 @@ async fn handle_admitted(
         } else {
             state.config.jitter.mul_f64(rng.unit())
         };
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
+    // Half the latency on the way in, half on the way back: the market is read in between,
+    // as a real server's would be, so a listing created during the round trip's second half
+    // is not in the answer.
+    let (inbound, outbound) = (delay / 2, delay - delay / 2);
+    if !inbound.is_zero() {
+        tokio::time::sleep(inbound).await;
     }
     if let Some(fault) = fault {
         stats.fault(fault);
@@ -640,6 +644,9 @@ async fn handle_admitted(
             *response.body_mut() = Full::new(full.slice(..full.len() / 2));
         }
         _ => {}
+    }
+    if !outbound.is_zero() {
+        tokio::time::sleep(outbound).await;
     }
     stats.answered(response.status());
     Ok(response)

@@ -1,0 +1,695 @@
+//! `skinscan watch`: the continuous mode. Per game, poll the newest listings within the
+//! game's band (paging deeper only while a page holds nothing but unseen listings, so an
+//! outage is caught up), price only the titles not in the reference cache ([`PriceCache`]),
+//! judge each new listing with the game's own settings and rules ([`Judge`]), and report each
+//! opportunity once, as an event: `new` when first seen (with the delay from its listing
+//! time), `changed` when its price or its title's reference moves and it still pays, `gone`
+//! when its listing leaves the market (checked per title, the least recently checked first)
+//! or it no longer pays.
+//!
+//! The rate budget is the host's: every request waits on the same per-group limiters as a
+//! cycle scan. Within the listing budget each game keeps a floor of polls and the rest goes
+//! where listings arrive fastest ([`PollPlan`]); a small share pays for a slow background
+//! sweep of older listings (cheapest first), which finds what the newest-first poll cannot
+//! (listings older than the first poll, opportunities made by a reference price that rose)
+//! and keeps the price cache warm for titles not yet seen new.
+
+mod cache;
+mod plan;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use skinscan_sdk::arbitrage::Fees;
+use skinscan_sdk::dmarket::{self, ListingApi, ListingOrder, ListingsQuery};
+use skinscan_sdk::strategy::{Judge, ListingsApiChoice};
+use skinscan_sdk::{
+    ApiRequest, ApiResponse, Currency, FetchError, Listing, Opportunity, ReferencePrice,
+    ScanContext, ScanError, WireStats,
+};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+pub use cache::PriceCache;
+pub use plan::PollPlan;
+
+use crate::plugin::Plugin;
+use crate::report::{GoneReason, WatchEvent, WatchKind};
+use crate::sinks::Fanout;
+use crate::upstream::Upstream;
+
+/// How watch mode runs (`[watch]` in config.toml).
+#[derive(Debug, Clone)]
+pub struct WatchOptions {
+    /// Pages read per poll at most (catching up after a gap).
+    pub max_pages: usize,
+    /// How long a title's reference price is reused.
+    pub price_ttl: Duration,
+    /// How often live opportunities are checked for having left the market.
+    pub gone_every: Duration,
+    /// Titles checked per gone round at most: each check is a listings request, taken from
+    /// the same budget as the polls, so it is kept small (freshness first).
+    pub gone_titles: usize,
+    /// Listing ids remembered per game (the oldest are forgotten first).
+    pub seen_capacity: usize,
+    /// Share of the poll budget split evenly among the games, whatever arrives (0..=1).
+    pub floor_share: f64,
+    /// Share of the listing budget spent on the background sweep (0 turns it off).
+    pub sweep_share: f64,
+    /// Poll batches priced and judged at once per game.
+    pub judge_concurrency: usize,
+}
+
+impl Default for WatchOptions {
+    fn default() -> Self {
+        WatchOptions {
+            max_pages: 5,
+            price_ttl: Duration::from_secs(300),
+            gone_every: Duration::from_secs(15),
+            gone_titles: 2,
+            seen_capacity: 50_000,
+            floor_share: 0.5,
+            sweep_share: 0.05,
+            judge_concurrency: 4,
+        }
+    }
+}
+
+/// What a watch run did.
+#[derive(Debug, Default)]
+pub struct WatchStats {
+    /// Newest-first listing pages read.
+    pub polls: AtomicU64,
+    /// Background sweep pages read.
+    pub sweep_pages: AtomicU64,
+    /// Listings seen for the first time.
+    pub new_listings: AtomicU64,
+    /// `new` events.
+    pub opportunities: AtomicU64,
+    /// `changed` events.
+    pub changed: AtomicU64,
+    /// `gone` events.
+    pub gone: AtomicU64,
+    /// Reference prices served from the cache.
+    pub cache_hits: AtomicU64,
+    /// Titles that had to be priced.
+    pub cache_misses: AtomicU64,
+    /// Answer entries that did not parse.
+    pub dropped: AtomicU64,
+    /// Requests that failed (the poll goes on).
+    pub errors: AtomicU64,
+}
+
+/// Ids seen, bounded: the oldest are forgotten first.
+#[derive(Debug)]
+struct SeenSet {
+    set: HashSet<String>,
+    order: VecDeque<String>,
+    capacity: usize,
+}
+
+impl SeenSet {
+    fn new(capacity: usize) -> SeenSet {
+        SeenSet {
+            set: HashSet::new(),
+            order: VecDeque::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// True when `id` was not seen before.
+    fn insert(&mut self, id: &str) -> bool {
+        if self.set.contains(id) {
+            return false;
+        }
+        self.set.insert(id.to_owned());
+        self.order.push_back(id.to_owned());
+        while self.order.len() > self.capacity {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        true
+    }
+}
+
+/// The host's context for watch-mode requests (the sdk's blocks take a `ScanContext`).
+struct WatchContext<'a> {
+    upstream: &'a Upstream,
+    cancel: &'a CancellationToken,
+}
+
+#[async_trait]
+impl ScanContext for WatchContext<'_> {
+    async fn send(&self, request: ApiRequest) -> Result<ApiResponse, FetchError> {
+        self.upstream.send(&request, self.cancel).await
+    }
+
+    fn progress(&self, _done: u64, _total: u64) {}
+
+    fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    fn authenticated(&self) -> bool {
+        self.upstream.signed()
+    }
+}
+
+fn id_of(l: &Listing) -> &str {
+    l.offer_id.as_deref().unwrap_or(&l.item_id)
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Sleeps `d`, or less when `stop` fires; false when it fired.
+async fn pause(stop: &CancellationToken, d: Duration) -> bool {
+    tokio::select! {
+        _ = stop.cancelled() => false,
+        _ = tokio::time::sleep(d) => true,
+    }
+}
+
+/// Polls are planned at this multiple of the listing rate: the group's limiter, not the plan,
+/// is what binds when every game is busy, so no slot goes unused (the sweep and gone checks
+/// take theirs in turn); the plan still decides which game comes back to the queue soonest.
+const POLL_OVERDRIVE: f64 = 1.1;
+
+/// Watches `plugins` until `stop` fires; events go to `outputs`.
+pub async fn run(
+    upstream: Arc<Upstream>,
+    plugins: Vec<Plugin>,
+    outputs: Arc<Fanout>,
+    options: WatchOptions,
+    stop: CancellationToken,
+) -> Arc<WatchStats> {
+    let stats = Arc::new(WatchStats::default());
+    let mut judges = Vec::new();
+    for plugin in plugins.into_iter().filter(|p| p.enabled) {
+        match plugin.scanner.watch_judge(&plugin.settings) {
+            None => tracing::warn!(
+                "[{}] does not support watch mode (its scanner is not the default strategy's): not watched",
+                plugin.info.display_name
+            ),
+            Some(Err(e)) => {
+                tracing::error!("[{}] cannot be watched: {e}", plugin.info.display_name)
+            }
+            Some(Ok(judge)) => judges.push((plugin.name, judge)),
+        }
+    }
+    let games = judges.len().max(1);
+    let listing_rate = upstream.rate_for(dmarket::OFFERS_V2_PATH);
+    let sweep_share = options.sweep_share.clamp(0.0, 0.5);
+    let plan = Arc::new(PollPlan::new(
+        games,
+        listing_rate * POLL_OVERDRIVE,
+        options.floor_share,
+    ));
+    // Each game sweeps one page per `sweep_every`: together, the sweep's share of the rate.
+    let sweep_every = (sweep_share > 0.0).then(|| {
+        Duration::from_secs_f64((games as f64 / (listing_rate * sweep_share)).min(3_600.0))
+    });
+    tracing::info!(
+        games = judges.len(),
+        listing_rate = format_args!("{listing_rate:.1}/s"),
+        sweep_every = ?sweep_every,
+        "watching: polls share the listing budget by where listings arrive, each game keeping a floor"
+    );
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, (name, judge)) in judges.into_iter().enumerate() {
+        let game = GameWatch {
+            index,
+            cache: PriceCache::new(judge.cfg.price_game.clone(), options.price_ttl),
+            fees: Fees::fixed(judge.cfg.fee),
+            judge,
+            upstream: upstream.clone(),
+            outputs: outputs.clone(),
+            options: options.clone(),
+            stats: stats.clone(),
+            stop: stop.clone(),
+            plan: plan.clone(),
+            sweep_every,
+            live: Mutex::new(HashMap::new()),
+            reported: Mutex::new(SeenSet::new(options.seen_capacity)),
+            warned_wire: AtomicBool::new(false),
+            polls: AtomicU64::new(0),
+        };
+        let span = tracing::info_span!("watch", game = %name);
+        tasks.spawn(tracing::Instrument::instrument(game.run(), span));
+    }
+    while tasks.join_next().await.is_some() {}
+    stats
+}
+
+/// An opportunity reported and not gone.
+#[derive(Debug, Clone)]
+struct Live {
+    listing: Listing,
+    opportunity: Opportunity,
+    /// Its title was last checked for gone listings then.
+    checked: Instant,
+}
+
+struct GameWatch {
+    index: usize,
+    judge: Judge,
+    fees: Fees,
+    cache: PriceCache,
+    upstream: Arc<Upstream>,
+    outputs: Arc<Fanout>,
+    options: WatchOptions,
+    stats: Arc<WatchStats>,
+    stop: CancellationToken,
+    plan: Arc<PollPlan>,
+    sweep_every: Option<Duration>,
+    live: Mutex<HashMap<String, Live>>,
+    /// Ids reported `new`: never again.
+    reported: Mutex<SeenSet>,
+    warned_wire: AtomicBool,
+    polls: AtomicU64,
+}
+
+impl GameWatch {
+    fn api(&self) -> ListingApi {
+        match self.judge.cfg.listings_api {
+            ListingsApiChoice::Only(api) => api,
+            ListingsApiChoice::Auto => ListingApi::V2,
+        }
+    }
+
+    fn ctx(&self) -> WatchContext<'_> {
+        WatchContext {
+            upstream: &self.upstream,
+            cancel: &self.stop,
+        }
+    }
+
+    async fn run(self) {
+        let started = Instant::now();
+        let name = self.judge.info.display_name.clone();
+        tracing::info!("[{name}] watching the newest listings");
+        // Polling and judging run side by side: the next poll goes out while the last
+        // ones' new titles are priced, so pricing never delays seeing what is new.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Listing>>(16);
+        let poller = async {
+            let mut seen = SeenSet::new(self.options.seen_capacity);
+            while !self.stop.is_cancelled() {
+                // The plan is read at each poll: it follows where listings arrive.
+                let next = Instant::now() + self.plan.interval(self.index);
+                if let Some(fresh) = self.poll(&mut seen).await {
+                    self.plan.record(self.index, fresh.len(), 0);
+                    if !fresh.is_empty() && tx.send(fresh).await.is_err() {
+                        break;
+                    }
+                }
+                tokio::select! {
+                    _ = self.stop.cancelled() => break,
+                    _ = tokio::time::sleep_until(next) => {}
+                }
+            }
+            drop(tx);
+        };
+        let judging = async {
+            let limit = self.options.judge_concurrency.max(1);
+            let mut running = futures::stream::FuturesUnordered::new();
+            let mut open = true;
+            while open || !running.is_empty() {
+                tokio::select! {
+                    batch = rx.recv(), if open && running.len() < limit => match batch {
+                        Some(fresh) => running.push(self.handle_batch(fresh)),
+                        None => open = false,
+                    },
+                    Some(()) = running.next(), if !running.is_empty() => {}
+                }
+            }
+        };
+        // Gone checks and the sweep run beside both: they wait on the listing limiter, and
+        // must hold up neither polling nor judging.
+        let gone = async {
+            while pause(&self.stop, self.options.gone_every).await {
+                self.check_gone().await;
+            }
+        };
+        let sweep = async {
+            if let Some(every) = self.sweep_every {
+                self.sweep(every).await;
+            }
+        };
+        tokio::join!(poller, judging, gone, sweep);
+        let polls = self.polls.load(Ordering::Relaxed);
+        let secs = started.elapsed().as_secs_f64();
+        tracing::info!(
+            polls,
+            every = format_args!("{:.2}s", if polls > 0 { secs / polls as f64 } else { 0.0 }),
+            arrivals = format_args!(
+                "{:.1}/s",
+                self.plan
+                    .arrival_rates()
+                    .get(self.index)
+                    .copied()
+                    .unwrap_or(0.0)
+            ),
+            cached_titles = self.cache.len(),
+            live = lock(&self.live).len(),
+            "[{name}] watch ended"
+        );
+    }
+
+    /// Counts what an answer held that did not parse; warns once per game, quoting it.
+    fn note_wire(&self, wire: &WireStats) {
+        let n = wire.dropped_total();
+        if n == 0 {
+            return;
+        }
+        self.stats.dropped.fetch_add(n, Ordering::Relaxed);
+        crate::events::WireDropped {
+            game: self.judge.info.id.as_str(),
+            wire,
+        }
+        .emit(!self.warned_wire.swap(true, Ordering::Relaxed));
+    }
+
+    /// Reports one event.
+    fn report(&self, kind: WatchKind, live: &Live, reason: Option<GoneReason>, swept: bool) {
+        let detected_at = SystemTime::now();
+        let delay = (kind == WatchKind::New)
+            .then(|| {
+                live.listing.listed_at.and_then(|t| {
+                    let listed = UNIX_EPOCH + Duration::from_secs(t.max(0) as u64);
+                    detected_at.duration_since(listed).ok()
+                })
+            })
+            .flatten();
+        let counter = match kind {
+            WatchKind::New => &self.stats.opportunities,
+            WatchKind::Changed => &self.stats.changed,
+            WatchKind::Gone => &self.stats.gone,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        crate::events::WatchReported {
+            game: self.judge.info.id.as_str(),
+            kind: kind.as_str(),
+            delay,
+        }
+        .emit();
+        self.outputs.watch(WatchEvent {
+            kind,
+            opportunity: live.opportunity.clone(),
+            detected_at,
+            delay,
+            reason,
+            swept,
+        });
+    }
+
+    async fn handle_batch(&self, fresh: Vec<Listing>) {
+        self.handle(&fresh, false).await;
+    }
+
+    /// Prices and judges `listings` (new ones from a poll, or a sweep's page): a new
+    /// opportunity is reported `new` (once ever), a live one whose price moved `changed`, or
+    /// `gone` when it no longer pays. Titles whose reference moved have their other live
+    /// opportunities judged again.
+    async fn handle(&self, listings: &[Listing], swept: bool) {
+        let admitted: Vec<&Listing> = listings
+            .iter()
+            .filter(|l| self.judge.admit(l).is_ok())
+            .collect();
+        if admitted.is_empty() {
+            return;
+        }
+        let titles: Vec<String> = admitted.iter().map(|l| l.title.clone()).collect();
+        let hits_before = self.cache.hits.load(Ordering::Relaxed);
+        let misses_before = self.cache.misses.load(Ordering::Relaxed);
+        let priced = self.cache.prices(&self.ctx(), &titles).await;
+        let hits = self.cache.hits.load(Ordering::Relaxed) - hits_before;
+        let misses = self.cache.misses.load(Ordering::Relaxed) - misses_before;
+        self.stats.cache_hits.fetch_add(hits, Ordering::Relaxed);
+        self.stats.cache_misses.fetch_add(misses, Ordering::Relaxed);
+        crate::events::PriceCacheLookup {
+            game: self.judge.info.id.as_str(),
+            hits,
+            misses,
+        }
+        .emit();
+        let priced = match priced {
+            Ok(p) => p,
+            // Shutting down: nothing to report.
+            Err(ScanError::Fetch(FetchError::Cancelled)) => return,
+            Err(e) => {
+                self.stats.errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!("[{}] pricing failed: {e}", self.judge.info.display_name);
+                return;
+            }
+        };
+        self.note_wire(&priced.wire);
+        let mut found = 0;
+        let mut judged: HashSet<&str> = HashSet::new();
+        for listing in admitted {
+            let Some(Some(reference)) = priced.prices.get(&listing.title) else {
+                continue;
+            };
+            judged.insert(id_of(listing));
+            if self.judge_one(listing, reference, swept) {
+                found += 1;
+            }
+        }
+        for title in &priced.moved {
+            let Some(Some(reference)) = priced.prices.get(title) else {
+                continue;
+            };
+            let others: Vec<Listing> = lock(&self.live)
+                .iter()
+                .filter(|(id, l)| l.listing.title == *title && !judged.contains(id.as_str()))
+                .map(|(_, l)| l.listing.clone())
+                .collect();
+            for listing in others {
+                self.judge_one(&listing, reference, swept);
+            }
+        }
+        if found > 0 {
+            self.plan.record(self.index, 0, found);
+        }
+    }
+
+    /// Judges one listing against `reference` and reports what changed; true for a `new`.
+    fn judge_one(&self, listing: &Listing, reference: &ReferencePrice, swept: bool) -> bool {
+        let id = id_of(listing).to_owned();
+        let verdict = self.judge.judge(listing, reference, &self.fees);
+        let mut live = lock(&self.live);
+        match (verdict, live.get_mut(&id)) {
+            (Ok(o), Some(known)) => {
+                let moved = known.opportunity.buy_price != o.buy_price
+                    || known.opportunity.sell_price != o.sell_price;
+                if moved {
+                    known.listing = listing.clone();
+                    known.opportunity = o;
+                    let now = known.clone();
+                    drop(live);
+                    self.report(WatchKind::Changed, &now, None, swept);
+                }
+                false
+            }
+            (Ok(o), None) => {
+                if !lock(&self.reported).insert(&id) {
+                    return false;
+                }
+                let entry = Live {
+                    listing: listing.clone(),
+                    opportunity: o,
+                    checked: Instant::now(),
+                };
+                live.insert(id, entry.clone());
+                drop(live);
+                self.report(WatchKind::New, &entry, None, swept);
+                true
+            }
+            (Err(_), Some(_)) => {
+                let Some(mut was) = live.remove(&id) else {
+                    return false;
+                };
+                drop(live);
+                was.listing = listing.clone();
+                self.report(WatchKind::Gone, &was, Some(GoneReason::Unprofitable), swept);
+                false
+            }
+            (Err(_), None) => false,
+        }
+    }
+
+    fn listings_query(&self) -> ListingsQuery {
+        ListingsQuery::new(self.api(), &self.judge.info.market_game_id)
+    }
+
+    /// Sends a listings request and parses the page; failures are counted and logged.
+    async fn page(&self, request: ApiRequest, what: &str) -> Option<dmarket::ListingsPage> {
+        let page = match self.upstream.send(&request, &self.stop).await {
+            Ok(r) => dmarket::parse_listings_page(&r.body, Currency::Usd).map_err(|e| {
+                FetchError::Transport {
+                    message: e.to_string(),
+                }
+            }),
+            Err(e) => Err(e),
+        };
+        match page {
+            Ok(p) => {
+                self.note_wire(&p.wire);
+                Some(p)
+            }
+            Err(FetchError::Cancelled) => None,
+            Err(e) => {
+                self.stats.errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!("[{}] {what} failed: {e}", self.judge.info.display_name);
+                None
+            }
+        }
+    }
+
+    /// One poll: the newest page, and deeper pages while every listing on the last one was
+    /// new (a gap to catch up); the listings not seen before. `None` after a failure (after a
+    /// short pause, so a failing market is not hammered beyond the limiter and retries).
+    async fn poll(&self, seen: &mut SeenSet) -> Option<Vec<Listing>> {
+        let (lo, hi) = self.judge.cfg.filters.price_band;
+        let mut fresh = Vec::new();
+        let mut cursor = None;
+        for _ in 0..self.options.max_pages {
+            let request = self
+                .listings_query()
+                .order(ListingOrder::NewestFirst)
+                .price_band(lo, hi)
+                .types(&self.judge.cfg.types)
+                .cursor(cursor.take())
+                .to_request();
+            let Some(page) = self.page(request, "poll").await else {
+                if !self.stop.is_cancelled() {
+                    pause(&self.stop, Duration::from_secs(1)).await;
+                }
+                return None;
+            };
+            self.stats.polls.fetch_add(1, Ordering::Relaxed);
+            self.polls.fetch_add(1, Ordering::Relaxed);
+            let mut all_new = !page.listings.is_empty();
+            for l in page.listings {
+                if seen.insert(id_of(&l)) {
+                    fresh.push(l);
+                } else {
+                    all_new = false;
+                }
+            }
+            match page.cursor {
+                Some(c) if all_new => cursor = Some(c),
+                _ => break,
+            }
+        }
+        self.stats
+            .new_listings
+            .fetch_add(fresh.len() as u64, Ordering::Relaxed);
+        Some(fresh)
+    }
+
+    /// The background sweep: the game's listings in its band, cheapest first, one page every
+    /// `every`, from the top again after the last; each page judged like new listings.
+    async fn sweep(&self, every: Duration) {
+        let (lo, hi) = self.judge.cfg.filters.price_band;
+        let mut cursor: Option<String> = None;
+        while pause(&self.stop, every).await {
+            let request = self
+                .listings_query()
+                .order(ListingOrder::PriceAsc)
+                .price_band(lo, hi)
+                .types(&self.judge.cfg.types)
+                .cursor(cursor.take())
+                .to_request();
+            let Some(page) = self.page(request, "sweep").await else {
+                continue;
+            };
+            self.stats.sweep_pages.fetch_add(1, Ordering::Relaxed);
+            self.handle(&page.listings, true).await;
+            cursor = page.cursor;
+        }
+    }
+
+    /// Checks the titles of live opportunities, least recently checked first: a listing no
+    /// longer offered is `gone`; one offered at another price is judged again.
+    async fn check_gone(&self) {
+        let titles: Vec<String> = {
+            let live = lock(&self.live);
+            let mut by_title: HashMap<&str, Instant> = HashMap::new();
+            for l in live.values() {
+                let at = by_title.entry(&l.listing.title).or_insert(l.checked);
+                *at = (*at).min(l.checked);
+            }
+            let mut titles: Vec<(&str, Instant)> = by_title.into_iter().collect();
+            titles.sort_by_key(|(t, at)| (*at, *t));
+            titles
+                .into_iter()
+                .take(self.options.gone_titles)
+                .map(|(t, _)| t.to_owned())
+                .collect()
+        };
+        for title in titles {
+            if self.stop.is_cancelled() {
+                return;
+            }
+            let request = self.listings_query().title(&title).to_request();
+            let Some(page) = self.page(request, "gone check").await else {
+                return;
+            };
+            let present: HashMap<&str, &Listing> =
+                page.listings.iter().map(|l| (id_of(l), l)).collect();
+            let (gone, moved) = {
+                let mut live = lock(&self.live);
+                let now = Instant::now();
+                let mut gone = Vec::new();
+                let mut moved = Vec::new();
+                live.retain(|id, l| {
+                    if l.listing.title != title {
+                        return true;
+                    }
+                    l.checked = now;
+                    match present.get(id.as_str()) {
+                        None => {
+                            gone.push(l.clone());
+                            false
+                        }
+                        Some(seen) => {
+                            if seen.price != l.listing.price {
+                                moved.push((*seen).clone());
+                            }
+                            true
+                        }
+                    }
+                });
+                (gone, moved)
+            };
+            for l in gone {
+                self.report(WatchKind::Gone, &l, Some(GoneReason::Delisted), false);
+            }
+            if !moved.is_empty() {
+                self.handle(&moved, false).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_seen_set_forgets_the_oldest_first() {
+        let mut s = SeenSet::new(2);
+        assert!(s.insert("a") && s.insert("b"));
+        assert!(!s.insert("a"));
+        assert!(s.insert("c"));
+        // "a" was the oldest: forgotten.
+        assert!(s.insert("a"));
+        assert!(!s.insert("c"));
+    }
+}
