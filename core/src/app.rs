@@ -175,11 +175,13 @@ pub async fn scan(
             grace_period: settings.grace_period,
         },
     );
+    let store = open_history(&settings, &shutdown)?;
     let outputs = Arc::new(Fanout::new(output_sinks(
         options.progress.clone(),
         jsonl,
         format,
         settings.top,
+        keeping_sinks(&settings, store)?,
     )));
     let last_cycle = options.cycles;
     let mut cycle = 0;
@@ -230,6 +232,72 @@ fn open_jsonl(flag: Option<&PathBuf>, settings: &Settings) -> Result<Option<Json
         .map_err(|e| AppError::Usage(e.to_string()))
 }
 
+/// Opens the history database when it is kept, prunes it past its retention now and every
+/// hour until `shutdown`.
+fn open_history(
+    settings: &Settings,
+    shutdown: &CancellationToken,
+) -> Result<Option<Arc<crate::history::Store>>, AppError> {
+    let Some(h) = &settings.history else {
+        return Ok(None);
+    };
+    let store =
+        Arc::new(crate::history::Store::open(&h.path).map_err(|e| {
+            AppError::Usage(format!("{e} (history.path; or history.enabled = false)"))
+        })?);
+    let (keep, s, stop) = (h.retention.0, store.clone(), shutdown.clone());
+    tokio::spawn(async move {
+        loop {
+            let s2 = s.clone();
+            match tokio::task::spawn_blocking(move || s2.prune(keep)).await {
+                Ok(Ok(n)) if n > 0 => {
+                    tracing::info!(rows = n, "history: deleted rows past the retention")
+                }
+                Ok(Err(e)) => tracing::warn!(error = %e, "history: pruning failed"),
+                _ => {}
+            }
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tokio::time::sleep(Duration::from_secs(3_600)) => {}
+            }
+        }
+    });
+    tracing::info!(path = %store.path().display(), "history kept");
+    Ok(Some(store))
+}
+
+/// The history and alert sinks configured.
+fn keeping_sinks(
+    settings: &Settings,
+    store: Option<Arc<crate::history::Store>>,
+) -> Result<Vec<Box<dyn Sink>>, AppError> {
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    if let Some(store) = &store {
+        sinks.push(Box::new(crate::history::HistorySink::new(store.clone())));
+    }
+    if !settings.alerts.is_empty() {
+        // Only an explicit market.proxy is passed on; otherwise the client reads
+        // HTTPS_PROXY / HTTP_PROXY / NO_PROXY itself for each service's address.
+        let proxy = settings
+            .upstream
+            .http
+            .proxy
+            .as_ref()
+            .filter(|p| p.source == "market.proxy");
+        let client = crate::alerts::client(&settings.upstream.http.tls, proxy)
+            .map_err(|e| AppError::Usage(format!("alerts: cannot build the HTTP client: {e}")))?;
+        for options in &settings.alerts {
+            tracing::info!(sink = options.service.name(), "alerts on");
+            sinks.push(Box::new(crate::alerts::AlertSink::new(
+                options.clone(),
+                client.clone(),
+                store.clone(),
+            )));
+        }
+    }
+    Ok(sinks)
+}
+
 /// Serves `metrics.listen` when it is set.
 async fn serve_metrics(settings: &Settings, shutdown: &CancellationToken) -> Result<(), AppError> {
     if let Some(listen) = settings.metrics_listen {
@@ -249,8 +317,9 @@ fn output_sinks(
     jsonl: Option<JsonlSink>,
     format: OutputFormat,
     top: usize,
+    keeping: Vec<Box<dyn Sink>>,
 ) -> Vec<Box<dyn Sink>> {
-    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    let mut sinks: Vec<Box<dyn Sink>> = keeping;
     if let Some(bars) = progress {
         sinks.push(Box::new(ProgressSink::new(bars)));
     }
@@ -289,7 +358,14 @@ pub async fn watch(
     let (_market, target) = market(&mut settings).await?;
     serve_metrics(&settings, &shutdown).await?;
     let upstream = Arc::new(Upstream::new(settings.upstream.for_target(target)));
-    let outputs = Arc::new(Fanout::new(output_sinks(None, jsonl, format, settings.top)));
+    let store = open_history(&settings, &shutdown)?;
+    let outputs = Arc::new(Fanout::new(output_sinks(
+        None,
+        jsonl,
+        format,
+        settings.top,
+        keeping_sinks(&settings, store)?,
+    )));
     let stop = shutdown.child_token();
     if let Some(d) = options.duration {
         let stop = stop.clone();
@@ -487,4 +563,90 @@ pub fn config_check(settings: &Settings) -> Result<String, AppError> {
         settings.endpoint,
         settings.effective_toml()
     ))
+}
+
+/// What `skinscan history` asks.
+#[derive(Debug, Clone)]
+pub enum HistoryQuery {
+    /// The best opportunities first seen within `since`, per game.
+    Best {
+        /// How far back.
+        since: Duration,
+        /// Only this game.
+        game: Option<String>,
+        /// Rows per game.
+        limit: usize,
+    },
+    /// The titles most often underpriced.
+    Titles {
+        /// How far back.
+        since: Duration,
+        /// Only this game.
+        game: Option<String>,
+        /// Rows.
+        limit: usize,
+    },
+    /// One title's record and prices.
+    Title {
+        /// The exact title.
+        title: String,
+        /// How far back.
+        since: Duration,
+    },
+}
+
+/// `skinscan history`: answers `query` from the database at `db` (else `history.path`) on
+/// stdout; exit 0, 2 when there is no database to ask.
+pub fn history(
+    settings: &Settings,
+    db: Option<&std::path::Path>,
+    query: &HistoryQuery,
+    format: OutputFormat,
+) -> Result<u8, AppError> {
+    let path = db
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(|| settings.raw.history.path.clone());
+    if !path.is_file() {
+        return Err(AppError::Usage(format!(
+            "no history database at {}: run `skinscan scan` or `skinscan watch` with history.enabled = true first (or give --db)",
+            path.display()
+        )));
+    }
+    let store = crate::history::Store::open(&path).map_err(|e| AppError::Usage(e.to_string()))?;
+    let fail = |e: crate::history::StoreError| AppError::Runtime(e.to_string());
+    let text = match query {
+        HistoryQuery::Best { since, game, limit } => {
+            let rows = store.best(*since, game.as_deref(), *limit).map_err(fail)?;
+            match format {
+                OutputFormat::Json => json_text(&rows),
+                OutputFormat::Table => crate::output::render_history_best(&rows, *since),
+            }
+        }
+        HistoryQuery::Titles { since, game, limit } => {
+            let rows = store
+                .frequent(*since, game.as_deref(), *limit)
+                .map_err(fail)?;
+            match format {
+                OutputFormat::Json => json_text(&rows),
+                OutputFormat::Table => crate::output::render_history_titles(&rows, *since),
+            }
+        }
+        HistoryQuery::Title { title, since } => {
+            let stats = store.title(title, *since).map_err(fail)?;
+            match format {
+                OutputFormat::Json => json_text(&stats),
+                OutputFormat::Table => crate::output::render_history_title(&stats, *since),
+            }
+        }
+    };
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    Ok(EXIT_OK)
+}
+
+fn json_text<T: serde::Serialize>(value: &T) -> String {
+    let mut text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".to_owned());
+    text.push('\n');
+    text
 }

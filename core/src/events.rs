@@ -61,6 +61,9 @@ pub struct Metrics {
     price_cache: Family<CacheLabel, Counter>,
     watch_events: Family<WatchLabel, Counter>,
     detection_delay: Histogram,
+    alerts_sent: Family<SinkLabel, Counter>,
+    alerts_failed: Family<SinkLabel, Counter>,
+    alerts_dropped: Family<SinkLabel, Counter>,
 }
 
 /// A price-cache label: the game and `hit` or `miss`.
@@ -118,6 +121,9 @@ impl Metrics {
             detection_delay: Histogram::new(
                 prometheus_client::metrics::histogram::exponential_buckets(0.01, 2.0, 14),
             ),
+            alerts_sent: Family::default(),
+            alerts_failed: Family::default(),
+            alerts_dropped: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -187,6 +193,21 @@ impl Metrics {
             "detection_delay_seconds",
             "From a listing's creation to its `new` event",
             m.detection_delay.clone(),
+        );
+        registry.register(
+            "alerts_sent",
+            "Alerts delivered, by sink (a digest counts each alert in it)",
+            m.alerts_sent.clone(),
+        );
+        registry.register(
+            "alerts_failed",
+            "Alert messages given up on after retries, by sink",
+            m.alerts_failed.clone(),
+        );
+        registry.register(
+            "alerts_dropped",
+            "Alerts dropped because the sink's queue was full, by sink",
+            m.alerts_dropped.clone(),
         );
         Metrics { registry, ..m }
     }
@@ -570,5 +591,65 @@ impl WireDropped<'_> {
                 crate::output::printable(example)
             );
         }
+    }
+}
+
+fn sink(s: &str) -> SinkLabel {
+    SinkLabel { sink: s.to_owned() }
+}
+
+/// An alert message was delivered.
+#[derive(Debug)]
+pub struct AlertSent<'a> {
+    /// The sink.
+    pub sink: &'a str,
+    /// Alerts it carried.
+    pub alerts: u64,
+}
+
+impl AlertSent<'_> {
+    /// Counts it.
+    pub fn emit(&self) {
+        metrics()
+            .alerts_sent
+            .get_or_create(&sink(self.sink))
+            .inc_by(self.alerts);
+    }
+}
+
+/// An alert message was given up on.
+#[derive(Debug)]
+pub struct AlertFailed<'a> {
+    /// The sink.
+    pub sink: &'a str,
+    /// Why (never holding a token or a webhook URL).
+    pub error: &'a str,
+}
+
+impl AlertFailed<'_> {
+    /// Counts and logs it.
+    pub fn emit(&self) {
+        metrics()
+            .alerts_failed
+            .get_or_create(&sink(self.sink))
+            .inc();
+        tracing::warn!(sink = self.sink, error = %self.error, "an alert could not be delivered");
+    }
+}
+
+/// An alert was dropped: the sink's queue was full.
+#[derive(Debug)]
+pub struct AlertDropped<'a> {
+    /// The sink.
+    pub sink: &'a str,
+}
+
+impl AlertDropped<'_> {
+    /// Counts it (reported at the next flush).
+    pub fn emit(&self) {
+        metrics()
+            .alerts_dropped
+            .get_or_create(&sink(self.sink))
+            .inc();
     }
 }

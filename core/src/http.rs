@@ -694,6 +694,12 @@ fn tls_failure(t: &Target, tls: &TlsOptions, e: &std::io::Error) -> String {
 }
 
 fn tls_connector(options: &TlsOptions) -> tokio_rustls::TlsConnector {
+    tokio_rustls::TlsConnector::from(Arc::new(tls_client_config(options, &[b"h2"])))
+}
+
+/// A TLS client configuration trusting the bundled webpki roots, the system's (when asked)
+/// and the extra roots of `options`, offering `alpn`. Verification cannot be turned off.
+pub fn tls_client_config(options: &TlsOptions, alpn: &[&[u8]]) -> rustls::ClientConfig {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if options.system_roots {
@@ -718,8 +724,8 @@ fn tls_connector(options: &TlsOptions) -> tokio_rustls::TlsConnector {
     .expect("ring supports the default TLS versions")
     .with_root_certificates(roots)
     .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    tokio_rustls::TlsConnector::from(Arc::new(config))
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    config
 }
 
 /// Reads the h2 reason out of a hyper error to tell what a retry risks.

@@ -4,10 +4,12 @@
 //! limiter, retries, a circuit breaker, the scan scheduler, the plugin registry and loader,
 //! configuration, outputs, and the simulated market. See ARCHITECTURE.md for the map.
 
+pub mod alerts;
 pub mod app;
 pub mod config;
 pub mod dmarket;
 pub mod events;
+pub mod history;
 pub mod http;
 pub mod limit;
 pub mod output;

@@ -155,10 +155,58 @@ enum Command {
         #[arg(long, value_enum)]
         format: Option<FormatArg>,
     },
+    /// Ask the history database (history.path): the best opportunities of a period by game,
+    /// the titles most often underpriced, one title's record and observed prices.
+    History {
+        #[command(subcommand)]
+        command: HistoryCommand,
+        /// A table for people, or one JSON document.
+        #[arg(long, value_enum, global = true)]
+        format: Option<FormatArg>,
+        /// The database file [default: history.path].
+        #[arg(long, value_name = "PATH", global = true)]
+        db: Option<PathBuf>,
+    },
     /// Configuration commands.
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum HistoryCommand {
+    /// The best opportunities first seen within --since, by net profit, per game.
+    Best {
+        /// How far back ("24h", "7d").
+        #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+        since: Duration,
+        /// Only this game (plugin name).
+        #[arg(long)]
+        game: Option<String>,
+        /// Rows per game.
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+    },
+    /// The titles most often underpriced within --since.
+    Titles {
+        /// How far back ("24h", "7d").
+        #[arg(long, default_value = "7d", value_parser = humantime::parse_duration)]
+        since: Duration,
+        /// Only this game (plugin name).
+        #[arg(long)]
+        game: Option<String>,
+        /// Rows.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// One title (exactly as listed): how often it was underpriced, and its observed prices.
+    Title {
+        /// The title, e.g. "AK-47 | Redline (Field-Tested)".
+        title: String,
+        /// How far back ("24h", "30d").
+        #[arg(long, default_value = "30d", value_parser = humantime::parse_duration)]
+        since: Duration,
     },
 }
 
@@ -338,6 +386,33 @@ fn run(cli: Cli) -> Result<u8, AppError> {
                 let shutdown = shutdown_on_signals();
                 app::watch(settings, options, shutdown).await
             })
+        }
+        Command::History {
+            command,
+            format,
+            db,
+        } => {
+            let settings = config::load(cli.config.as_deref(), &env)?;
+            init_logging(
+                cli.log_format.map_or(settings.log_format, Into::into),
+                "warn",
+                true,
+                None,
+            );
+            let format = match format {
+                Some(FormatArg::Json) => OutputFormat::Json,
+                Some(FormatArg::Table) | None => OutputFormat::Table,
+            };
+            let query = match command {
+                HistoryCommand::Best { since, game, limit } => {
+                    app::HistoryQuery::Best { since, game, limit }
+                }
+                HistoryCommand::Titles { since, game, limit } => {
+                    app::HistoryQuery::Titles { since, game, limit }
+                }
+                HistoryCommand::Title { title, since } => app::HistoryQuery::Title { title, since },
+            };
+            app::history(&settings, db.as_deref(), &query, format)
         }
         Command::Probe { format } => {
             let settings = config::load(cli.config.as_deref(), &env)?;

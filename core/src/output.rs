@@ -10,7 +10,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 use skinscan_sdk::{Money, Opportunity};
@@ -206,11 +206,11 @@ pub fn render_opportunity_rows(mut all: Vec<&Opportunity>, top: usize) -> String
         "LEVEL",
         "STRATEGY",
     ];
-    let rows: Vec<[String; 10]> = all
+    let rows: Vec<Vec<String>> = all
         .iter()
         .take(top)
         .map(|o| {
-            [
+            vec![
                 printable(o.game.as_str()).into_owned(),
                 truncate(&printable(&o.title), 52),
                 o.buy_price.to_string(),
@@ -224,23 +224,39 @@ pub fn render_opportunity_rows(mut all: Vec<&Opportunity>, top: usize) -> String
             ]
         })
         .collect();
-    let mut widths = header.map(str::len);
-    for row in &rows {
+    let numeric = [
+        false, false, true, true, true, true, true, false, false, false,
+    ];
+    let mut out = aligned(&header, &rows, &numeric);
+    if all.len() > top {
+        out.push_str(&format!(
+            "... and {} more (output.top = {top})\n",
+            all.len() - top
+        ));
+    }
+    out
+}
+
+/// A table: `header`, then `rows`, columns padded to their widest cell; `numeric` columns
+/// right-aligned. Empty when there are no rows.
+pub fn aligned(header: &[&str], rows: &[Vec<String>], numeric: &[bool]) -> String {
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let numeric = [
-        false, false, true, true, true, true, true, false, false, false,
-    ];
     let line = |cells: &[String]| {
         let mut out = String::new();
         for (i, cell) in cells.iter().enumerate() {
             if i > 0 {
                 out.push_str("  ");
             }
-            let pad = widths[i] - cell.chars().count();
-            if numeric[i] {
+            let pad = widths[i].saturating_sub(cell.chars().count());
+            if numeric.get(i).copied().unwrap_or(false) {
                 out.push_str(&" ".repeat(pad));
                 out.push_str(cell);
             } else {
@@ -253,20 +269,133 @@ pub fn render_opportunity_rows(mut all: Vec<&Opportunity>, top: usize) -> String
         out.push('\n');
         out
     };
-    let mut out = String::new();
-    if rows.is_empty() {
-        return out;
-    }
-    out.push_str(&line(&header.map(str::to_owned)));
-    for row in &rows {
+    let mut out = line(&header.iter().map(|h| (*h).to_owned()).collect::<Vec<_>>());
+    for row in rows {
         out.push_str(&line(row));
     }
-    if all.len() > top {
-        out.push_str(&format!(
-            "... and {} more (output.top = {top})\n",
-            all.len() - top
-        ));
-    }
+    out
+}
+
+fn cents(c: i64) -> String {
+    skinscan_sdk::Money::usd(c).to_string()
+}
+
+fn ms_time(ms: i64) -> String {
+    let t = std::time::UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// `skinscan history best` as a table.
+pub fn render_history_best(rows: &[crate::history::BestRow], since: Duration) -> String {
+    let mut out = format!(
+        "Best opportunities of the last {}: {}\n",
+        humantime::format_duration(since),
+        rows.len()
+    );
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                printable(&r.game).into_owned(),
+                truncate(&printable(&r.title), 52),
+                cents(r.buy_cents),
+                cents(r.sell_cents),
+                cents(r.net_profit_cents),
+                format_roi(r.roi_bps),
+                printable(&r.strategy).into_owned(),
+                ms_time(r.first_seen_ms),
+                r.gone_ms.map_or("live".to_owned(), ms_time),
+            ]
+        })
+        .collect();
+    out.push_str(&aligned(
+        &[
+            "GAME",
+            "TITLE",
+            "BUY",
+            "SELL",
+            "NET PROFIT",
+            "ROI",
+            "STRATEGY",
+            "SEEN",
+            "GONE",
+        ],
+        &cells,
+        &[false, false, true, true, true, true, false, false, false],
+    ));
+    out
+}
+
+/// `skinscan history titles` as a table.
+pub fn render_history_titles(rows: &[crate::history::TitleRow], since: Duration) -> String {
+    let mut out = format!(
+        "Titles most often underpriced in the last {}\n",
+        humantime::format_duration(since)
+    );
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                printable(&r.game).into_owned(),
+                truncate(&printable(&r.title), 52),
+                r.times.to_string(),
+                cents(r.best_profit_cents),
+                cents(r.average_profit_cents),
+                ms_time(r.last_seen_ms),
+            ]
+        })
+        .collect();
+    out.push_str(&aligned(
+        &[
+            "GAME",
+            "TITLE",
+            "TIMES",
+            "BEST PROFIT",
+            "AVG PROFIT",
+            "LAST SEEN",
+        ],
+        &cells,
+        &[false, false, true, true, true, false],
+    ));
+    out
+}
+
+/// `skinscan history title` as text: the record, then the price series.
+pub fn render_history_title(stats: &crate::history::TitleStats, since: Duration) -> String {
+    let times: i64 = stats.underpriced.iter().map(|r| r.times).sum();
+    let mut out = format!(
+        "{}: underpriced {times} times in the last {}\n",
+        printable(&stats.title),
+        humantime::format_duration(since)
+    );
+    out.push_str(
+        &render_history_titles(&stats.underpriced, since)
+            .lines()
+            .skip(1)
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+    );
+    out.push_str(&format!("Observed prices ({}):\n", stats.prices.len()));
+    let money = |c: Option<i64>| c.map_or("-".to_owned(), cents);
+    let cells: Vec<Vec<String>> = stats
+        .prices
+        .iter()
+        .map(|p| {
+            vec![
+                ms_time(p.at_ms),
+                printable(&p.game).into_owned(),
+                money(p.best_order_cents),
+                p.order_count.to_string(),
+                money(p.best_offer_cents),
+                p.offer_count.to_string(),
+            ]
+        })
+        .collect();
+    out.push_str(&aligned(
+        &["AT", "GAME", "BEST ORDER", "ORDERS", "BEST OFFER", "OFFERS"],
+        &cells,
+        &[false, false, true, true, true, true],
+    ));
     out
 }
 

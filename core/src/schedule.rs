@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use futures::FutureExt;
 use skinscan_sdk::plugin::panic_message;
-use skinscan_sdk::{ApiRequest, ApiResponse, FetchError, ScanContext};
+use skinscan_sdk::{ApiRequest, ApiResponse, Currency, FetchError, ScanContext};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -45,6 +45,12 @@ pub trait CycleObserver: Send + Sync {
     fn progress(&self, _game: &str, _done: u64, _total: u64) {}
     /// A game finished (with whatever it found): called as soon as it does.
     fn game_finished(&self, _cycle: u64, _outcome: &GameOutcome) {}
+    /// Whether it wants the reference prices the games read ([`Self::prices_observed`]).
+    fn wants_prices(&self) -> bool {
+        false
+    }
+    /// Reference prices a game read (aggregated prices, seen on the request path).
+    fn prices_observed(&self, _game: &str, _prices: Vec<skinscan_sdk::ReferencePrice>) {}
 }
 
 /// An observer that does nothing.
@@ -66,14 +72,25 @@ impl ScanContext for HostContext {
     async fn send(&self, request: ApiRequest) -> Result<ApiResponse, FetchError> {
         // A host panic must be caught on the host's side of the boundary, never unwind into
         // a plugin's frames.
-        AssertUnwindSafe(self.upstream.send(&request, &self.cancel))
+        let answer = AssertUnwindSafe(self.upstream.send(&request, &self.cancel))
             .catch_unwind()
             .await
             .unwrap_or_else(|p| {
                 Err(FetchError::Host {
                     message: panic_message(&*p),
                 })
-            })
+            });
+        // The request path sees every answer: the reference prices a game reads go to the
+        // outputs that keep them (the history), whatever the plugin does with them.
+        if let Ok(response) = &answer
+            && request.path == skinscan_sdk::dmarket::AGGREGATED_PRICES_PATH
+            && self.observer.wants_prices()
+            && let Ok(page) =
+                skinscan_sdk::dmarket::parse_aggregated_prices(&response.body, Currency::Usd)
+        {
+            self.observer.prices_observed(&self.game, page.prices);
+        }
+        answer
     }
 
     fn progress(&self, done: u64, total: u64) {

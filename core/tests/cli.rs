@@ -48,6 +48,10 @@ impl Scratch {
             "all_proxy",
             "NO_PROXY",
             "no_proxy",
+            "TELEGRAM_BOT_TOKEN",
+            "TELEGRAM_CHAT_IDS",
+            "DISCORD_WEBHOOK_URL",
+            "SKINSCAN_WEBHOOK_SECRET",
         ] {
             cmd.env_remove(var);
         }
@@ -1096,7 +1100,11 @@ fn a_full_disk_never_leaves_a_torn_jsonl_line() {
     let script = format!(
         "ulimit -f 2; trap '' XFSZ; exec {BIN} scan --once --quiet --jsonl out.jsonl --config c.toml"
     );
-    dir.file("c.toml", "[market.embedded]\nlatency = \"1ms\"\n");
+    // The history database would not fit under the limit either: this test is the JSONL's.
+    dir.file(
+        "c.toml",
+        "[market.embedded]\nlatency = \"1ms\"\n[history]\nenabled = false\n",
+    );
     let out = std::process::Command::new("sh")
         .arg("-c")
         .arg(&script)
@@ -1208,4 +1216,172 @@ fn ctrl_c_mid_watch_flushes_every_event_and_exits_0() {
         let r: serde_json::Value = serde_json::from_str(line).expect("whole lines only");
         assert!(r["event"].is_string() && r["offer_id"].is_string());
     }
+}
+
+const LIVING: &str = "[market.embedded]\nliving = true\narrivals_per_sec = 20.0\nitems_per_game = 100\nlatency = \"1ms\"\n[history]\npath = \"data/h.db\"\n";
+
+fn json_out(out: &Output) -> serde_json::Value {
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("one JSON document")
+}
+
+#[test]
+fn history_answers_from_the_database_a_real_watch_run_wrote() {
+    let dir = Scratch::new("history");
+    dir.file("c.toml", LIVING);
+    let watched = dir.run(
+        &[
+            "watch", "--for", "3s", "--config", "c.toml", "--format", "json",
+        ],
+        &[],
+    );
+    assert_eq!(watched.status.code(), Some(0), "{}", text(&watched.stderr));
+    let events = text(&watched.stdout).lines().count();
+    assert!(events > 0, "the watch reported nothing");
+    let best = json_out(&dir.run(
+        &["history", "best", "--format", "json", "--config", "c.toml"],
+        &[],
+    ));
+    let rows = best.as_array().unwrap();
+    assert!(!rows.is_empty());
+    for r in rows {
+        assert!(
+            ["csgo", "dota2", "rust", "tf2"].contains(&r["game"].as_str().unwrap()),
+            "{r}"
+        );
+        assert!(r["net_profit_cents"].as_i64().unwrap() > 0, "{r}");
+    }
+    // Per game, best first.
+    for pair in rows.windows(2) {
+        if pair[0]["game"] == pair[1]["game"] {
+            assert!(pair[0]["net_profit_cents"].as_i64() >= pair[1]["net_profit_cents"].as_i64());
+        }
+    }
+    let titles = json_out(&dir.run(
+        &[
+            "history", "titles", "--format", "json", "--config", "c.toml",
+        ],
+        &[],
+    ));
+    let title = titles[0]["title"].as_str().unwrap().to_owned();
+    assert!(titles[0]["times"].as_i64().unwrap() >= 1);
+    let one = json_out(&dir.run(
+        &[
+            "history", "title", &title, "--format", "json", "--config", "c.toml",
+        ],
+        &[],
+    ));
+    assert_eq!(one["title"], title.as_str());
+    assert!(
+        one["underpriced"][0]["times"].as_i64().unwrap() >= 1,
+        "{one}"
+    );
+    assert!(
+        !one["prices"].as_array().unwrap().is_empty(),
+        "the watch's price lookups are kept: {one}"
+    );
+    let table = dir.run(
+        &["history", "best", "--since", "1h", "--config", "c.toml"],
+        &[],
+    );
+    let table = text(&table.stdout);
+    assert!(
+        table.starts_with("Best opportunities of the last 1h: "),
+        "{table}"
+    );
+    assert!(table.contains("NET PROFIT"), "{table}");
+}
+
+#[test]
+fn history_without_a_database_says_how_to_make_one() {
+    let dir = Scratch::new("history-none");
+    let out = dir.run(&["history", "best"], &[]);
+    assert_refused(
+        &out,
+        2,
+        &[
+            "no history database at skinscan-history.db",
+            "skinscan watch",
+        ],
+    );
+}
+
+#[test]
+fn a_cycle_run_twice_records_each_find_once_across_the_restart() {
+    let dir = Scratch::new("history-cycles");
+    dir.file(
+        "c.toml",
+        "[history]\npath = \"h.db\"\n[market.embedded]\nitems_per_game = 200\nlatency = \"1ms\"\n",
+    );
+    let count = |dir: &Scratch| {
+        let db = rusqlite::Connection::open(dir.0.join("h.db")).unwrap();
+        let q = |sql: &str| db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+        (
+            q("SELECT COUNT(*) FROM opportunities"),
+            q("SELECT COUNT(*) FROM events WHERE kind = 'new'"),
+        )
+    };
+    for _ in 0..2 {
+        let out = dir.run(
+            &["scan", "--once", "--config", "c.toml", "--format", "json"],
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    let (opportunities, news) = count(&dir);
+    assert!(opportunities > 0);
+    assert_eq!(
+        news, opportunities,
+        "the second run found the same, recorded once"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_sigkill_mid_write_never_corrupts_the_history() {
+    let dir = Scratch::new("history-kill");
+    dir.file("c.toml", &LIVING.replace("20.0", "60.0"));
+    let (mut child, rx) = spawn_scan(&dir, &["watch", "--config", "c.toml", "--format", "json"]);
+    wait_for(&rx, "watching the newest listings");
+    let db = dir.0.join("data/h.db");
+    let events = |db: &std::path::Path| -> i64 {
+        rusqlite::Connection::open(db)
+            .and_then(|c| c.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0)))
+            .unwrap_or(0)
+    };
+    let start = std::time::Instant::now();
+    while events(&db) < 30 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "nothing recorded"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL: no flush, no clean shutdown
+    child.wait().unwrap();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    let orphans: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM events WHERE opportunity NOT IN (SELECT id FROM opportunities)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(orphans, 0, "an event without its opportunity: a torn write");
+    let before = events(&db);
+    assert!(before >= 30);
+    drop(conn);
+    // The next run opens it, recovers the log and goes on writing.
+    let again = dir.run(
+        &[
+            "watch", "--for", "2s", "--config", "c.toml", "--format", "json",
+        ],
+        &[],
+    );
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert!(events(&db) > before);
 }

@@ -260,3 +260,107 @@ where
     });
     (addr, arrivals)
 }
+
+/// A request a [`recording_server`] received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// When it arrived.
+    pub at: tokio::time::Instant,
+    /// Method.
+    pub method: String,
+    /// Path and query.
+    pub path: String,
+    /// Headers (names lower case).
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+impl Recorded {
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("a JSON body")
+    }
+
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Requests a [`recording_server`] received, in order.
+pub type Recordings = Arc<std::sync::Mutex<Vec<Recorded>>>;
+
+/// An HTTP/1.1 (and h2c) server on loopback, as the fake Telegram, Discord and webhook
+/// receivers: it records every request whole and answers request number `n` (from 1) with
+/// `answer(n, &recorded)`.
+pub async fn recording_server<F>(answer: F) -> (SocketAddr, Recordings)
+where
+    F: Fn(usize, &Recorded) -> FakeAnswer + Send + Sync + 'static,
+{
+    use http_body_util::BodyExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen: Recordings = Arc::default();
+    let answer = Arc::new(answer);
+    let recordings = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (seen, answer) = (seen.clone(), answer.clone());
+            tokio::spawn(async move {
+                let service =
+                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let (seen, answer) = (seen.clone(), answer.clone());
+                        async move {
+                            let (parts, body) = req.into_parts();
+                            let body = body
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes())
+                                .unwrap_or_default();
+                            let recorded = Recorded {
+                                at: tokio::time::Instant::now(),
+                                method: parts.method.to_string(),
+                                path: parts
+                                    .uri
+                                    .path_and_query()
+                                    .map_or("/".to_owned(), |p| p.to_string()),
+                                headers: parts
+                                    .headers
+                                    .iter()
+                                    .map(|(k, v)| {
+                                        (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned())
+                                    })
+                                    .collect(),
+                                body: body.to_vec(),
+                            };
+                            let n = {
+                                let mut s = seen.lock().unwrap();
+                                s.push(recorded.clone());
+                                s.len()
+                            };
+                            let (status, headers, body) = answer(n, &recorded);
+                            let mut r = http::Response::new(http_body_util::Full::new(
+                                bytes::Bytes::from(body),
+                            ));
+                            *r.status_mut() = http::StatusCode::from_u16(status).unwrap();
+                            for (k, v) in headers {
+                                r.headers_mut()
+                                    .insert(k, http::HeaderValue::from_str(&v).unwrap());
+                            }
+                            Ok::<_, std::convert::Infallible>(r)
+                        }
+                    });
+                let _ = hyper_util::server::conn::auto::Builder::new(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+            });
+        }
+    });
+    (addr, recordings)
+}

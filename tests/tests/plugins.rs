@@ -383,6 +383,7 @@ fn rust_log_by_a_dynamic_plugins_crate_name_shows_its_events() {
     let out = std::process::Command::new(&bin)
         .args(["scan", "--once", "--config"])
         .arg(&config)
+        .current_dir(&dir)
         .env("RUST_LOG", "skinscan_test_plugins=info")
         .output()
         .unwrap();

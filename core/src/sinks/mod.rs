@@ -55,6 +55,13 @@ pub enum Event {
     CycleFinished(Arc<CycleReport>),
     /// Watch mode saw an opportunity appear or go.
     Watch(Arc<crate::report::WatchEvent>),
+    /// Reference prices were read from the market (only to sinks that want them).
+    PricesObserved {
+        /// The plugin.
+        game: String,
+        /// The prices read.
+        prices: Arc<Vec<skinscan_sdk::ReferencePrice>>,
+    },
 }
 
 /// A sink failed: which, and why (the message says what to do).
@@ -72,6 +79,10 @@ pub struct SinkFailure {
 pub trait Sink: Send + std::fmt::Debug + 'static {
     /// Its name, for messages and metrics.
     fn name(&self) -> &'static str;
+    /// Whether it wants [`Event::PricesObserved`] (parsing prices for it costs a little).
+    fn wants_prices(&self) -> bool {
+        false
+    }
     /// Handles one event.
     async fn handle(&mut self, event: &Event) -> Result<(), SinkFailure>;
     /// Makes everything handled so far durable (cycle end, shutdown).
@@ -88,6 +99,7 @@ enum Message {
 #[derive(Debug)]
 struct Lane {
     name: &'static str,
+    wants_prices: bool,
     tx: mpsc::Sender<Message>,
     dropped: AtomicU64,
 }
@@ -109,6 +121,7 @@ impl Fanout {
             .map(|mut sink| {
                 let (tx, mut rx) = mpsc::channel::<Message>(SINK_QUEUE);
                 let name = sink.name();
+                let wants_prices = sink.wants_prices();
                 tokio::spawn(async move {
                     // After a failure the sink is not fed again: its failure is reported at
                     // every flush.
@@ -135,6 +148,7 @@ impl Fanout {
                 });
                 Lane {
                     name,
+                    wants_prices,
                     tx,
                     dropped: AtomicU64::new(0),
                 }
@@ -144,13 +158,29 @@ impl Fanout {
     }
 
     fn publish(&self, event: &Event) {
-        for lane in &self.lanes {
+        let prices = matches!(event, Event::PricesObserved { .. });
+        for lane in self.lanes.iter().filter(|l| l.wants_prices || !prices) {
             if let Err(mpsc::error::TrySendError::Full(_)) =
                 lane.tx.try_send(Message::Event(event.clone()))
             {
                 lane.dropped.fetch_add(1, Ordering::Relaxed);
                 crate::events::SinkDropped { sink: lane.name }.emit();
             }
+        }
+    }
+
+    /// Whether any sink wants reference prices.
+    pub fn wants_prices(&self) -> bool {
+        self.lanes.iter().any(|l| l.wants_prices)
+    }
+
+    /// Reference prices read for `game`, to the sinks that want them.
+    pub fn prices_observed(&self, game: &str, prices: Vec<skinscan_sdk::ReferencePrice>) {
+        if !prices.is_empty() && self.wants_prices() {
+            self.publish(&Event::PricesObserved {
+                game: game.to_owned(),
+                prices: Arc::new(prices),
+            });
         }
     }
 
@@ -212,6 +242,14 @@ impl CycleObserver for Fanout {
             cycle,
             outcome: Arc::new(outcome.clone()),
         });
+    }
+
+    fn wants_prices(&self) -> bool {
+        Fanout::wants_prices(self)
+    }
+
+    fn prices_observed(&self, game: &str, prices: Vec<skinscan_sdk::ReferencePrice>) {
+        Fanout::prices_observed(self, game, prices);
     }
 }
 

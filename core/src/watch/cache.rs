@@ -40,6 +40,8 @@ pub struct Priced {
     pub moved: Vec<String>,
     /// Entries of the answers that did not parse, and forms seen.
     pub wire: WireStats,
+    /// The prices fetched now (not from the cache).
+    pub fetched: Vec<ReferencePrice>,
 }
 
 impl PriceCache {
@@ -98,6 +100,9 @@ impl PriceCache {
         let mut entries = self.lock();
         for title in need {
             let price = fetched.prices.remove(&title);
+            if let Some(p) = &price {
+                out.fetched.push(p.clone());
+            }
             if let Some(old) = before.get(&title)
                 && !same_levels(old.as_ref(), price.as_ref())
             {

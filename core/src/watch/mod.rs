@@ -121,6 +121,10 @@ impl SeenSet {
         }
     }
 
+    fn is_empty(&self) -> bool {
+        self.set.is_empty()
+    }
+
     /// True when `id` was not seen before.
     fn insert(&mut self, id: &str) -> bool {
         if self.set.contains(id) {
@@ -449,6 +453,10 @@ impl GameWatch {
             }
         };
         self.note_wire(&priced.wire);
+        if !priced.fetched.is_empty() {
+            self.outputs
+                .prices_observed(self.judge.info.id.as_str(), priced.fetched.clone());
+        }
         let mut found = 0;
         let mut judged: HashSet<&str> = HashSet::new();
         for listing in admitted {
@@ -552,13 +560,20 @@ impl GameWatch {
     }
 
     /// One poll: the newest page, and deeper pages while every listing on the last one was
-    /// new (a gap to catch up); the listings not seen before. `None` after a failure (after a
-    /// short pause, so a failing market is not hammered beyond the limiter and retries).
+    /// new (a gap to catch up; not on the first poll, when everything is new and older
+    /// listings are the sweep's); the listings not seen before. `None` when the first page
+    /// failed (after a short pause, so a failing market is not hammered beyond the limiter
+    /// and retries); a deeper page failing keeps what the pages before it found.
     async fn poll(&self, seen: &mut SeenSet) -> Option<Vec<Listing>> {
         let (lo, hi) = self.judge.cfg.filters.price_band;
         let mut fresh = Vec::new();
         let mut cursor = None;
-        for _ in 0..self.options.max_pages {
+        let pages = if seen.is_empty() {
+            1
+        } else {
+            self.options.max_pages
+        };
+        for page_no in 0..pages {
             let request = self
                 .listings_query()
                 .order(ListingOrder::NewestFirst)
@@ -567,6 +582,9 @@ impl GameWatch {
                 .cursor(cursor.take())
                 .to_request();
             let Some(page) = self.page(request, "poll").await else {
+                if page_no > 0 {
+                    break;
+                }
                 if !self.stop.is_cancelled() {
                     pause(&self.stop, Duration::from_secs(1)).await;
                 }

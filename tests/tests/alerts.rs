@@ -1,0 +1,385 @@
+//! Alerts against fake Telegram, Discord and webhook servers started here: the exact
+//! requests (path, token, chat id, payload, signature), 429 handling, filters, digests, a
+//! dead service that never slows a scan, and no duplicate alert across a restart.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
+
+use skinscan_core::alerts::{AlertOptions, AlertSink, Service};
+use skinscan_core::history::Store;
+use skinscan_core::http::TlsOptions;
+use skinscan_core::limit::Rate;
+use skinscan_core::report::{GoneReason, WatchEvent, WatchKind};
+use skinscan_core::secret::Secret;
+use skinscan_core::sinks::{Event, Fanout, Sink};
+use skinscan_sdk::arbitrage::FeeRule;
+use skinscan_sdk::{Bps, GameId, Listing, Money, Strategy};
+use skinscan_tests::*;
+
+fn opportunity(offer: &str, title: &str, buy: i64, sell: i64) -> skinscan_sdk::Opportunity {
+    let mut listing = Listing::new(format!("item-{offer}"), title, Money::usd(buy));
+    listing.offer_id = Some(offer.to_owned());
+    skinscan_sdk::arbitrage::opportunity(
+        &GameId::new("csgo").unwrap(),
+        &listing,
+        Strategy::Instant,
+        sell,
+        &FeeRule::fixed(Bps::new(700).unwrap()),
+    )
+}
+
+fn event(kind: WatchKind, offer: &str, title: &str, buy: i64, sell: i64) -> Event {
+    Event::Watch(Arc::new(WatchEvent {
+        kind,
+        opportunity: opportunity(offer, title, buy, sell),
+        detected_at: SystemTime::now(),
+        delay: Some(Duration::from_millis(420)),
+        reason: (kind == WatchKind::Gone).then_some(GoneReason::Delisted),
+        swept: false,
+    }))
+}
+
+fn client() -> reqwest::Client {
+    skinscan_core::alerts::client(&TlsOptions::default(), None).unwrap()
+}
+
+fn options(service: Service) -> AlertOptions {
+    let mut o = AlertOptions::new(service);
+    o.digest_at = 0;
+    o.timeout = Duration::from_secs(2);
+    o
+}
+
+fn ok() -> FakeAnswer {
+    (
+        200,
+        vec![("content-type", "application/json".to_owned())],
+        br#"{"ok":true,"result":{}}"#.to_vec(),
+    )
+}
+
+const TITLE: &str = "AK-47 | Redline & <Co> (Field-Tested)";
+
+#[tokio::test]
+async fn telegram_gets_every_chat_the_message_and_waits_out_a_429() {
+    let (addr, seen) = recording_server(|n, _| {
+        if n == 1 {
+            (
+                429,
+                Vec::new(),
+                br#"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 1","parameters":{"retry_after":1}}"#.to_vec(),
+            )
+        } else {
+            ok()
+        }
+    })
+    .await;
+    let mut sink = AlertSink::new(
+        options(Service::Telegram {
+            base_url: format!("http://{addr}"),
+            token: Secret::new("123456:SECRET-token"),
+            chat_ids: vec!["42".to_owned(), "-1001".to_owned()],
+        }),
+        client(),
+        None,
+    );
+    let stats = sink.stats();
+    sink.handle(&event(WatchKind::New, "o1", TITLE, 900, 1_100))
+        .await
+        .unwrap();
+    sink.flush().await.unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3, "{seen:#?}");
+    for r in &seen {
+        assert_eq!(r.method, "POST");
+        assert_eq!(r.path, "/bot123456:SECRET-token/sendMessage");
+        assert_eq!(r.header("content-type"), Some("application/json"));
+    }
+    let chats: Vec<String> = seen
+        .iter()
+        .map(|r| r.json()["chat_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        chats,
+        ["42", "42", "-1001"],
+        "the 429 was retried for the same chat"
+    );
+    assert!(
+        seen[1].at - seen[0].at >= Duration::from_secs(1),
+        "retried before retry_after"
+    );
+    let body = seen[2].json();
+    assert_eq!(body["parse_mode"], "HTML");
+    let text = body["text"].as_str().unwrap();
+    for needed in [
+        "<b>New opportunity</b> · csgo",
+        "<b>AK-47 | Redline &amp; &lt;Co&gt; (Field-Tested)</b>",
+        "Buy $9.00 → sell $11.00 · net $1.23 (13.6% ROI)",
+        "instant",
+        "trade lock:",
+        "href=\"https://dmarket.com/ingame-items/item-list/csgo-skins?title=AK%2D47",
+        "userOfferId=o1\"",
+    ] {
+        assert!(text.contains(needed), "{needed:?} missing from {text}");
+    }
+    assert_eq!(stats.sent.load(Ordering::Relaxed), 1);
+    assert_eq!(stats.rate_limited.load(Ordering::Relaxed), 1);
+}
+
+#[tokio::test]
+async fn discord_gets_markdown_without_mentions_and_its_retry_after_is_honoured() {
+    let (addr, seen) = recording_server(|n, _| {
+        if n == 1 {
+            (
+                429,
+                vec![("retry-after", "1".to_owned())],
+                br#"{"message":"You are being rate limited.","retry_after":0.3,"global":false}"#
+                    .to_vec(),
+            )
+        } else {
+            (204, Vec::new(), Vec::new())
+        }
+    })
+    .await;
+    let mut sink = AlertSink::new(
+        options(Service::Discord {
+            url: Secret::new(format!("http://{addr}/api/webhooks/1/tok")),
+        }),
+        client(),
+        None,
+    );
+    sink.handle(&event(WatchKind::New, "o1", "@everyone *free*", 900, 1_100))
+        .await
+        .unwrap();
+    sink.flush().await.unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[1].path, "/api/webhooks/1/tok");
+    let gap = seen[1].at - seen[0].at;
+    assert!(gap >= Duration::from_millis(300), "retried after {gap:?}");
+    assert!(
+        gap < Duration::from_millis(950),
+        "the body's retry_after (0.3 s) is the precise one: {gap:?}"
+    );
+    let body = seen[1].json();
+    assert_eq!(body["allowed_mentions"]["parse"], serde_json::json!([]));
+    let text = body["content"].as_str().unwrap();
+    assert!(text.contains(r"**\@everyone \*free\***"), "{text}");
+    assert!(
+        text.contains("[Open on DMarket](<https://dmarket.com/"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_webhook_gets_the_event_as_json_signed_with_hmac_sha256() {
+    let (addr, seen) = recording_server(|_, _| ok()).await;
+    let mut sink = AlertSink::new(
+        options(Service::Webhook {
+            url: format!("http://{addr}/hook"),
+            secret: Some(Secret::new("s3cret")),
+            rate: Rate::per_second(50.0).unwrap(),
+        }),
+        client(),
+        None,
+    );
+    sink.handle(&event(WatchKind::New, "o1", TITLE, 900, 1_100))
+        .await
+        .unwrap();
+    sink.flush().await.unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    let r = &seen[0];
+    assert_eq!(r.path, "/hook");
+    assert_eq!(r.header("x-skinscan-event"), Some("new"));
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"s3cret");
+    let expected = format!(
+        "sha256={}",
+        hex::encode(ring::hmac::sign(&key, &r.body).as_ref())
+    );
+    assert_eq!(r.header("x-skinscan-signature"), Some(expected.as_str()));
+    let body = r.json();
+    assert_eq!(body["event"], "new");
+    assert_eq!(body["offer_id"], "o1");
+    assert_eq!(body["title"], TITLE);
+    assert_eq!(body["buy_cents"], 900);
+    assert_eq!(body["sell_cents"], 1_100);
+    assert_eq!(body["delay_ms"], 420);
+    assert!(body["link"].as_str().unwrap().contains("userOfferId=o1"));
+}
+
+#[tokio::test]
+async fn filters_hold_back_small_finds_and_a_restart_never_alerts_twice() {
+    let dir = std::env::temp_dir().join(format!("skinscan-alerts-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let db = dir.join("history.db");
+    let (addr, seen) = recording_server(|_, _| ok()).await;
+    let make = |store: Arc<Store>| {
+        let mut o = options(Service::Webhook {
+            url: format!("http://{addr}/hook"),
+            secret: None,
+            rate: Rate::per_second(50.0).unwrap(),
+        });
+        o.filter.min_profit_cents = 100;
+        o.filter.events = vec![WatchKind::New, WatchKind::Gone];
+        AlertSink::new(o, client(), Some(store))
+    };
+    {
+        let mut sink = make(Arc::new(Store::open(&db).unwrap()));
+        sink.handle(&event(WatchKind::New, "big", TITLE, 900, 1_100))
+            .await
+            .unwrap();
+        // Net $0.23 ($11.00 less the 7% fee, less $10.00): under the $1.00 minimum.
+        sink.handle(&event(WatchKind::New, "small", TITLE, 1_000, 1_100))
+            .await
+            .unwrap();
+        // A cycle finding the same opportunity again.
+        sink.handle(&event(WatchKind::New, "big", TITLE, 900, 1_100))
+            .await
+            .unwrap();
+        sink.flush().await.unwrap();
+    }
+    // A new process: the same database, the same opportunity seen again.
+    let mut sink = make(Arc::new(Store::open(&db).unwrap()));
+    let stats = sink.stats();
+    sink.handle(&event(WatchKind::New, "big", TITLE, 900, 1_100))
+        .await
+        .unwrap();
+    // Its sale is still told (it was alerted); a gone for one never alerted is not.
+    sink.handle(&event(WatchKind::Gone, "big", TITLE, 900, 1_100))
+        .await
+        .unwrap();
+    sink.handle(&event(WatchKind::Gone, "never", TITLE, 900, 1_100))
+        .await
+        .unwrap();
+    sink.flush().await.unwrap();
+    let events: Vec<(String, String)> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let b = r.json();
+            (
+                b["offer_id"].as_str().unwrap().to_owned(),
+                b["event"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("big".to_owned(), "new".to_owned()),
+            ("big".to_owned(), "gone".to_owned())
+        ]
+    );
+    assert_eq!(stats.duplicates.load(Ordering::Relaxed), 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_backlog_goes_as_one_digest() {
+    let (addr, seen) = recording_server(|_, _| ok()).await;
+    let mut o = options(Service::Telegram {
+        base_url: format!("http://{addr}"),
+        token: Secret::new("1:t"),
+        chat_ids: vec!["42".to_owned()],
+    });
+    o.digest_at = 3;
+    let mut sink = AlertSink::new(o, client(), None);
+    for i in 0..12 {
+        sink.handle(&event(
+            WatchKind::New,
+            &format!("o{i}"),
+            &format!("Item {i}"),
+            900,
+            1_000 + i * 10,
+        ))
+        .await
+        .unwrap();
+    }
+    sink.flush().await.unwrap();
+    let seen = seen.lock().unwrap().clone();
+    // One chat at one message a second: the first goes alone, the eleven queued behind it go
+    // as one digest.
+    assert!(seen.len() <= 3, "{} messages for 12 alerts", seen.len());
+    let texts: Vec<String> = seen
+        .iter()
+        .map(|r| r.json()["text"].as_str().unwrap().to_owned())
+        .collect();
+    let digest = texts
+        .iter()
+        .find(|t| t.contains("opportunities at once"))
+        .expect("a digest");
+    // Best first: Item 11 sells highest.
+    let best = digest.find("Item 11").unwrap();
+    let worse = digest.find("Item 2").unwrap();
+    assert!(best < worse, "{digest}");
+    let n: usize = digest
+        .trim_start_matches("<b>")
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(n >= 3, "{digest}");
+    if n > 10 {
+        assert!(
+            digest.contains(&format!("… and {} more", n - 10)),
+            "{digest}"
+        );
+    }
+    // Every alert was told: alone or in the digest.
+    assert_eq!(texts.len() - 1 + n, 12, "{texts:#?}");
+}
+
+#[tokio::test]
+async fn a_dead_service_never_slows_the_scan_and_what_it_drops_is_counted() {
+    // Accepts connections and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            held.push(s);
+        }
+    });
+    let mut o = options(Service::Webhook {
+        url: format!("http://{addr}/hook"),
+        secret: None,
+        rate: Rate::per_second(100.0).unwrap(),
+    });
+    o.queue = 10;
+    o.drain = Duration::from_millis(300);
+    o.timeout = Duration::from_secs(30);
+    let sink = AlertSink::new(o, client(), None);
+    let stats = sink.stats();
+    let outputs = Fanout::new(vec![Box::new(sink)]);
+    let started = std::time::Instant::now();
+    for i in 0..500 {
+        outputs.watch(
+            match event(WatchKind::New, &format!("o{i}"), TITLE, 900, 1_100) {
+                Event::Watch(e) => (*e).clone(),
+                _ => unreachable!(),
+            },
+        );
+    }
+    let published = started.elapsed();
+    assert!(
+        published < Duration::from_millis(200),
+        "publishing took {published:?}"
+    );
+    // The end of the run waits for the drain period, not for the service.
+    let flushing = std::time::Instant::now();
+    outputs.flush().await.unwrap();
+    assert!(
+        flushing.elapsed() < Duration::from_secs(3),
+        "flush took {:?}",
+        flushing.elapsed()
+    );
+    assert!(
+        stats.dropped.load(Ordering::Relaxed) > 0,
+        "a full queue drops, counted"
+    );
+    assert_eq!(stats.sent.load(Ordering::Relaxed), 0);
+}
