@@ -44,7 +44,7 @@ fees = "100000/s"
 other = "100000/s"'
 
 echo "building (release)..." >&2
-cargo build --release --locked -q -p skinscan-core --bin skinscan --example loadgen
+cargo build --release --locked -q -p skinscan-core --bin skinscan --example loadgen --example storebench
 BIN=$PWD/target/release/skinscan
 LOADGEN=$PWD/target/release/examples/loadgen
 WORK=$(mktemp -d)
@@ -195,6 +195,9 @@ sim_stats >"$WORK/throughput.stats"
 echo "6. memory over a million requests through Upstream::send (a leak is a rising line)" >&2
 "$LOADGEN" --url "$SIM_URL" --requests 1000000 --concurrency 100 --rate 1e9 --limit 1 --rss-every 100000 >"$WORK/leak.json"
 
+echo "8. history store: watch events written one transaction each (SQLite, WAL)" >&2
+"$PWD/target/release/examples/storebench" --events 20000 >"$WORK/store.json"
+
 echo "5. scale: 1k, 10k, 100k listings per game (no latency, no limit)" >&2
 sizes="1000 10000 100000"
 [ -n "${BENCH_QUICK:-}" ] && sizes="1000 10000"
@@ -310,6 +313,9 @@ for name, what in [("watch_signed", "watch, signed (listings 10/s, other 20/s)")
         continue
     rows.append((f"7. Living market, 20 s competitors: {what}", "capture >= 99%, p50 <= 0.45 s, p90 <= 0.7 s (watch, signed)",
                  f"capture {sc['caught']}/{sc['listed']} = {sc['capture']}, delay p50 {sc['p50']} s / p90 {sc['p90']} s / p99 {sc['p99']} s, {sc['requests_per_caught']} requests per catch"))
+st = json.load(open(f"{work}/store.json"))
+rows.append(("8. History store: events written, one transaction each (WAL, synchronous=NORMAL)", "far above the event rate (tens per second)",
+             f"{st['events_per_sec']:,.0f} events/s ({st['us_per_event']} us each, {st['events']:,} events: half new, half changed); prices {st['prices_per_sec']:,.0f}/s in batches of 100; {st['bytes']/1e6:.1f} MB"))
 print(f"Machine: {os.cpu_count()} cores, {platform.machine()}, {platform.platform()}; " +
       subprocess.run(['rustc', '--version'], capture_output=True, text=True).stdout.strip())
 print()

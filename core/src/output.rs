@@ -133,7 +133,7 @@ impl JsonlSink {
                 event.delay.map(|d| d.as_millis() as u64).into(),
             );
             map.insert("reason".into(), event.reason.map(|r| r.as_str()).into());
-            map.insert("swept".into(), event.swept.into());
+            map.insert("backlog".into(), event.backlog.into());
         }
         let mut line = serde_json::to_vec(&record).expect("records always serialize");
         line.push(b'\n');
@@ -459,9 +459,14 @@ pub fn render_table(report: &CycleReport, top: usize) -> String {
 /// One watch event as a table line: `NEW  csgo  AK-47 | ...  $7.00 -> $9.50  net $1.84  26.2%  +0.41s`.
 pub fn render_watch_line(event: &crate::report::WatchEvent) -> String {
     let o = &event.opportunity;
-    let delay = event
-        .delay
-        .map_or("-".to_owned(), |d| format!("+{:.2}s", d.as_secs_f64()));
+    let delay = match (event.delay, event.backlog, event.reason) {
+        (Some(d), _, _) => format!("+{:.2}s", d.as_secs_f64()),
+        (None, true, _) if event.kind == crate::report::WatchKind::New => {
+            "listed before".to_owned()
+        }
+        (None, _, Some(reason)) => reason.as_str().to_owned(),
+        _ => "-".to_owned(),
+    };
     format!(
         "{:<4} {:<6} {:<52} {:>9} -> {:>9}  net {:>8}  {:>6}  {} {}  {}\n",
         event.kind.as_str().to_ascii_uppercase(),

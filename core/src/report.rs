@@ -125,10 +125,12 @@ pub struct WatchEvent {
     pub opportunity: skinscan_sdk::Opportunity,
     /// When skinscan saw it happen.
     pub detected_at: SystemTime,
-    /// From the listing's `createdAt` to detection (`new` only, when the listing says).
+    /// From the listing's `createdAt` to detection (`new` of a listing that appeared while
+    /// watching, when the listing says).
     pub delay: Option<Duration>,
     /// Why it went (`gone` only).
     pub reason: Option<GoneReason>,
-    /// Found by the background sweep of older listings rather than the newest-first poll.
-    pub swept: bool,
+    /// Listed before watch mode first looked: found by the first poll or by the sweep of
+    /// older listings (no detection delay is reported for it).
+    pub backlog: bool,
 }

@@ -1385,3 +1385,182 @@ fn a_sigkill_mid_write_never_corrupts_the_history() {
     assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
     assert!(events(&db) > before);
 }
+
+#[test]
+fn alert_secrets_are_masked_and_bad_alert_settings_refused() {
+    let dir = Scratch::new("alert-secrets");
+    dir.file(
+        "c.toml",
+        "[alerts.webhook]\nurl = \"https://example.com/hook\"\n",
+    );
+    let env = [
+        ("TELEGRAM_BOT_TOKEN", "987654:TOKEN-never-shown"),
+        ("TELEGRAM_CHAT_IDS", "42,-1001"),
+        (
+            "DISCORD_WEBHOOK_URL",
+            "https://discord.com/api/webhooks/1/HOOK-never-shown",
+        ),
+        ("SKINSCAN_WEBHOOK_SECRET", "SECRET-never-shown"),
+    ];
+    let out = dir.run(&["--config", "c.toml", "config", "check"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!all.contains("never-shown"), "{all}");
+    assert!(
+        all.contains("token = \"***\"") && all.contains("webhook_url = \"***\""),
+        "{all}"
+    );
+    assert!(
+        all.contains("chat_ids = [") && all.contains("\"-1001\""),
+        "{all}"
+    );
+    // A chat id that is not one, a token without a chat, a level that is not one.
+    bad_env(
+        "alert-chat",
+        &[
+            ("TELEGRAM_BOT_TOKEN", "1:t"),
+            ("TELEGRAM_CHAT_IDS", "my chat"),
+        ],
+        &["alerts.telegram.chat_ids", "\"my chat\" is not a chat id"],
+    );
+    bad_env(
+        "alert-nochat",
+        &[("TELEGRAM_BOT_TOKEN", "1:t")],
+        &["alerts.telegram.chat_ids", "no chat"],
+    );
+    bad_config(
+        "alert-level",
+        "[alerts.webhook]\nurl = \"https://example.com\"\nlevels = [\"legendary\"]\n",
+        &["alerts.webhook.levels", "\"legendary\" is not a level"],
+    );
+    // A TOML error on a token line never echoes the token.
+    let dir = Scratch::new("alert-toml");
+    dir.file(
+        "c.toml",
+        "[alerts.telegram]\ntoken = \"987654:TOKEN-never-shown\n",
+    );
+    let out = dir.run(&["--config", "c.toml", "config", "check"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        !text(&out.stderr).contains("never-shown"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// Requests a fake service received: first line and body.
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
+/// A fake Telegram Bot API on loopback (HTTP/1.1, keep-alive): answers every request
+/// `{"ok":true}` and keeps each request's first line and body.
+fn fake_telegram() -> (u16, Received) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let keep = keep.clone();
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    // One request: headers, then Content-Length bytes.
+                    let head_end = loop {
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                        match stream.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse().ok())?
+                        })
+                        .unwrap_or(0);
+                    while buf.len() < head_end + length {
+                        match stream.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let body =
+                        String::from_utf8_lossy(&buf[head_end..head_end + length]).to_string();
+                    let first = head.lines().next().unwrap_or("").to_owned();
+                    keep.lock().unwrap().push((first, body));
+                    buf.drain(..head_end + length);
+                    let reply = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{\"ok\":true}";
+                    if stream.write_all(reply.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, seen)
+}
+
+#[test]
+fn a_scan_alerts_telegram_and_a_restart_does_not_alert_again() {
+    let (port, seen) = fake_telegram();
+    let dir = Scratch::new("telegram");
+    dir.file(
+        "c.toml",
+        &format!(
+            "[market.embedded]\nlatency = \"1ms\"\n[history]\npath = \"h.db\"\n[alerts.telegram]\nbase_url = \"http://127.0.0.1:{port}\"\nchat_ids = [\"42\"]\ndigest_at = 3\n"
+        ),
+    );
+    let env = [("TELEGRAM_BOT_TOKEN", "555:TOKEN-never-shown")];
+    let out = dir.run(
+        &["scan", "--once", "--config", "c.toml", "--format", "json"],
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("never-shown"));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let found: usize = report["games"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["opportunities"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert!(found >= 3, "{found} opportunities");
+    let first = seen.lock().unwrap().clone();
+    assert!(
+        !first.is_empty() && first.len() < found,
+        "{} messages for {found}",
+        first.len()
+    );
+    for (line, body) in &first {
+        assert!(
+            line.starts_with("POST /bot555:TOKEN-never-shown/sendMessage "),
+            "{line}"
+        );
+        assert!(body.contains("\"chat_id\":\"42\""), "{body}");
+    }
+    assert!(
+        first
+            .iter()
+            .any(|(_, b)| b.contains("opportunities at once")),
+        "{first:?}"
+    );
+    // The same market, the same finds, a new process: nothing is alerted again.
+    let again = dir.run(
+        &["scan", "--once", "--config", "c.toml", "--format", "json"],
+        &env,
+    );
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        first.len(),
+        "alerted again after a restart"
+    );
+}

@@ -36,7 +36,7 @@ fn event(kind: WatchKind, offer: &str, title: &str, buy: i64, sell: i64) -> Even
         detected_at: SystemTime::now(),
         delay: Some(Duration::from_millis(420)),
         reason: (kind == WatchKind::Gone).then_some(GoneReason::Delisted),
-        swept: false,
+        backlog: false,
     }))
 }
 

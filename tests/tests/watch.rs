@@ -109,6 +109,23 @@ async fn every_long_lived_underpriced_listing_is_reported_once_and_its_sale_seen
         "caught {caught} of {} (stats {stats:?})",
         expected.len()
     );
+    // Listed while watching: each carries its detection delay, measured from `createdAt`
+    // (whole seconds, so up to a second more than the truth).
+    for t in &expected {
+        let id = t["offer_id"].as_str().unwrap();
+        if let Some(e) = events
+            .iter()
+            .find(|e| e.kind == WatchKind::New && e.opportunity.offer_id.as_deref() == Some(id))
+        {
+            assert!(!e.backlog, "{e:?}");
+            let delay = e.delay.expect("a delay").as_secs_f64();
+            let truth = unix(e.detected_at) - t["created"].as_f64().unwrap();
+            assert!(
+                delay >= truth - 0.01 && delay <= truth + 1.01,
+                "{delay} vs {truth}"
+            );
+        }
+    }
     // Competitors bought some of what was reported: their sale was seen.
     let gone = events.iter().filter(|e| e.kind == WatchKind::Gone).count();
     assert!(gone > 0, "no gone event among {} events", events.len());
@@ -298,7 +315,8 @@ async fn a_new_price_is_changed_a_lost_margin_or_a_sale_is_gone_and_new_comes_on
     };
     let new = wait_for(&collect, "new o1", is(WatchKind::New, "o1")).await;
     assert_eq!(new.opportunity.buy_price.cents(), 900);
-    assert!(new.delay.is_some(), "a new event carries its delay");
+    // On the market before the first poll: the backlog, with no detection delay.
+    assert!(new.backlog && new.delay.is_none(), "{new:?}");
     wait_for(&collect, "new o2", is(WatchKind::New, "o2")).await;
 
     // o1 is relisted dearer, still under the order after the fee: changed.

@@ -407,7 +407,7 @@ mod tests {
             detected_at: SystemTime::now(),
             delay: (kind == WatchKind::New).then_some(Duration::from_millis(300)),
             reason: (kind == WatchKind::Gone).then_some(GoneReason::Delisted),
-            swept: false,
+            backlog: false,
         }
     }
 

@@ -120,7 +120,7 @@ mod tests {
             detected_at: std::time::SystemTime::now(),
             delay: None,
             reason: (kind == WatchKind::Gone).then_some(GoneReason::Delisted),
-            swept: false,
+            backlog: false,
         }
     }
 

@@ -300,15 +300,19 @@ impl GameWatch {
         tracing::info!("[{name}] watching the newest listings");
         // Polling and judging run side by side: the next poll goes out while the last
         // ones' new titles are priced, so pricing never delays seeing what is new.
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Listing>>(16);
+        // (new listings, whether they are the backlog: the first poll's).
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<Listing>, bool)>(16);
         let poller = async {
             let mut seen = SeenSet::new(self.options.seen_capacity);
             while !self.stop.is_cancelled() {
                 // The plan is read at each poll: it follows where listings arrive.
                 let next = Instant::now() + self.plan.interval(self.index);
+                let first = seen.is_empty();
                 if let Some(fresh) = self.poll(&mut seen).await {
-                    self.plan.record(self.index, fresh.len(), 0);
-                    if !fresh.is_empty() && tx.send(fresh).await.is_err() {
+                    if !first {
+                        self.plan.record(self.index, fresh.len(), 0);
+                    }
+                    if !fresh.is_empty() && tx.send((fresh, first)).await.is_err() {
                         break;
                     }
                 }
@@ -326,7 +330,7 @@ impl GameWatch {
             while open || !running.is_empty() {
                 tokio::select! {
                     batch = rx.recv(), if open && running.len() < limit => match batch {
-                        Some(fresh) => running.push(self.handle_batch(fresh)),
+                        Some((fresh, backlog)) => running.push(self.handle_batch(fresh, backlog)),
                         None => open = false,
                     },
                     Some(()) = running.next(), if !running.is_empty() => {}
@@ -380,9 +384,9 @@ impl GameWatch {
     }
 
     /// Reports one event.
-    fn report(&self, kind: WatchKind, live: &Live, reason: Option<GoneReason>, swept: bool) {
+    fn report(&self, kind: WatchKind, live: &Live, reason: Option<GoneReason>, backlog: bool) {
         let detected_at = SystemTime::now();
-        let delay = (kind == WatchKind::New)
+        let delay = (kind == WatchKind::New && !backlog)
             .then(|| {
                 live.listing.listed_at.and_then(|t| {
                     let listed = UNIX_EPOCH + Duration::from_secs(t.max(0) as u64);
@@ -408,19 +412,19 @@ impl GameWatch {
             detected_at,
             delay,
             reason,
-            swept,
+            backlog,
         });
     }
 
-    async fn handle_batch(&self, fresh: Vec<Listing>) {
-        self.handle(&fresh, false).await;
+    async fn handle_batch(&self, fresh: Vec<Listing>, backlog: bool) {
+        self.handle(&fresh, backlog).await;
     }
 
     /// Prices and judges `listings` (new ones from a poll, or a sweep's page): a new
     /// opportunity is reported `new` (once ever), a live one whose price moved `changed`, or
     /// `gone` when it no longer pays. Titles whose reference moved have their other live
     /// opportunities judged again.
-    async fn handle(&self, listings: &[Listing], swept: bool) {
+    async fn handle(&self, listings: &[Listing], backlog: bool) {
         let admitted: Vec<&Listing> = listings
             .iter()
             .filter(|l| self.judge.admit(l).is_ok())
@@ -464,7 +468,7 @@ impl GameWatch {
                 continue;
             };
             judged.insert(id_of(listing));
-            if self.judge_one(listing, reference, swept) {
+            if self.judge_one(listing, reference, backlog) {
                 found += 1;
             }
         }
@@ -478,16 +482,16 @@ impl GameWatch {
                 .map(|(_, l)| l.listing.clone())
                 .collect();
             for listing in others {
-                self.judge_one(&listing, reference, swept);
+                self.judge_one(&listing, reference, backlog);
             }
         }
-        if found > 0 {
+        if found > 0 && !backlog {
             self.plan.record(self.index, 0, found);
         }
     }
 
     /// Judges one listing against `reference` and reports what changed; true for a `new`.
-    fn judge_one(&self, listing: &Listing, reference: &ReferencePrice, swept: bool) -> bool {
+    fn judge_one(&self, listing: &Listing, reference: &ReferencePrice, backlog: bool) -> bool {
         let id = id_of(listing).to_owned();
         let verdict = self.judge.judge(listing, reference, &self.fees);
         let mut live = lock(&self.live);
@@ -500,7 +504,7 @@ impl GameWatch {
                     known.opportunity = o;
                     let now = known.clone();
                     drop(live);
-                    self.report(WatchKind::Changed, &now, None, swept);
+                    self.report(WatchKind::Changed, &now, None, backlog);
                 }
                 false
             }
@@ -515,7 +519,7 @@ impl GameWatch {
                 };
                 live.insert(id, entry.clone());
                 drop(live);
-                self.report(WatchKind::New, &entry, None, swept);
+                self.report(WatchKind::New, &entry, None, backlog);
                 true
             }
             (Err(_), Some(_)) => {
@@ -524,7 +528,12 @@ impl GameWatch {
                 };
                 drop(live);
                 was.listing = listing.clone();
-                self.report(WatchKind::Gone, &was, Some(GoneReason::Unprofitable), swept);
+                self.report(
+                    WatchKind::Gone,
+                    &was,
+                    Some(GoneReason::Unprofitable),
+                    backlog,
+                );
                 false
             }
             (Err(_), None) => false,
