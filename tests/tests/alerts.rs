@@ -383,3 +383,50 @@ async fn a_dead_service_never_slows_the_scan_and_what_it_drops_is_counted() {
     );
     assert_eq!(stats.sent.load(Ordering::Relaxed), 0);
 }
+
+#[tokio::test]
+async fn an_alert_never_delivered_is_sent_by_the_next_run() {
+    use std::sync::atomic::AtomicBool;
+    let dir = std::env::temp_dir().join(format!("skinscan-alerts-down-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let db = dir.join("history.db");
+    let up = Arc::new(AtomicBool::new(false));
+    let flag = up.clone();
+    let (addr, seen) = recording_server(move |_, _| {
+        if flag.load(Ordering::SeqCst) {
+            ok()
+        } else {
+            (503, Vec::new(), b"down for maintenance".to_vec())
+        }
+    })
+    .await;
+    let make = || {
+        let mut o = options(Service::Webhook {
+            url: format!("http://{addr}/hook"),
+            secret: None,
+            rate: Rate::per_second(50.0).unwrap(),
+        });
+        o.attempts = 2;
+        AlertSink::new(o, client(), Some(Arc::new(Store::open(&db).unwrap())))
+    };
+    let mut down = make();
+    let stats = down.stats();
+    down.handle(&event(WatchKind::New, "o1", TITLE, 900, 1_100))
+        .await
+        .unwrap();
+    down.flush().await.unwrap();
+    assert_eq!(stats.failed.load(Ordering::Relaxed), 1);
+    assert_eq!(seen.lock().unwrap().len(), 2, "two attempts");
+    drop(down);
+    // The service is back and skinscan restarted: the alert it never delivered goes now.
+    up.store(true, Ordering::SeqCst);
+    let mut next = make();
+    let stats = next.stats();
+    next.handle(&event(WatchKind::New, "o1", TITLE, 900, 1_100))
+        .await
+        .unwrap();
+    next.flush().await.unwrap();
+    assert_eq!(stats.sent.load(Ordering::Relaxed), 1);
+    assert_eq!(seen.lock().unwrap().len(), 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -204,7 +204,7 @@ impl AlertSink {
         let (tx, rx) = mpsc::channel(options.queue.max(1));
         let stats = Arc::new(AlertStats::default());
         let name = options.service.name();
-        let worker = Worker::new(options.clone(), client, stats.clone());
+        let worker = Worker::new(options.clone(), client, stats.clone(), store.clone());
         tokio::spawn(worker.run(rx));
         AlertSink {
             name,
@@ -224,37 +224,39 @@ impl AlertSink {
         self.stats.clone()
     }
 
-    /// Whether `o` should be told now: a `new` not told before (recorded as told), or a later
-    /// event of one that was.
+    /// Whether `o` should be told now: a `new` not queued in this run nor delivered before
+    /// (the history remembers deliveries across restarts), or a later event of one that was.
     async fn first_time(&mut self, kind: WatchKind, o: &Opportunity) -> bool {
         let key = (
             o.game.as_str().to_owned(),
             crate::history::offer_key(o).to_owned(),
         );
-        if let Some(store) = &self.store {
+        let this_run = self.seen.contains(&key);
+        if kind == WatchKind::New && this_run {
+            return false;
+        }
+        let mut before = false;
+        if !this_run && let Some(store) = &self.store {
             let (store, o2, name) = (store.clone(), o.clone(), self.name);
-            let answer = tokio::task::spawn_blocking(move || {
-                if kind == WatchKind::New {
-                    store.first_alert(name, &o2)
-                } else {
-                    store.was_alerted(name, &o2)
-                }
-            })
-            .await;
-            match answer {
-                Ok(Ok(yes)) => return yes,
-                Ok(Err(e)) => {
-                    tracing::warn!(sink = self.name, error = %e, "the history could not tell whether this was alerted before: alerting")
-                }
+            match tokio::task::spawn_blocking(move || store.was_alerted(name, &o2)).await {
+                Ok(Ok(yes)) => before = yes,
+                Ok(Err(e)) => tracing::warn!(
+                    sink = self.name,
+                    error = %e,
+                    "the history could not tell whether this was alerted before: alerting"
+                ),
                 Err(e) => {
                     tracing::warn!(sink = self.name, error = %e, "history lookup failed: alerting")
                 }
             }
         }
-        if kind == WatchKind::New {
-            self.seen.insert(key)
-        } else {
-            self.seen.contains(&key)
+        match kind {
+            WatchKind::New if before => false,
+            WatchKind::New => {
+                self.seen.insert(key);
+                true
+            }
+            _ => this_run || before,
         }
     }
 
@@ -350,6 +352,8 @@ struct Destination {
 /// Delivers queued alerts.
 struct Worker {
     options: AlertOptions,
+    /// Where deliveries are recorded (so a restart does not send them again).
+    store: Option<Arc<Store>>,
     client: reqwest::Client,
     stats: Arc<AlertStats>,
     destinations: Vec<Destination>,
@@ -371,7 +375,12 @@ fn rate(count: f64, period: Duration) -> Rate {
 }
 
 impl Worker {
-    fn new(options: AlertOptions, client: reqwest::Client, stats: Arc<AlertStats>) -> Worker {
+    fn new(
+        options: AlertOptions,
+        client: reqwest::Client,
+        stats: Arc<AlertStats>,
+        store: Option<Arc<Store>>,
+    ) -> Worker {
         let (destinations, global) = match &options.service {
             Service::Telegram { chat_ids, .. } => (
                 chat_ids
@@ -413,6 +422,7 @@ impl Worker {
         };
         Worker {
             options,
+            store,
             client,
             stats,
             destinations,
@@ -447,48 +457,72 @@ impl Worker {
         let digest = self.options.digest_at > 0
             && batch.len() >= self.options.digest_at
             && !matches!(self.options.service, Service::Webhook { .. });
-        if digest {
-            let n = batch.len() as u64;
-            if self.send_everywhere(&Body::Digest(&batch)).await {
+        let messages: Vec<&[Alert]> = if digest {
+            vec![&batch[..]]
+        } else {
+            batch.chunks(1).collect()
+        };
+        for alerts in messages {
+            let body = match alerts {
+                [one] => Body::One(one),
+                all => Body::Digest(all),
+            };
+            let n = alerts.len() as u64;
+            if self.send_everywhere(&body).await {
                 self.stats.sent.fetch_add(1, Ordering::Relaxed);
                 crate::events::AlertSent {
                     sink: self.options.service.name(),
                     alerts: n,
                 }
                 .emit();
+                self.delivered(alerts).await;
             } else {
                 self.stats.failed.fetch_add(n, Ordering::Relaxed);
-            }
-            return;
-        }
-        for alert in &batch {
-            if self.send_everywhere(&Body::One(alert)).await {
-                self.stats.sent.fetch_add(1, Ordering::Relaxed);
-                crate::events::AlertSent {
-                    sink: self.options.service.name(),
-                    alerts: 1,
-                }
-                .emit();
-            } else {
-                self.stats.failed.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
 
-    /// Sends `body` to every destination; true when all got it.
+    /// Records `alerts` as delivered: only then, so one that was never delivered (the
+    /// service down, the process stopped first) is sent by the next run.
+    async fn delivered(&self, alerts: &[Alert]) {
+        let Some(store) = &self.store else {
+            return;
+        };
+        let (store, name) = (store.clone(), self.options.service.name());
+        let news: Vec<Opportunity> = alerts
+            .iter()
+            .filter(|a| a.kind == WatchKind::New)
+            .map(|a| a.opportunity.clone())
+            .collect();
+        let written = tokio::task::spawn_blocking(move || {
+            news.iter()
+                .try_for_each(|o| store.first_alert(name, o).map(|_| ()))
+        })
+        .await;
+        if let Ok(Err(e)) = written {
+            tracing::warn!(
+                sink = name,
+                error = %e,
+                "could not record an alert as sent: a restart may send it again"
+            );
+        }
+    }
+
+    /// Sends `body` to every destination; true when at least one got it (a destination
+    /// that did not is logged; sending again would repeat it to the others).
     async fn send_everywhere(&self, body: &Body<'_>) -> bool {
-        let mut all = true;
+        let mut any = false;
         for dest in &self.destinations {
-            if let Err(e) = self.send(dest, body).await {
-                all = false;
-                crate::events::AlertFailed {
+            match self.send(dest, body).await {
+                Ok(()) => any = true,
+                Err(e) => crate::events::AlertFailed {
                     sink: self.options.service.name(),
                     error: &e,
                 }
-                .emit();
+                .emit(),
             }
         }
-        all
+        any
     }
 
     /// One message to one destination: limited, retried.

@@ -227,31 +227,37 @@ impl Store {
         tx.commit().map_err(|e| self.error(e))
     }
 
-    /// Records an opportunity a cycle found at `at`: a `new` event the first time it is seen,
-    /// its last-seen time after that. True when it was new.
-    pub fn record_seen(&self, o: &Opportunity, at: SystemTime) -> Result<bool, StoreError> {
+    /// Records the opportunities a game's cycle found at `at`, in one transaction: a `new`
+    /// event for each seen for the first time, its last-seen time for the others. How many
+    /// were new.
+    pub fn record_seen(&self, found: &[Opportunity], at: SystemTime) -> Result<usize, StoreError> {
         let at = unix_ms(at);
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(|e| self.error(e))?;
-        let known: Option<i64> = tx
-            .query_row(
-                "SELECT id FROM opportunities WHERE game = ?1 AND offer = ?2",
-                params![o.game.as_str(), offer_key(o)],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.error(e))?;
-        let id = upsert(&tx, o, at).map_err(|e| self.error(e))?;
-        if known.is_none() {
-            tx.execute(
-                "INSERT INTO events (opportunity, kind, at_ms, buy_cents, sell_cents, net_profit_cents)
-                 VALUES (?1, 'new', ?2, ?3, ?4, ?5)",
-                params![id, at, o.buy_price.cents(), o.sell_price.cents(), o.net_profit.cents()],
-            )
-            .map_err(|e| self.error(e))?;
+        let mut new = 0;
+        for o in found {
+            let known: Option<i64> = tx
+                .prepare_cached("SELECT id FROM opportunities WHERE game = ?1 AND offer = ?2")
+                .and_then(|mut q| {
+                    q.query_row(params![o.game.as_str(), offer_key(o)], |r| r.get(0))
+                        .optional()
+                })
+                .map_err(|e| self.error(e))?;
+            let id = upsert(&tx, o, at).map_err(|e| self.error(e))?;
+            if known.is_none() {
+                new += 1;
+                tx.prepare_cached(
+                    "INSERT INTO events (opportunity, kind, at_ms, buy_cents, sell_cents, net_profit_cents)
+                     VALUES (?1, 'new', ?2, ?3, ?4, ?5)",
+                )
+                .and_then(|mut q| {
+                    q.execute(params![id, at, o.buy_price.cents(), o.sell_price.cents(), o.net_profit.cents()])
+                })
+                .map_err(|e| self.error(e))?;
+            }
         }
         tx.commit().map_err(|e| self.error(e))?;
-        Ok(known.is_none())
+        Ok(new)
     }
 
     /// Records the reference prices observed for `game`'s titles at `at`.
@@ -344,7 +350,7 @@ impl Store {
 /// Inserts `o` or updates its row (price, profit, last seen; a gone one seen again is live);
 /// its row id.
 fn upsert(tx: &rusqlite::Transaction<'_>, o: &Opportunity, at: i64) -> rusqlite::Result<i64> {
-    tx.query_row(
+    let mut statement = tx.prepare_cached(
         "INSERT INTO opportunities (game, offer, title, buy_cents, sell_cents, fee_cents, net_profit_cents,
              roi_bps, strategy, level, trade_lock, listed_at, first_seen_ms, last_seen_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)
@@ -355,6 +361,8 @@ fn upsert(tx: &rusqlite::Transaction<'_>, o: &Opportunity, at: i64) -> rusqlite:
              trade_lock = excluded.trade_lock, last_seen_ms = excluded.last_seen_ms,
              gone_ms = NULL, gone_reason = NULL
          RETURNING id",
+    )?;
+    statement.query_row(
         params![
             o.game.as_str(),
             offer_key(o),
@@ -524,9 +532,18 @@ mod tests {
     fn a_cycle_find_is_new_once_and_alerts_are_marked_once() {
         let store = Store::open(&scratch("seen")).unwrap();
         let o = opportunity("csgo", "o1", "AK", 900, 1_100);
-        assert!(store.record_seen(&o, SystemTime::now()).unwrap());
-        assert!(!store.record_seen(&o, SystemTime::now()).unwrap());
-        assert_eq!(store.counts().unwrap()[..2], [1, 1]);
+        let other = opportunity("csgo", "o2", "M4", 900, 1_100);
+        assert_eq!(
+            store.record_seen(&[o.clone()], SystemTime::now()).unwrap(),
+            1
+        );
+        assert_eq!(
+            store
+                .record_seen(&[o.clone(), other], SystemTime::now())
+                .unwrap(),
+            1
+        );
+        assert_eq!(store.counts().unwrap()[..2], [2, 2]);
         assert!(!store.was_alerted("telegram", &o).unwrap());
         assert!(store.first_alert("telegram", &o).unwrap());
         assert!(!store.first_alert("telegram", &o).unwrap());

@@ -37,13 +37,12 @@ impl Sink for HistorySink {
         let event = event.clone();
         let written = tokio::task::spawn_blocking(move || match &event {
             Event::Watch(e) => store.record_event(e),
-            Event::GameFinished { outcome, .. } => {
-                let at = SystemTime::now();
-                for o in outcome.report.iter().flat_map(|r| &r.opportunities) {
-                    store.record_seen(o, at)?;
-                }
-                Ok(())
-            }
+            Event::GameFinished { outcome, .. } => match &outcome.report {
+                Some(r) if !r.opportunities.is_empty() => store
+                    .record_seen(&r.opportunities, SystemTime::now())
+                    .map(|_| ()),
+                _ => Ok(()),
+            },
             Event::PricesObserved { game, prices } => {
                 store.record_prices(game, prices, SystemTime::now())
             }
