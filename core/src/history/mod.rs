@@ -534,7 +534,9 @@ mod tests {
         let o = opportunity("csgo", "o1", "AK", 900, 1_100);
         let other = opportunity("csgo", "o2", "M4", 900, 1_100);
         assert_eq!(
-            store.record_seen(&[o.clone()], SystemTime::now()).unwrap(),
+            store
+                .record_seen(std::slice::from_ref(&o), SystemTime::now())
+                .unwrap(),
             1
         );
         assert_eq!(
