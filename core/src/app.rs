@@ -200,6 +200,7 @@ pub async fn scan(
                 .unwrap_or_default();
             let message = format!("every game failed in cycle {cycle} (first: {first})");
             if last_cycle == Some(cycle) {
+                outputs.finish().await?;
                 return Err(AppError::Runtime(message));
             }
             tracing::error!("{message}; retrying next cycle");
@@ -217,6 +218,8 @@ pub async fn scan(
             _ = tokio::time::sleep_until(next) => {}
         }
     }
+    // Alerts still queued get their bounded time to go out.
+    outputs.finish().await?;
     if shutdown.is_cancelled() {
         tracing::info!("Shut down cleanly: results written");
     }
@@ -383,7 +386,7 @@ pub async fn watch(
         stop,
     )
     .await;
-    outputs.flush().await?;
+    outputs.finish().await?;
     let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
     let s = upstream.stats(false);
     tracing::info!(

@@ -88,7 +88,7 @@ async fn telegram_gets_every_chat_the_message_and_waits_out_a_429() {
     sink.handle(&event(WatchKind::New, "o1", TITLE, 900, 1_100))
         .await
         .unwrap();
-    sink.flush().await.unwrap();
+    sink.finish().await.unwrap();
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 3, "{seen:#?}");
     for r in &seen {
@@ -152,7 +152,7 @@ async fn discord_gets_markdown_without_mentions_and_its_retry_after_is_honoured(
     sink.handle(&event(WatchKind::New, "o1", "@everyone *free*", 900, 1_100))
         .await
         .unwrap();
-    sink.flush().await.unwrap();
+    sink.finish().await.unwrap();
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 2);
     assert_eq!(seen[1].path, "/api/webhooks/1/tok");
@@ -187,7 +187,7 @@ async fn a_webhook_gets_the_event_as_json_signed_with_hmac_sha256() {
     sink.handle(&event(WatchKind::New, "o1", TITLE, 900, 1_100))
         .await
         .unwrap();
-    sink.flush().await.unwrap();
+    sink.finish().await.unwrap();
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 1);
     let r = &seen[0];
@@ -238,7 +238,7 @@ async fn filters_hold_back_small_finds_and_a_restart_never_alerts_twice() {
         sink.handle(&event(WatchKind::New, "big", TITLE, 900, 1_100))
             .await
             .unwrap();
-        sink.flush().await.unwrap();
+        sink.finish().await.unwrap();
     }
     // A new process: the same database, the same opportunity seen again.
     let mut sink = make(Arc::new(Store::open(&db).unwrap()));
@@ -253,7 +253,7 @@ async fn filters_hold_back_small_finds_and_a_restart_never_alerts_twice() {
     sink.handle(&event(WatchKind::Gone, "never", TITLE, 900, 1_100))
         .await
         .unwrap();
-    sink.flush().await.unwrap();
+    sink.finish().await.unwrap();
     let events: Vec<(String, String)> = seen
         .lock()
         .unwrap()
@@ -298,7 +298,7 @@ async fn a_backlog_goes_as_one_digest() {
         .await
         .unwrap();
     }
-    sink.flush().await.unwrap();
+    sink.finish().await.unwrap();
     let seen = seen.lock().unwrap().clone();
     // One chat at one message a second: the first goes alone, the eleven queued behind it go
     // as one digest.
@@ -369,12 +369,19 @@ async fn a_dead_service_never_slows_the_scan_and_what_it_drops_is_counted() {
         published < Duration::from_millis(200),
         "publishing took {published:?}"
     );
-    // The end of the run waits for the drain period, not for the service.
+    // A cycle's end does not wait for the service at all; the run's end waits for the
+    // drain period (300 ms here), not for the service.
     let flushing = std::time::Instant::now();
     outputs.flush().await.unwrap();
     assert!(
-        flushing.elapsed() < Duration::from_secs(3),
+        flushing.elapsed() < Duration::from_millis(250),
         "flush took {:?}",
+        flushing.elapsed()
+    );
+    outputs.finish().await.unwrap();
+    assert!(
+        flushing.elapsed() < Duration::from_secs(3),
+        "finish took {:?}",
         flushing.elapsed()
     );
     assert!(
@@ -414,7 +421,7 @@ async fn an_alert_never_delivered_is_sent_by_the_next_run() {
     down.handle(&event(WatchKind::New, "o1", TITLE, 900, 1_100))
         .await
         .unwrap();
-    down.flush().await.unwrap();
+    down.finish().await.unwrap();
     assert_eq!(stats.failed.load(Ordering::Relaxed), 1);
     assert_eq!(seen.lock().unwrap().len(), 2, "two attempts");
     drop(down);
@@ -425,7 +432,7 @@ async fn an_alert_never_delivered_is_sent_by_the_next_run() {
     next.handle(&event(WatchKind::New, "o1", TITLE, 900, 1_100))
         .await
         .unwrap();
-    next.flush().await.unwrap();
+    next.finish().await.unwrap();
     assert_eq!(stats.sent.load(Ordering::Relaxed), 1);
     assert_eq!(seen.lock().unwrap().len(), 3);
     let _ = std::fs::remove_dir_all(&dir);

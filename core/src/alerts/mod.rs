@@ -308,9 +308,16 @@ impl Sink for AlertSink {
         Ok(())
     }
 
-    /// Waits (up to `drain`) for what is queued to be delivered; reports what was dropped or
-    /// failed since the last flush. A service that is down is not the scan's failure.
+    /// A cycle ended: reports what was dropped or failed since the last report; never waits
+    /// for the service (the next cycle must not).
     async fn flush(&mut self) -> Result<(), SinkFailure> {
+        self.report_losses();
+        Ok(())
+    }
+
+    /// The run ends: waits (up to `drain`) for what is queued to be delivered, then reports
+    /// what was dropped or failed. A service that is down is not the scan's failure.
+    async fn finish(&mut self) -> Result<(), SinkFailure> {
         let (reply, done) = oneshot::channel();
         let drained = tokio::time::timeout(self.drain, async {
             if self.tx.send(Job::Flush(reply)).await.is_ok() {
@@ -322,10 +329,17 @@ impl Sink for AlertSink {
         if !drained {
             tracing::warn!(
                 sink = self.name,
-                "alerts still queued after {}: the service is slow or down (they go on being sent while skinscan runs)",
+                "alerts still queued after {}: the service is slow or down; they are not marked as sent, so the next run sends them",
                 humantime::format_duration(self.drain)
             );
         }
+        self.report_losses();
+        Ok(())
+    }
+}
+
+impl AlertSink {
+    fn report_losses(&mut self) {
         let dropped = self.stats.dropped.load(Ordering::Relaxed);
         let failed = self.stats.failed.load(Ordering::Relaxed);
         if dropped > self.reported_dropped || failed > self.reported_failed {
@@ -338,7 +352,6 @@ impl Sink for AlertSink {
             self.reported_dropped = dropped;
             self.reported_failed = failed;
         }
-        Ok(())
     }
 }
 

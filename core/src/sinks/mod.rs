@@ -85,15 +85,22 @@ pub trait Sink: Send + std::fmt::Debug + 'static {
     }
     /// Handles one event.
     async fn handle(&mut self, event: &Event) -> Result<(), SinkFailure>;
-    /// Makes everything handled so far durable (cycle end, shutdown).
+    /// Makes everything handled so far durable (each cycle's end). Must not wait on anything
+    /// slow: the next cycle waits for it.
     async fn flush(&mut self) -> Result<(), SinkFailure> {
         Ok(())
+    }
+    /// The run ends: as `flush`, and whatever the sink delivers in the background gets its
+    /// (bounded) chance to go out.
+    async fn finish(&mut self) -> Result<(), SinkFailure> {
+        self.flush().await
     }
 }
 
 enum Message {
     Event(Event),
-    Flush(oneshot::Sender<Result<(), SinkFailure>>),
+    /// `true`: the run ends ([`Sink::finish`]).
+    Flush(oneshot::Sender<Result<(), SinkFailure>>, bool),
 }
 
 #[derive(Debug)]
@@ -136,9 +143,10 @@ impl Fanout {
                                     failed = Some(e);
                                 }
                             }
-                            Message::Flush(reply) => {
+                            Message::Flush(reply, last) => {
                                 let result = match &failed {
                                     Some(e) => Err(e.clone()),
+                                    None if last => sink.finish().await,
                                     None => sink.flush().await,
                                 };
                                 let _ = reply.send(result);
@@ -197,10 +205,20 @@ impl Fanout {
     /// Waits until every sink has handled what it was sent and made it durable; the first
     /// failure, if any. Drops since the last flush are logged.
     pub async fn flush(&self) -> Result<(), SinkFailure> {
+        self.flush_lanes(false).await
+    }
+
+    /// The run ends: as [`Fanout::flush`], and sinks that deliver in the background (alerts)
+    /// get their bounded time to deliver what is queued ([`Sink::finish`]).
+    pub async fn finish(&self) -> Result<(), SinkFailure> {
+        self.flush_lanes(true).await
+    }
+
+    async fn flush_lanes(&self, last: bool) -> Result<(), SinkFailure> {
         let mut first = Ok(());
         for lane in &self.lanes {
             let (reply, answer) = oneshot::channel();
-            if lane.tx.send(Message::Flush(reply)).await.is_err() {
+            if lane.tx.send(Message::Flush(reply, last)).await.is_err() {
                 continue;
             }
             if let Ok(Err(e)) = answer.await
