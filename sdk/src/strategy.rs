@@ -367,6 +367,19 @@ impl Judge {
         Ok(())
     }
 
+    /// The fees to judge with now: the account's customized fees when requests are signed
+    /// and `account_fees` is on (read through `ctx`; `memo` keeps them an hour), else the
+    /// game's fixed fee. A failed read keeps what `memo` had, else the fixed fee, and says
+    /// so in `report.errors`.
+    pub async fn fees(
+        &self,
+        ctx: &dyn ScanContext,
+        memo: &ScanMemo,
+        report: &mut GameReport,
+    ) -> Fees {
+        load_fees(ctx, &self.info, &self.cfg, memo, report).await
+    }
+
     /// The opportunity in `listing` against `reference` under `fees`, or why there is none.
     pub fn judge(
         &self,

@@ -359,3 +359,68 @@ async fn http1_get_json(addr: std::net::SocketAddr, path: &str) -> serde_json::V
     s.read_to_string(&mut out).await.unwrap();
     serde_json::from_str(out.split("\r\n\r\n").nth(1).unwrap()).unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_watch_judges_with_the_accounts_fees() {
+    use skinscan_core::config::group_limits;
+    use skinscan_core::sign::{Signer, generate_keypair_hex};
+    use skinscan_sdk::FeeSource;
+    let (public, secret) = generate_keypair_hex([33; 32]);
+    let keys = Signer::from_hex(&public, &secret).unwrap();
+    let sim = sim(SimConfig {
+        items_per_game: 50,
+        public_key: Some(keys.verifying_key()),
+        living: Some(LivingConfig {
+            arrivals_per_sec: 20.0,
+            underpriced_share: 0.3,
+            ..LivingConfig::default()
+        }),
+        ..SimConfig::default()
+    })
+    .await;
+    let mut config = upstream_config(&sim.url(), 200.0);
+    config.policy.group_limits = group_limits(&std::collections::BTreeMap::new(), true);
+    config.policy.signer = Some(keys);
+    let mut plugins = builtins(&[]);
+    for p in &mut plugins {
+        p.enabled = p.name == "csgo";
+    }
+    let collect = Collect::default();
+    let outputs = Arc::new(Fanout::new(vec![Box::new(collect.clone())]));
+    let stop = CancellationToken::new();
+    let run = tokio::spawn(skinscan_core::watch::run(
+        Arc::new(Upstream::new(config)),
+        plugins,
+        outputs.clone(),
+        WatchOptions::default(),
+        stop.clone(),
+    ));
+    // Until something was reported (a count, not a time).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while collect.0.lock().unwrap().len() < 5 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.cancel();
+    run.await.unwrap();
+    outputs.flush().await.unwrap();
+    let events = collect.0.lock().unwrap().clone();
+    assert!(!events.is_empty());
+    // The account's fees were read once, before judging, and used.
+    assert_eq!(
+        sim.stats()
+            .paths
+            .get("/exchange/v1/customized-fees")
+            .copied(),
+        Some(1)
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e.opportunity.fee_source != FeeSource::Fixed),
+        "{:?}",
+        events
+            .iter()
+            .map(|e| e.opportunity.fee_source)
+            .collect::<Vec<_>>()
+    );
+}

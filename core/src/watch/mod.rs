@@ -26,7 +26,7 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use skinscan_sdk::arbitrage::Fees;
 use skinscan_sdk::dmarket::{self, ListingApi, ListingOrder, ListingsQuery};
-use skinscan_sdk::strategy::{Judge, ListingsApiChoice};
+use skinscan_sdk::strategy::{Judge, ListingsApiChoice, ScanMemo};
 use skinscan_sdk::{
     ApiRequest, ApiResponse, Currency, FetchError, Listing, Opportunity, ReferencePrice,
     ScanContext, ScanError, WireStats,
@@ -180,6 +180,9 @@ async fn pause(stop: &CancellationToken, d: Duration) -> bool {
     }
 }
 
+/// How often the account's fees are read again: just past the hour the sdk's memo keeps them.
+const FEES_EVERY: Duration = Duration::from_secs(3_660);
+
 /// Polls are planned at this multiple of the listing rate: the group's limiter, not the plan,
 /// is what binds when every game is busy, so no slot goes unused (the sweep and gone checks
 /// take theirs in turn); the plan still decides which game comes back to the queue soonest.
@@ -230,7 +233,8 @@ pub async fn run(
         let game = GameWatch {
             index,
             cache: PriceCache::new(judge.cfg.price_game.clone(), options.price_ttl),
-            fees: Fees::fixed(judge.cfg.fee),
+            fees: Mutex::new(Fees::fixed(judge.cfg.fee)),
+            memo: ScanMemo::default(),
             judge,
             upstream: upstream.clone(),
             outputs: outputs.clone(),
@@ -263,7 +267,9 @@ struct Live {
 struct GameWatch {
     index: usize,
     judge: Judge,
-    fees: Fees,
+    /// The account's fees when signed (re-read hourly), else the game's fixed fee.
+    fees: Mutex<Fees>,
+    memo: ScanMemo,
     cache: PriceCache,
     upstream: Arc<Upstream>,
     outputs: Arc<Fanout>,
@@ -297,6 +303,8 @@ impl GameWatch {
     async fn run(self) {
         let started = Instant::now();
         let name = self.judge.info.display_name.clone();
+        // The account's fees first (signed): judging starts with the right ones.
+        self.load_fees().await;
         tracing::info!("[{name}] watching the newest listings");
         // Polling and judging run side by side: the next poll goes out while the last
         // ones' new titles are priced, so pricing never delays seeing what is new.
@@ -349,7 +357,15 @@ impl GameWatch {
                 self.sweep(every).await;
             }
         };
-        tokio::join!(poller, judging, gone, sweep);
+        // The account's fees are read again hourly (the memo says when they are stale).
+        let fees = async {
+            if self.upstream.signed() && self.judge.cfg.account_fees {
+                while pause(&self.stop, FEES_EVERY).await {
+                    self.load_fees().await;
+                }
+            }
+        };
+        tokio::join!(poller, judging, gone, sweep, fees);
         let polls = self.polls.load(Ordering::Relaxed);
         let secs = started.elapsed().as_secs_f64();
         tracing::info!(
@@ -367,6 +383,26 @@ impl GameWatch {
             live = lock(&self.live).len(),
             "[{name}] watch ended"
         );
+    }
+
+    /// Reads the fees to judge with (the account's when signed); a failure is logged and the
+    /// fees in force are kept.
+    async fn load_fees(&self) {
+        let mut report = skinscan_sdk::GameReport::default();
+        let fees = self.judge.fees(&self.ctx(), &self.memo, &mut report).await;
+        self.note_wire(&report.wire);
+        for e in &report.errors {
+            tracing::warn!("[{}] {e}", self.judge.info.display_name);
+        }
+        if let Some(schedule) = &fees.schedule {
+            tracing::info!(
+                default = ?schedule.default,
+                reduced_titles = schedule.reduced.len(),
+                "[{}] judging with the account's fees",
+                self.judge.info.display_name
+            );
+        }
+        *lock(&self.fees) = fees;
     }
 
     /// Counts what an answer held that did not parse; warns once per game, quoting it.
@@ -493,7 +529,7 @@ impl GameWatch {
     /// Judges one listing against `reference` and reports what changed; true for a `new`.
     fn judge_one(&self, listing: &Listing, reference: &ReferencePrice, backlog: bool) -> bool {
         let id = id_of(listing).to_owned();
-        let verdict = self.judge.judge(listing, reference, &self.fees);
+        let verdict = self.judge.judge(listing, reference, &lock(&self.fees));
         let mut live = lock(&self.live);
         match (verdict, live.get_mut(&id)) {
             (Ok(o), Some(known)) => {
