@@ -3,8 +3,11 @@
 # for each workload, runs skinscan against it (and h2load for the raw-throughput peer), and
 # prints a Markdown table of every target of ../shared/DESIGN.md with its measured figure.
 #
-#   bash bench/run.sh            # everything (about 2 minutes)
+#   bash bench/run.sh            # everything (about 15 minutes)
 #   BENCH_QUICK=1 bash bench/run.sh   # skip the 100k-listings scale run
+#   BENCH_WATCH=1 bash bench/run.sh   # row 7 only (watch mode, 7 runs of 70 s)
+#   BENCH_WATCH=signed | skew         # the signed watch run alone | the unequal-arrivals pair
+#   BENCH_KEEP=1                      # keep the run's files and say where
 #
 # Needs: cargo, python3, curl; installs h2load (Debian's nghttp2-client) and GNU time if
 # missing, and httpx[http2] (the original bot's HTTP stack, from PyPI) in target/bench-venv.
@@ -98,21 +101,22 @@ include_keys = true'
 # watch_run NAME SIGNED(0|1) KIND(watch|cycle|seed|peer): a living market (5 new listings/s
 # per game, 10% underpriced, competitors buy those after 20 s on average), 100 ms latency,
 # the published limits; 70 s run, the 55 s after a 10 s warm-up scored against the truth.
+# Optional: SIM_EXTRA (more simulator flags) and TOML_EXTRA (more config, watch only).
 watch_run() {
-  local name=$1 signed=$2 kind=$3 keys="" simkey=""
+  local name=$1 signed=$2 kind=$3 sim_extra=${4:-} toml_extra=${5:-} keys="" simkey=""
   if [ "$signed" = 1 ]; then
     keys="public_key = \"$PUB\"
 secret_key = \"$SEC\""
     simkey="--public-key $PUB"
   fi
   # shellcheck disable=SC2086
-  start_sim --living 5 --competitor-mean-secs 20 --latency-ms 100 --items-per-game 1000 $simkey
+  start_sim --living 5 --competitor-mean-secs 20 --latency-ms 100 --items-per-game 1000 $simkey $sim_extra
   local t0; t0=$(date +%s.%N)
   case $kind in
     watch)
       # Like with like: the truth counts every underpriced listing, the peer filters none,
       # so the games' default blacklists and rules (stickers, cases, souvenirs, keys) are off.
-      printf '[market]\nendpoint = "%s"\n%s\n%s\n' "$SIM_URL" "$keys" "$UNFILTERED" >"$WORK/$name.toml"
+      printf '[market]\nendpoint = "%s"\n%s\n%s\n%b\n' "$SIM_URL" "$keys" "$UNFILTERED" "$toml_extra" >"$WORK/$name.toml"
       "$BIN" watch --for 70s --quiet --format json --jsonl "$WORK/$name.jsonl" \
         --config "$WORK/$name.toml" >/dev/null 2>"$WORK/$name.err" ;;
     cycle|seed)
@@ -133,8 +137,17 @@ secret_key = \"$SEC\""
 
 if [ -n "${BENCH_WATCH:-}" ] || [ -z "${BENCH_SKIP_WATCH:-}" ]; then
   echo "7. watch: capture and delay on a living market (5 runs of 70 s)" >&2
-  watch_run watch_signed 1 watch
-  if [ "${BENCH_WATCH:-}" != signed ]; then
+  # Unequal arrivals (CS:GO 12 new listings/s, the others 1/s): the budget planned by arrival
+  # rate (the default) against an even split (floor_share = 1), signed.
+  skew="--game-rate a8db=12 --game-rate 9a92=1 --game-rate rust=1 --game-rate tf2=1"
+  if [ "${BENCH_WATCH:-}" != skew ]; then
+    watch_run watch_signed 1 watch
+  fi
+  if [ -z "${BENCH_WATCH:-}" ] || [ "${BENCH_WATCH:-}" = 1 ] || [ "${BENCH_WATCH:-}" = skew ]; then
+    watch_run skew_planned 1 watch "$skew"
+    watch_run skew_even 1 watch "$skew" '[watch]\nfloor_share = 1.0'
+  fi
+  if [ "${BENCH_WATCH:-}" != signed ] && [ "${BENCH_WATCH:-}" != skew ]; then
     watch_run watch_unsigned 0 watch
     watch_run cycle_fast 1 cycle
     watch_run seed_way 1 seed
@@ -147,6 +160,8 @@ import json, sys
 work = sys.argv[1]
 for name, what in [("watch_signed", "skinscan watch, signed (listings 10/s, other 20/s)"),
                    ("watch_unsigned", "skinscan watch, unsigned (listings 2/s, other 6/s)"),
+                   ("skew_planned", "unequal arrivals (CS:GO 12/s, others 1/s): skinscan watch, budget by arrival rate (default), signed"),
+                   ("skew_even", "unequal arrivals (CS:GO 12/s, others 1/s): skinscan watch, even split (floor_share = 1), signed"),
                    ("cycle_fast", "skinscan scan, cycles back to back (cheapest 100 per game), signed"),
                    ("seed_way", "the seed's way: a cycle of the cheapest 100 per game every 300 s, signed"),
                    ("peer", "a plain newest-first poller on httpx (bench/watch_peer.py), 8 polls/s, signed")]:
@@ -304,6 +319,8 @@ rows.append(("5. Instructions per listing (callgrind), 1k / 10k / 100k", "within
              " / ".join(f"{p:,.0f}" for p in per) + f": max/min = {max(per)/min(per):.2f}"))
 for name, what in [("watch_signed", "watch, signed (listings 10/s, other 20/s)"),
                    ("watch_unsigned", "watch, unsigned (listings 2/s, other 6/s)"),
+                   ("skew_planned", "unequal arrivals (CS:GO 12/s, others 1/s), watch, budget by arrival rate, signed"),
+                   ("skew_even", "unequal arrivals (CS:GO 12/s, others 1/s), watch, even split, signed"),
                    ("cycle_fast", "cycle mode back to back (cheapest 100 per game), signed"),
                    ("seed_way", "the seed's way (cheapest 100 per game every 300 s), signed"),
                    ("peer", "plain newest-first poller on httpx, 8 polls/s, signed")]:

@@ -144,6 +144,10 @@ enum Command {
         /// With --living: the mean time before a competitor buys an underpriced listing.
         #[arg(long, default_value_t = 20.0, value_name = "SECS", requires = "living")]
         competitor_mean_secs: f64,
+        /// With --living: a game whose listings arrive at their own rate, as
+        /// GAMEID=PER_SEC (repeatable; e.g. --game-rate a8db=12).
+        #[arg(long, value_name = "GAMEID=PER_SEC", requires = "living")]
+        game_rate: Vec<String>,
     },
     /// List the plugins: name, source (built-in or library), sdk version, enabled.
     Plugins,
@@ -264,6 +268,7 @@ fn run(cli: Cli) -> Result<u8, AppError> {
             clock_offset_secs,
             living,
             competitor_mean_secs,
+            game_rate,
         } => {
             init_logging(
                 cli.log_format.map_or(LogFormat::Human, Into::into),
@@ -315,8 +320,22 @@ fn run(cli: Cli) -> Result<u8, AppError> {
                                 "--living and --competitor-mean-secs must be greater than 0 and at most 1e6, got {rate} and {competitor_mean_secs}"
                             )));
                         }
+                        let game_rates = game_rate
+                            .iter()
+                            .map(|g| {
+                                g.split_once('=')
+                                    .and_then(|(id, r)| Some((id.trim().to_owned(), r.trim().parse::<f64>().ok()?)))
+                                    .filter(|(id, r)| !id.is_empty() && ok(*r))
+                                    .ok_or_else(|| {
+                                        AppError::Usage(format!(
+                                            "--game-rate {g:?}: use GAMEID=PER_SEC with a rate above 0, like a8db=12"
+                                        ))
+                                    })
+                            })
+                            .collect::<Result<Vec<_>, _>>()?;
                         Ok(skinscan_core::sim::LivingConfig {
                             arrivals_per_sec: rate,
+                            game_rates,
                             competitor_mean: Duration::from_secs_f64(competitor_mean_secs),
                             ..skinscan_core::sim::LivingConfig::default()
                         })

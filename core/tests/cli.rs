@@ -424,6 +424,11 @@ fn bad_simulator_flags_are_refused() {
         2,
         &["invalid value 'nowhere'", "--listen"],
     );
+    assert_refused(
+        &dir.run(&["sim", "--living", "5", "--game-rate", "a8db"], &[]),
+        2,
+        &["--game-rate \"a8db\"", "GAMEID=PER_SEC"],
+    );
 }
 
 // ---- runtime failures ----------------------------------------------------------------

@@ -13,10 +13,12 @@ use crate::catalogue::{Catalogue, SimListing};
 use crate::rng::Rng;
 
 /// How the living market moves.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LivingConfig {
     /// New listings per second, per game.
     pub arrivals_per_sec: f64,
+    /// Games whose listings arrive at their own rate instead: (gameId, per second).
+    pub game_rates: Vec<(String, f64)>,
     /// Share of new listings priced well under value (profitable after the fee).
     pub underpriced_share: f64,
     /// Mean time before a competitor buys an underpriced listing.
@@ -29,6 +31,7 @@ impl Default for LivingConfig {
     fn default() -> Self {
         LivingConfig {
             arrivals_per_sec: 2.0,
+            game_rates: Vec::new(),
             underpriced_share: 0.1,
             competitor_mean: Duration::from_secs(20),
             lifetime_mean: Duration::from_secs(1_800),
@@ -106,7 +109,13 @@ impl Living {
         let Some(g) = catalogue.games.get(game) else {
             return Vec::new();
         };
-        let rate = self.config.arrivals_per_sec.max(1e-9);
+        let rate = self
+            .config
+            .game_rates
+            .iter()
+            .find(|(g, _)| g == game)
+            .map_or(self.config.arrivals_per_sec, |(_, r)| *r)
+            .max(1e-9);
         let mut games = self.games.lock().unwrap_or_else(|p| p.into_inner());
         let state = games.entry(game.to_owned()).or_insert_with(|| {
             let stream = game
@@ -194,11 +203,12 @@ mod tests {
         let cat = Catalogue::generate(5, 300);
         let config = LivingConfig {
             arrivals_per_sec: 20.0,
+            game_rates: vec![("9a92".to_owned(), 2.0)],
             underpriced_share: 0.2,
             competitor_mean: Duration::from_secs(2),
             lifetime_mean: Duration::from_secs(10_000),
         };
-        let a = Living::new(config, 5, 1_000_000.0);
+        let a = Living::new(config.clone(), 5, 1_000_000.0);
         let b = Living::new(config, 5, 1_000_000.0);
         // Asked at different moments, the same seed gives the same market.
         a.live(&cat, "a8db", 30.0);
@@ -224,6 +234,12 @@ mod tests {
                 .all(|x| x.gone > 60.0 && x.listing.created_at <= 1_000_060)
         );
         let listed: std::collections::HashSet<u64> = la.iter().map(|x| x.listing.seq).collect();
+        // A game with its own rate: 2/s, a tenth of the others'.
+        let slow = truth.iter().filter(|t| t.game == "9a92").count();
+        assert!(
+            (5..=50).contains(&slow),
+            "{slow} underpriced in the slow game"
+        );
         // ~1,200 arrivals, ~240 of them underpriced and mostly bought already.
         assert!(
             (800..=1_100).contains(&listed.len()),

@@ -90,7 +90,7 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> std::io::Result<Sim
         }
     };
     let catalogue = Catalogue::generate(config.seed, config.items_per_game);
-    let living = config.living.map(|l| {
+    let living = config.living.clone().map(|l| {
         let start_unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
