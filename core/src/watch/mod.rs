@@ -183,10 +183,10 @@ async fn pause(stop: &CancellationToken, d: Duration) -> bool {
 /// How often the account's fees are read again: just past the hour the sdk's memo keeps them.
 const FEES_EVERY: Duration = Duration::from_secs(3_660);
 
-/// Polls are planned at this multiple of the listing rate: the group's limiter, not the plan,
-/// is what binds when every game is busy, so no slot goes unused (the sweep and gone checks
-/// take theirs in turn); the plan still decides which game comes back to the queue soonest.
-const POLL_OVERDRIVE: f64 = 1.1;
+/// Share of the listing group's rate the plan hands out (the rest absorbs timing jitter and
+/// the group's window guard): planned below the limiter's capacity, each game gets the rate
+/// the plan gives it, instead of all games queueing first come, first served.
+const POLL_HEADROOM: f64 = 0.97;
 
 /// Watches `plugins` until `stop` fires; events go to `outputs`.
 pub async fn run(
@@ -213,11 +213,13 @@ pub async fn run(
     let games = judges.len().max(1);
     let listing_rate = upstream.rate_for(dmarket::OFFERS_V2_PATH);
     let sweep_share = options.sweep_share.clamp(0.0, 0.5);
-    let plan = Arc::new(PollPlan::new(
-        games,
-        listing_rate * POLL_OVERDRIVE,
-        options.floor_share,
-    ));
+    // The polls' budget: the group's rate, less the sweep's share and the gone checks'
+    // requests.
+    let gone_rate =
+        (games * options.gone_titles) as f64 / options.gone_every.as_secs_f64().max(0.001);
+    let poll_budget =
+        (listing_rate * POLL_HEADROOM * (1.0 - sweep_share) - gone_rate).max(listing_rate * 0.25);
+    let plan = Arc::new(PollPlan::new(games, poll_budget, options.floor_share));
     // Each game sweeps one page per `sweep_every`: together, the sweep's share of the rate.
     let sweep_every = (sweep_share > 0.0).then(|| {
         Duration::from_secs_f64((games as f64 / (listing_rate * sweep_share)).min(3_600.0))
@@ -225,6 +227,7 @@ pub async fn run(
     tracing::info!(
         games = judges.len(),
         listing_rate = format_args!("{listing_rate:.1}/s"),
+        polls = format_args!("{poll_budget:.1}/s"),
         sweep_every = ?sweep_every,
         "watching: polls share the listing budget by where listings arrive, each game keeping a floor"
     );
