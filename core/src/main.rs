@@ -371,10 +371,7 @@ fn run(cli: Cli) -> Result<u8, AppError> {
                 } else {
                     None
                 },
-                format: format.map(|f| match f {
-                    FormatArg::Table => OutputFormat::Table,
-                    FormatArg::Json => OutputFormat::Json,
-                }),
+                format: format.map(Into::into),
                 jsonl,
                 progress,
             };
@@ -394,10 +391,7 @@ fn run(cli: Cli) -> Result<u8, AppError> {
             init_logging(log_format, &settings.log_level, cli.quiet, None);
             let options = app::WatchCommand {
                 games,
-                format: format.map(|f| match f {
-                    FormatArg::Table => OutputFormat::Table,
-                    FormatArg::Json => OutputFormat::Json,
-                }),
+                format: format.map(Into::into),
                 jsonl,
                 duration,
             };
@@ -418,10 +412,7 @@ fn run(cli: Cli) -> Result<u8, AppError> {
                 true,
                 None,
             );
-            let format = match format {
-                Some(FormatArg::Json) => OutputFormat::Json,
-                Some(FormatArg::Table) | None => OutputFormat::Table,
-            };
+            let format = format.map_or(OutputFormat::Table, Into::into);
             let query = match command {
                 HistoryCommand::Best { since, game, limit } => {
                     app::HistoryQuery::Best { since, game, limit }
@@ -441,10 +432,7 @@ fn run(cli: Cli) -> Result<u8, AppError> {
                 true,
                 None,
             );
-            let format = match format {
-                Some(FormatArg::Json) => OutputFormat::Json,
-                Some(FormatArg::Table) | None => OutputFormat::Table,
-            };
+            let format = format.map_or(OutputFormat::Table, Into::into);
             runtime.block_on(app::probe(settings, format))
         }
         Command::Plugins => {
@@ -471,6 +459,15 @@ fn run(cli: Cli) -> Result<u8, AppError> {
 fn print(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+impl From<FormatArg> for OutputFormat {
+    fn from(f: FormatArg) -> OutputFormat {
+        match f {
+            FormatArg::Table => OutputFormat::Table,
+            FormatArg::Json => OutputFormat::Json,
+        }
+    }
 }
 
 impl From<LogFormatArg> for LogFormat {
