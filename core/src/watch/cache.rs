@@ -15,6 +15,8 @@ use tokio::time::Instant;
 /// Titles' reference prices for one game.
 #[derive(Debug)]
 pub struct PriceCache {
+    /// The plugin, for metrics.
+    game: String,
     ttl: Duration,
     price_game: String,
     entries: Mutex<HashMap<String, Entry>>,
@@ -45,9 +47,11 @@ pub struct Priced {
 }
 
 impl PriceCache {
-    /// An empty cache for the market game `price_game` (`filter.game`).
-    pub fn new(price_game: impl Into<String>, ttl: Duration) -> PriceCache {
+    /// An empty cache of `game` (the plugin, for metrics) for the market game `price_game`
+    /// (`filter.game`).
+    pub fn new(game: &str, price_game: impl Into<String>, ttl: Duration) -> PriceCache {
         PriceCache {
+            game: game.to_owned(),
             ttl,
             price_game: price_game.into(),
             entries: Mutex::new(HashMap::new()),
@@ -69,6 +73,7 @@ impl PriceCache {
     ) -> Result<Priced, ScanError> {
         let mut out = Priced::default();
         let mut need: Vec<String> = Vec::new();
+        let mut hits = 0;
         let mut before: HashMap<String, Option<ReferencePrice>> = HashMap::new();
         {
             let entries = self.lock();
@@ -78,7 +83,7 @@ impl PriceCache {
                 }
                 match entries.get(title) {
                     Some(e) if e.at.elapsed() < self.ttl => {
-                        self.hits.fetch_add(1, Ordering::Relaxed);
+                        hits += 1;
                         out.prices.insert(title.clone(), e.price.clone());
                     }
                     stale => {
@@ -90,10 +95,17 @@ impl PriceCache {
                 }
             }
         }
+        self.hits.fetch_add(hits, Ordering::Relaxed);
+        self.misses.fetch_add(need.len() as u64, Ordering::Relaxed);
+        crate::events::PriceCacheLookup {
+            game: &self.game,
+            hits,
+            misses: need.len() as u64,
+        }
+        .emit();
         if need.is_empty() {
             return Ok(out);
         }
-        self.misses.fetch_add(need.len() as u64, Ordering::Relaxed);
         let mut fetched = skinscan_sdk::blocks::price_titles(ctx, &self.price_game, &need).await?;
         out.wire = fetched.wire;
         let now = Instant::now();
@@ -168,7 +180,7 @@ mod tests {
     async fn repeated_titles_are_served_from_the_cache_until_the_ttl_and_moves_are_named() {
         let order = Arc::new(AtomicI64::new(1_000));
         let ctx = market(order.clone());
-        let cache = PriceCache::new("a8db", Duration::from_secs(300));
+        let cache = PriceCache::new("csgo", "a8db", Duration::from_secs(300));
         let titles = vec!["AK".to_owned(), "AK".to_owned(), "M4".to_owned()];
         let first = cache.prices(&ctx, &titles).await.unwrap();
         assert_eq!(ctx.requests().len(), 1);

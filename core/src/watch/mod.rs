@@ -235,7 +235,11 @@ pub async fn run(
     for (index, (name, judge)) in judges.into_iter().enumerate() {
         let game = GameWatch {
             index,
-            cache: PriceCache::new(judge.cfg.price_game.clone(), options.price_ttl),
+            cache: PriceCache::new(
+                judge.info.id.as_str(),
+                judge.cfg.price_game.clone(),
+                options.price_ttl,
+            ),
             fees: Mutex::new(Fees::fixed(judge.cfg.fee)),
             memo: ScanMemo::default(),
             judge,
@@ -369,6 +373,14 @@ impl GameWatch {
             }
         };
         tokio::join!(poller, judging, gone, sweep, fees);
+        // The cache counted its own lookups (batches are priced concurrently, so a
+        // before/after difference of its counters would count other batches' too).
+        for (total, ours) in [
+            (&self.stats.cache_hits, &self.cache.hits),
+            (&self.stats.cache_misses, &self.cache.misses),
+        ] {
+            total.fetch_add(ours.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
         let polls = self.polls.load(Ordering::Relaxed);
         let secs = started.elapsed().as_secs_f64();
         tracing::info!(
@@ -472,20 +484,7 @@ impl GameWatch {
             return;
         }
         let titles: Vec<String> = admitted.iter().map(|l| l.title.clone()).collect();
-        let hits_before = self.cache.hits.load(Ordering::Relaxed);
-        let misses_before = self.cache.misses.load(Ordering::Relaxed);
-        let priced = self.cache.prices(&self.ctx(), &titles).await;
-        let hits = self.cache.hits.load(Ordering::Relaxed) - hits_before;
-        let misses = self.cache.misses.load(Ordering::Relaxed) - misses_before;
-        self.stats.cache_hits.fetch_add(hits, Ordering::Relaxed);
-        self.stats.cache_misses.fetch_add(misses, Ordering::Relaxed);
-        crate::events::PriceCacheLookup {
-            game: self.judge.info.id.as_str(),
-            hits,
-            misses,
-        }
-        .emit();
-        let priced = match priced {
+        let priced = match self.cache.prices(&self.ctx(), &titles).await {
             Ok(p) => p,
             // Shutting down: nothing to report.
             Err(ScanError::Fetch(FetchError::Cancelled)) => return,
