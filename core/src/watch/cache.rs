@@ -5,8 +5,8 @@
 //! can be judged again.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use skinscan_sdk::{ReferencePrice, ScanContext, ScanError, WireStats};
@@ -20,10 +20,11 @@ pub struct PriceCache {
     ttl: Duration,
     price_game: String,
     entries: Mutex<HashMap<String, Entry>>,
-    /// Lookups answered from the cache.
-    pub hits: AtomicU64,
+    /// Lookups answered from the cache (shared with whoever counts them: see
+    /// [`PriceCache::counting_into`]).
+    pub hits: Arc<AtomicU64>,
     /// Titles that had to be fetched.
-    pub misses: AtomicU64,
+    pub misses: Arc<AtomicU64>,
 }
 
 #[derive(Debug, Clone)]
@@ -55,9 +56,17 @@ impl PriceCache {
             ttl,
             price_game: price_game.into(),
             entries: Mutex::new(HashMap::new()),
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
+            hits: Arc::default(),
+            misses: Arc::default(),
         }
+    }
+
+    /// Counts hits and misses into `hits` and `misses` as they happen (a run's totals stay
+    /// right even if the watch of this game ends early).
+    pub fn counting_into(mut self, hits: Arc<AtomicU64>, misses: Arc<AtomicU64>) -> PriceCache {
+        self.hits = hits;
+        self.misses = misses;
+        self
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {

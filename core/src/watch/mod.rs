@@ -17,9 +17,9 @@
 mod cache;
 mod plan;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -95,13 +95,16 @@ pub struct WatchStats {
     /// `gone` events.
     pub gone: AtomicU64,
     /// Reference prices served from the cache.
-    pub cache_hits: AtomicU64,
+    pub cache_hits: Arc<AtomicU64>,
     /// Titles that had to be priced.
-    pub cache_misses: AtomicU64,
+    pub cache_misses: Arc<AtomicU64>,
     /// Answer entries that did not parse.
     pub dropped: AtomicU64,
     /// Requests that failed (the poll goes on).
     pub errors: AtomicU64,
+    /// By plugin: when its first poll was answered. Listings listed before are the backlog
+    /// (reported without a detection delay); those listed since are arrivals.
+    pub began: Mutex<BTreeMap<String, SystemTime>>,
 }
 
 /// Ids seen, bounded: the oldest are forgotten first.
@@ -239,7 +242,8 @@ pub async fn run(
                 judge.info.id.as_str(),
                 judge.cfg.price_game.clone(),
                 options.price_ttl,
-            ),
+            )
+            .counting_into(stats.cache_hits.clone(), stats.cache_misses.clone()),
             fees: Mutex::new(Fees::fixed(judge.cfg.fee)),
             memo: ScanMemo::default(),
             judge,
@@ -254,11 +258,23 @@ pub async fn run(
             reported: Mutex::new(SeenSet::new(options.seen_capacity)),
             warned_wire: AtomicBool::new(false),
             polls: AtomicU64::new(0),
+            began: OnceLock::new(),
         };
         let span = tracing::info_span!("watch", game = %name);
         tasks.spawn(tracing::Instrument::instrument(game.run(), span));
     }
-    while tasks.join_next().await.is_some() {}
+    while let Some(ended) = tasks.join_next().await {
+        // A game's watch that panicked ends alone: the others go on, and it is said.
+        if let Err(e) = ended
+            && e.is_panic()
+        {
+            stats.errors.fetch_add(1, Ordering::Relaxed);
+            let message = skinscan_sdk::plugin::panic_message(&*e.into_panic());
+            tracing::error!(
+                "a game's watch panicked and ended (a bug in skinscan, please report it): {message}; the other games go on"
+            );
+        }
+    }
     stats
 }
 
@@ -290,6 +306,8 @@ struct GameWatch {
     reported: Mutex<SeenSet>,
     warned_wire: AtomicBool,
     polls: AtomicU64,
+    /// When the first poll was answered: listings listed before are the backlog.
+    began: OnceLock<SystemTime>,
 }
 
 impl GameWatch {
@@ -317,19 +335,39 @@ impl GameWatch {
         // ones' new titles are priced, so pricing never delays seeing what is new.
         // (new listings, whether they are the backlog: the first poll's).
         let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<Listing>, bool)>(16);
+        // The sweep starts once the backlog (the first poll's finds) is judged: at start the
+        // backlog has the budget to itself, and is never reported by the sweep first.
+        let backlog_done = CancellationToken::new();
         let poller = async {
             let mut seen = SeenSet::new(self.options.seen_capacity);
             while !self.stop.is_cancelled() {
                 // The plan is read at each poll: it follows where listings arrive.
                 let next = Instant::now() + self.plan.interval(self.index);
                 let first = seen.is_empty();
-                if let Some(fresh) = self.poll(&mut seen).await {
-                    if !first {
-                        self.plan.record(self.index, fresh.len(), 0);
+                let answered = self.poll(&mut seen).await;
+                if first && let Some(fresh) = &answered {
+                    let now = SystemTime::now();
+                    let _ = self.began.set(now);
+                    lock(&self.stats.began).insert(self.judge.info.id.as_str().to_owned(), now);
+                    tracing::info!(
+                        backlog = fresh.len(),
+                        "[{name}] first poll answered: what it holds is the backlog, what is listed from now on counts as an arrival"
+                    );
+                }
+                match answered {
+                    Some(fresh) if !fresh.is_empty() => {
+                        if !first {
+                            self.plan.record(self.index, fresh.len(), 0);
+                        }
+                        // The judge says when the backlog is done.
+                        if tx.send((fresh, first)).await.is_err() {
+                            break;
+                        }
                     }
-                    if !fresh.is_empty() && tx.send((fresh, first)).await.is_err() {
-                        break;
-                    }
+                    // An empty market: no backlog, the sweep need not wait. (Without an
+                    // answer the next poll is the first again.)
+                    Some(_) if first => backlog_done.cancel(),
+                    _ => {}
                 }
                 tokio::select! {
                     _ = self.stop.cancelled() => break,
@@ -345,7 +383,9 @@ impl GameWatch {
             while open || !running.is_empty() {
                 tokio::select! {
                     batch = rx.recv(), if open && running.len() < limit => match batch {
-                        Some((fresh, backlog)) => running.push(self.handle_batch(fresh, backlog)),
+                        Some((fresh, backlog)) => {
+                            running.push(self.handle_batch(fresh, backlog, &backlog_done))
+                        }
                         None => open = false,
                     },
                     Some(()) = running.next(), if !running.is_empty() => {}
@@ -361,6 +401,10 @@ impl GameWatch {
         };
         let sweep = async {
             if let Some(every) = self.sweep_every {
+                tokio::select! {
+                    _ = self.stop.cancelled() => return,
+                    _ = backlog_done.cancelled() => {}
+                }
                 self.sweep(every).await;
             }
         };
@@ -373,14 +417,6 @@ impl GameWatch {
             }
         };
         tokio::join!(poller, judging, gone, sweep, fees);
-        // The cache counted its own lookups (batches are priced concurrently, so a
-        // before/after difference of its counters would count other batches' too).
-        for (total, ours) in [
-            (&self.stats.cache_hits, &self.cache.hits),
-            (&self.stats.cache_misses, &self.cache.misses),
-        ] {
-            total.fetch_add(ours.load(Ordering::Relaxed), Ordering::Relaxed);
-        }
         let polls = self.polls.load(Ordering::Relaxed);
         let secs = started.elapsed().as_secs_f64();
         tracing::info!(
@@ -467,15 +503,38 @@ impl GameWatch {
         });
     }
 
-    async fn handle_batch(&self, fresh: Vec<Listing>, backlog: bool) {
-        self.handle(&fresh, backlog).await;
+    /// Whether `listing` was certainly listed before the first poll was answered (`createdAt`
+    /// has whole seconds): part of the backlog. Without either time, it is.
+    fn predates_watch(&self, listing: &Listing) -> bool {
+        match (self.began.get(), listing.listed_at) {
+            (Some(began), Some(t)) => {
+                UNIX_EPOCH + Duration::from_secs(t.max(0) as u64 + 1) <= *began
+            }
+            _ => true,
+        }
+    }
+
+    /// A poll's new listings: handled, and for the backlog, `backlog_done` said.
+    async fn handle_batch(
+        &self,
+        fresh: Vec<Listing>,
+        backlog: bool,
+        backlog_done: &CancellationToken,
+    ) {
+        self.handle(&fresh, |_| backlog).await;
+        if backlog {
+            backlog_done.cancel();
+        }
     }
 
     /// Prices and judges `listings` (new ones from a poll, or a sweep's page): a new
     /// opportunity is reported `new` (once ever), a live one whose price moved `changed`, or
     /// `gone` when it no longer pays. Titles whose reference moved have their other live
     /// opportunities judged again.
-    async fn handle(&self, listings: &[Listing], backlog: bool) {
+    ///
+    /// `backlog` says of a listing whether it is part of the backlog: listed before the watch
+    /// began, reported without a detection delay and not counted as an arrival.
+    async fn handle(&self, listings: &[Listing], backlog: impl Fn(&Listing) -> bool + Sync) {
         let admitted: Vec<&Listing> = listings
             .iter()
             .filter(|l| self.judge.admit(l).is_ok())
@@ -506,7 +565,8 @@ impl GameWatch {
                 continue;
             };
             judged.insert(id_of(listing));
-            if self.judge_one(listing, reference, backlog) {
+            let backlog = backlog(listing);
+            if self.judge_one(listing, reference, backlog) && !backlog {
                 found += 1;
             }
         }
@@ -520,10 +580,10 @@ impl GameWatch {
                 .map(|(_, l)| l.listing.clone())
                 .collect();
             for listing in others {
-                self.judge_one(&listing, reference, backlog);
+                self.judge_one(&listing, reference, backlog(&listing));
             }
         }
-        if found > 0 && !backlog {
+        if found > 0 {
             self.plan.record(self.index, 0, found);
         }
     }
@@ -675,7 +735,10 @@ impl GameWatch {
                 continue;
             };
             self.stats.sweep_pages.fetch_add(1, Ordering::Relaxed);
-            self.handle(&page.listings, true).await;
+            // Listed before the watch began: backlog. Listed since, and missed by the
+            // polls: a detection like theirs, with its delay.
+            self.handle(&page.listings, |l| self.predates_watch(l))
+                .await;
             cursor = page.cursor;
         }
     }
@@ -737,7 +800,7 @@ impl GameWatch {
                 self.report(WatchKind::Gone, &l, Some(GoneReason::Delisted), false);
             }
             if !moved.is_empty() {
-                self.handle(&moved, false).await;
+                self.handle(&moved, |_| false).await;
             }
         }
     }
