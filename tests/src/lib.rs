@@ -301,7 +301,43 @@ pub async fn recording_server<F>(answer: F) -> (SocketAddr, Recordings)
 where
     F: Fn(usize, &Recorded) -> FakeAnswer + Send + Sync + 'static,
 {
-    use http_body_util::BodyExt;
+    recording_server_on(None, answer).await
+}
+
+/// As [`recording_server`], over TLS (HTTP/2 or HTTP/1.1 by ALPN) with a certificate for
+/// `localhost` and `127.0.0.1` from a CA made now; also returns that CA in PEM.
+pub async fn tls_recording_server<F>(answer: F) -> (SocketAddr, Recordings, String)
+where
+    F: Fn(usize, &Recorded) -> FakeAnswer + Send + Sync + 'static,
+{
+    let (acceptor, ca) = skinscan_core::sim::tls_acceptor(&[b"h2", b"http/1.1"]).unwrap();
+    let (addr, recordings) = recording_server_on(Some(acceptor), answer).await;
+    (addr, recordings, ca)
+}
+
+/// Handshakes a TLS recording server refused (a client that does not trust its CA), by
+/// address; read through [`tls_refusals`].
+static TLS_REFUSALS: std::sync::Mutex<Vec<(SocketAddr, String)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// The handshakes the TLS recording server at `addr` failed, with why.
+pub fn tls_refusals(addr: SocketAddr) -> Vec<String> {
+    TLS_REFUSALS
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(a, _)| *a == addr)
+        .map(|(_, e)| e.clone())
+        .collect()
+}
+
+async fn recording_server_on<F>(
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    answer: F,
+) -> (SocketAddr, Recordings)
+where
+    F: Fn(usize, &Recorded) -> FakeAnswer + Send + Sync + 'static,
+{
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let seen: Recordings = Arc::default();
@@ -309,58 +345,122 @@ where
     let recordings = seen.clone();
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            let (seen, answer) = (seen.clone(), answer.clone());
+            let (seen, answer, tls) = (seen.clone(), answer.clone(), tls.clone());
             tokio::spawn(async move {
-                let service =
-                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                        let (seen, answer) = (seen.clone(), answer.clone());
-                        async move {
-                            let (parts, body) = req.into_parts();
-                            let body = body
-                                .collect()
-                                .await
-                                .map(|b| b.to_bytes())
-                                .unwrap_or_default();
-                            let recorded = Recorded {
-                                at: tokio::time::Instant::now(),
-                                method: parts.method.to_string(),
-                                path: parts
-                                    .uri
-                                    .path_and_query()
-                                    .map_or("/".to_owned(), |p| p.to_string()),
-                                headers: parts
-                                    .headers
-                                    .iter()
-                                    .map(|(k, v)| {
-                                        (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned())
-                                    })
-                                    .collect(),
-                                body: body.to_vec(),
-                            };
-                            let n = {
-                                let mut s = seen.lock().unwrap();
-                                s.push(recorded.clone());
-                                s.len()
-                            };
-                            let (status, headers, body) = answer(n, &recorded);
-                            let mut r = http::Response::new(http_body_util::Full::new(
-                                bytes::Bytes::from(body),
-                            ));
-                            *r.status_mut() = http::StatusCode::from_u16(status).unwrap();
-                            for (k, v) in headers {
-                                r.headers_mut()
-                                    .insert(k, http::HeaderValue::from_str(&v).unwrap());
-                            }
-                            Ok::<_, std::convert::Infallible>(r)
-                        }
-                    });
-                let _ = hyper_util::server::conn::auto::Builder::new(
-                    hyper_util::rt::TokioExecutor::new(),
-                )
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                .await;
+                match tls {
+                    None => serve_recorded(stream, seen, answer).await,
+                    Some(acceptor) => match acceptor.accept(stream).await {
+                        Ok(stream) => serve_recorded(stream, seen, answer).await,
+                        Err(e) => TLS_REFUSALS.lock().unwrap().push((addr, e.to_string())),
+                    },
+                }
             });
         }
     });
     (addr, recordings)
+}
+
+async fn serve_recorded<IO, F>(stream: IO, seen: Recordings, answer: Arc<F>)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    F: Fn(usize, &Recorded) -> FakeAnswer + Send + Sync + 'static,
+{
+    use http_body_util::BodyExt;
+    let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+        let (seen, answer) = (seen.clone(), answer.clone());
+        async move {
+            let (parts, body) = req.into_parts();
+            let body = body
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            let recorded = Recorded {
+                at: tokio::time::Instant::now(),
+                method: parts.method.to_string(),
+                path: parts
+                    .uri
+                    .path_and_query()
+                    .map_or("/".to_owned(), |p| p.to_string()),
+                headers: parts
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+                    .collect(),
+                body: body.to_vec(),
+            };
+            let n = {
+                let mut s = seen.lock().unwrap();
+                s.push(recorded.clone());
+                s.len()
+            };
+            let (status, headers, body) = answer(n, &recorded);
+            let mut r = http::Response::new(http_body_util::Full::new(bytes::Bytes::from(body)));
+            *r.status_mut() = http::StatusCode::from_u16(status).unwrap();
+            for (k, v) in headers {
+                r.headers_mut()
+                    .insert(k, http::HeaderValue::from_str(&v).unwrap());
+            }
+            Ok::<_, std::convert::Infallible>(r)
+        }
+    });
+    let _ = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+        .await;
+}
+
+/// An HTTP CONNECT proxy on loopback: counts tunnels; with `password`, demands the user
+/// `trader` and that password (407 without).
+pub async fn connect_proxy(
+    password: Option<&'static str>,
+) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let tunnels = Arc::new(AtomicUsize::new(0));
+    let count = tunnels.clone();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let count = count.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                while !head.ends_with(b"\r\n\r\n") {
+                    let Ok(b) = client.read_u8().await else {
+                        return;
+                    };
+                    head.push(b);
+                }
+                let head = String::from_utf8_lossy(&head).to_string();
+                let authority = head.split_whitespace().nth(1).unwrap_or("").to_owned();
+                if let Some(pw) = password {
+                    use base64::Engine as _;
+                    let expected =
+                        base64::engine::general_purpose::STANDARD.encode(format!("trader:{pw}"));
+                    let authorized = head.lines().any(|line| {
+                        line.split_once(':').is_some_and(|(name, value)| {
+                            name.eq_ignore_ascii_case("proxy-authorization")
+                                && value.trim() == format!("Basic {expected}")
+                        })
+                    });
+                    if !authorized {
+                        let _ = client
+                            .write_all(b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic\r\n\r\n")
+                            .await;
+                        return;
+                    }
+                }
+                let Ok(mut upstream) = tokio::net::TcpStream::connect(&authority).await else {
+                    let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n").await;
+                    return;
+                };
+                count.fetch_add(1, Ordering::SeqCst);
+                let _ = client
+                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .await;
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+            });
+        }
+    });
+    (addr, tunnels)
 }

@@ -172,6 +172,47 @@ async fn discord_gets_markdown_without_mentions_and_its_retry_after_is_honoured(
     );
 }
 
+/// Discord publishes its bucket in every answer: with none left, the next message waits for
+/// `X-RateLimit-Reset-After` instead of earning a 429.
+#[tokio::test]
+async fn discord_waits_for_its_bucket_to_refill_before_a_429() {
+    let (addr, seen) = recording_server(|n, _| {
+        let remaining = if n == 1 { "0" } else { "4" };
+        (
+            204,
+            vec![
+                ("x-ratelimit-limit", "5".to_owned()),
+                ("x-ratelimit-remaining", remaining.to_owned()),
+                ("x-ratelimit-reset-after", "0.6".to_owned()),
+            ],
+            Vec::new(),
+        )
+    })
+    .await;
+    let mut sink = AlertSink::new(
+        options(Service::Discord {
+            url: Secret::new(format!("http://{addr}/api/webhooks/1/tok")),
+        }),
+        client(),
+        None,
+    );
+    let stats = sink.stats();
+    for offer in ["o1", "o2", "o3"] {
+        sink.handle(&event(WatchKind::New, offer, TITLE, 900, 1_100))
+            .await
+            .unwrap();
+    }
+    sink.finish().await.unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3);
+    assert_eq!(stats.sent.load(Ordering::Relaxed), 3);
+    // Five per two seconds would let all three go at once: the bucket said wait.
+    let gap = seen[1].at - seen[0].at;
+    assert!(gap >= Duration::from_millis(600), "sent after {gap:?}");
+    // With room left, the next goes at once.
+    assert!(seen[2].at - seen[1].at < Duration::from_millis(500));
+}
+
 #[tokio::test]
 async fn a_webhook_gets_the_event_as_json_signed_with_hmac_sha256() {
     let (addr, seen) = recording_server(|_, _| ok()).await;
@@ -436,4 +477,102 @@ async fn an_alert_never_delivered_is_sent_by_the_next_run() {
     assert_eq!(stats.sent.load(Ordering::Relaxed), 1);
     assert_eq!(seen.lock().unwrap().len(), 3);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A Telegram whose TLS certificate is signed by a CA of its own, as behind a re-signing
+/// proxy: refused (verification is on) with what to do, never retried; trusted once the CA is
+/// `market.ca_file`, and reached through `market.proxy` (a CONNECT tunnel with credentials).
+#[tokio::test]
+async fn alerts_verify_tls_trust_the_ca_file_and_go_through_the_proxy() {
+    let (addr, seen, ca) = tls_recording_server(|_, _| ok()).await;
+    let telegram = || {
+        let mut o = options(Service::Telegram {
+            base_url: format!("https://127.0.0.1:{}", addr.port()),
+            token: Secret::new("123456:SECRET-token"),
+            chat_ids: vec!["42".to_owned()],
+        });
+        o.attempts = 3;
+        o
+    };
+
+    // Not trusted: one handshake refused, no request, and the error says how to fix it.
+    let mut sink = AlertSink::new(telegram(), client(), None);
+    let stats = sink.stats();
+    sink.handle(&event(WatchKind::New, "o1", TITLE, 900, 1_100))
+        .await
+        .unwrap();
+    sink.finish().await.unwrap();
+    assert!(seen.lock().unwrap().is_empty());
+    assert_eq!(stats.failed.load(Ordering::Relaxed), 1);
+    // (The server notes a refusal a moment after the client gave up; any retry would have
+    // been made before `finish` returned.)
+    for _ in 0..100 {
+        if !tls_refusals(addr).is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        tls_refusals(addr).len(),
+        1,
+        "a certificate error is not retried"
+    );
+    let error = stats.last_error().expect("the failure is kept");
+    assert!(
+        error.contains("the TLS certificate of https://127.0.0.1:")
+            && error.contains("is not trusted")
+            && error.contains("set market.ca_file"),
+        "{error}"
+    );
+    assert!(!error.contains("SECRET"), "{error}");
+
+    // The CA in market.ca_file, through a proxy that wants its password.
+    let dir = std::env::temp_dir().join(format!("skinscan-alerts-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, &ca).unwrap();
+    let (proxy, tunnels) = connect_proxy(Some("s3cret")).await;
+    let mut tls = TlsOptions::default();
+    assert_eq!(tls.add_ca_file(&ca_file).unwrap(), 1);
+    let via =
+        skinscan_core::http::Proxy::parse(&format!("http://trader:s3cret@{proxy}"), "market.proxy")
+            .unwrap();
+    let client = skinscan_core::alerts::client(&tls, Some(&via)).unwrap();
+    let mut sink = AlertSink::new(telegram(), client, None);
+    let stats = sink.stats();
+    sink.handle(&event(WatchKind::New, "o2", TITLE, 900, 1_100))
+        .await
+        .unwrap();
+    sink.finish().await.unwrap();
+    assert_eq!(
+        stats.sent.load(Ordering::Relaxed),
+        1,
+        "{:?}",
+        stats.last_error()
+    );
+    assert_eq!(tunnels.load(Ordering::SeqCst), 1, "through the proxy");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].path, "/bot123456:SECRET-token/sendMessage");
+    assert_eq!(seen[0].json()["chat_id"], "42");
+
+    // A proxy that refuses the credentials: retried as a transport failure, and said.
+    let wrong =
+        skinscan_core::http::Proxy::parse(&format!("http://trader:wrong@{proxy}"), "market.proxy")
+            .unwrap();
+    let client = skinscan_core::alerts::client(&tls, Some(&wrong)).unwrap();
+    let mut sink = AlertSink::new(telegram(), client, None);
+    let stats = sink.stats();
+    sink.handle(&event(WatchKind::New, "o3", TITLE, 900, 1_100))
+        .await
+        .unwrap();
+    sink.finish().await.unwrap();
+    assert_eq!(stats.failed.load(Ordering::Relaxed), 1);
+    let error = stats.last_error().unwrap();
+    assert!(error.contains("(after 3 attempts)"), "{error}");
+    assert!(
+        !error.contains("s3cret") && !error.contains("wrong") && !error.contains("SECRET"),
+        "{error}"
+    );
 }

@@ -5,8 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use skinscan_core::config::{self, Endpoint, Settings};
 use skinscan_core::http::{Proxy, Target};
@@ -15,7 +14,6 @@ use skinscan_core::sim::{SimConfig, SimServer, SimTls};
 use skinscan_core::upstream::Upstream;
 use skinscan_sdk::{ApiRequest, FetchError, SettingValue};
 use skinscan_tests::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
 fn scratch(name: &str) -> PathBuf {
@@ -166,51 +164,6 @@ fn a_ca_file_that_is_not_pem_is_refused_at_start_up() {
         err.contains("market.ca_file") && err.contains("no PEM certificate"),
         "{err}"
     );
-}
-
-/// A CONNECT proxy on loopback: counts tunnels; with `password`, demands it (407 without).
-async fn connect_proxy(password: Option<&'static str>) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let tunnels = Arc::new(AtomicUsize::new(0));
-    let count = tunnels.clone();
-    tokio::spawn(async move {
-        while let Ok((mut client, _)) = listener.accept().await {
-            let count = count.clone();
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                while !head.ends_with(b"\r\n\r\n") {
-                    let Ok(b) = client.read_u8().await else {
-                        return;
-                    };
-                    head.push(b);
-                }
-                let head = String::from_utf8_lossy(&head).to_string();
-                let authority = head.split_whitespace().nth(1).unwrap_or("").to_owned();
-                if let Some(pw) = password {
-                    use base64::Engine as _;
-                    let expected =
-                        base64::engine::general_purpose::STANDARD.encode(format!("trader:{pw}"));
-                    if !head.contains(&format!("Proxy-Authorization: Basic {expected}")) {
-                        let _ = client
-                            .write_all(b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic\r\n\r\n")
-                            .await;
-                        return;
-                    }
-                }
-                let Ok(mut upstream) = tokio::net::TcpStream::connect(&authority).await else {
-                    let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n").await;
-                    return;
-                };
-                count.fetch_add(1, Ordering::SeqCst);
-                let _ = client
-                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                    .await;
-                let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
-            });
-        }
-    });
-    (addr, tunnels)
 }
 
 #[tokio::test]

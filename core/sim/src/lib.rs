@@ -47,7 +47,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-pub use server::{SimServer, start};
+pub use server::{SimServer, start, tls_acceptor};
 
 /// How the simulator behaves.
 #[derive(Debug, Clone)]

@@ -85,7 +85,14 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> std::io::Result<Sim
     let (acceptor, ca_pem) = match &config.tls {
         None => (None, None),
         Some(tls) => {
-            let (acceptor, ca) = tls_acceptor(tls).map_err(std::io::Error::other)?;
+            // h2 only, as skinscan needs; http/1.1 only when asked (a server that refuses
+            // HTTP/2).
+            let alpn: &[&[u8]] = if tls.http1_only {
+                &[b"http/1.1"]
+            } else {
+                &[b"h2"]
+            };
+            let (acceptor, ca) = tls_acceptor(alpn).map_err(std::io::Error::other)?;
             (Some(acceptor), Some(ca))
         }
     };
@@ -161,8 +168,10 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> std::io::Result<Sim
     Ok(server)
 }
 
-/// A CA and a certificate for `localhost` and `127.0.0.1` signed by it, made now.
-fn tls_acceptor(tls: &super::SimTls) -> Result<(tokio_rustls::TlsAcceptor, String), String> {
+/// A CA and a certificate for `localhost` and `127.0.0.1` signed by it, made now: the
+/// acceptor (offering `alpn`) and the CA in PEM, for a client to trust. (Tests' fake TLS
+/// servers use it too.)
+pub fn tls_acceptor(alpn: &[&[u8]]) -> Result<(tokio_rustls::TlsAcceptor, String), String> {
     let e = |e: &dyn std::fmt::Display| format!("cannot make the simulator's certificate: {e}");
     let ca_key = rcgen::KeyPair::generate().map_err(|x| e(&x))?;
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|x| e(&x))?;
@@ -186,12 +195,7 @@ fn tls_acceptor(tls: &super::SimTls) -> Result<(tokio_rustls::TlsAcceptor, Strin
             rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
         )
         .map_err(|x| e(&x))?;
-    // h2 only, as skinscan needs; http/1.1 only when asked (a server that refuses HTTP/2).
-    config.alpn_protocols = if tls.http1_only {
-        vec![b"http/1.1".to_vec()]
-    } else {
-        vec![b"h2".to_vec()]
-    };
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok((tokio_rustls::TlsAcceptor::from(Arc::new(config)), ca.pem()))
 }
 

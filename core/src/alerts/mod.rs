@@ -95,6 +95,25 @@ pub enum Service {
 }
 
 impl Service {
+    /// `failure` with this service's secrets (should a cause quote them) masked.
+    fn redact(&self, failure: Failure) -> Failure {
+        let secrets: Vec<&str> = match self {
+            Service::Telegram { token, .. } => vec![token.expose()],
+            Service::Discord { url } => vec![url.expose()],
+            Service::Webhook { secret, .. } => secret.iter().map(|s| s.expose()).collect(),
+        };
+        let mask = |m: String| {
+            secrets
+                .iter()
+                .filter(|s| !s.is_empty())
+                .fold(m, |m, s| m.replace(s, "***"))
+        };
+        match failure {
+            Failure::Retry(wait, m) => Failure::Retry(wait, mask(m)),
+            Failure::Fatal(m) => Failure::Fatal(mask(m)),
+        }
+    }
+
     /// `telegram`, `discord` or `webhook`.
     pub fn name(&self) -> &'static str {
         match self {
@@ -165,6 +184,18 @@ pub struct AlertStats {
     pub duplicates: AtomicU64,
     /// 429s answered by the service.
     pub rate_limited: AtomicU64,
+    /// Why the last delivery that failed did (never holding a token or a webhook URL).
+    pub last_error: std::sync::Mutex<Option<String>>,
+}
+
+impl AlertStats {
+    /// Why the last delivery that failed did.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
 }
 
 enum Job {
@@ -347,6 +378,7 @@ impl AlertSink {
                 sink = self.name,
                 dropped = dropped - self.reported_dropped,
                 failed = failed - self.reported_failed,
+                last_error = self.stats.last_error().as_deref().unwrap_or("-"),
                 "some alerts were not delivered (dropped: the queue was full; failed: given up after retries)"
             );
             self.reported_dropped = dropped;
@@ -360,6 +392,48 @@ struct Destination {
     /// Telegram's chat id; empty for the others.
     chat: String,
     limiter: RateLimiter,
+    /// The service said its bucket is empty until then (Discord's `X-RateLimit-Remaining: 0`
+    /// with `X-RateLimit-Reset-After`): the next message waits instead of earning a 429.
+    not_before: std::sync::Mutex<Option<tokio::time::Instant>>,
+}
+
+impl Destination {
+    fn new(chat: String, limiter: RateLimiter) -> Destination {
+        Destination {
+            chat,
+            limiter,
+            not_before: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Reads the bucket a service publishes in its answer's headers.
+    fn note_bucket(&self, headers: &reqwest::header::HeaderMap) {
+        let number = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .filter(|n| n.is_finite() && *n >= 0.0)
+        };
+        if number("x-ratelimit-remaining") == Some(0.0)
+            && let Some(after) = number("x-ratelimit-reset-after")
+        {
+            let until = tokio::time::Instant::now() + Duration::from_secs_f64(after.min(3_600.0));
+            *self.not_before.lock().unwrap_or_else(|p| p.into_inner()) = Some(until);
+        }
+    }
+
+    /// Waits until the service's bucket has room again, if it said it had none.
+    async fn bucket_room(&self) {
+        let until = self
+            .not_before
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(until) = until {
+            tokio::time::sleep_until(until).await;
+        }
+    }
 }
 
 /// Delivers queued alerts.
@@ -383,6 +457,54 @@ enum Failure {
     Fatal(String),
 }
 
+/// A failed request a person can act on. reqwest's own text says only "error sending
+/// request": the causes follow it, and a certificate that is not trusted is not retried and
+/// says how to fix it. Never the URL beyond its origin (Telegram's path holds the token,
+/// Discord's whole URL is the secret).
+fn transport_failure(e: reqwest::Error) -> Failure {
+    let origin = e
+        .url()
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|| "the service".to_owned());
+    let mut causes = Vec::new();
+    let mut certificate = None;
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        if let Some(rustls::Error::InvalidCertificate(c)) = rustls_error(cause) {
+            certificate = Some(c.clone());
+        }
+        causes.push(cause.to_string());
+        source = cause.source();
+    }
+    if let Some(c) = certificate {
+        return Failure::Fatal(format!(
+            "the TLS certificate of {origin} is not trusted ({c:?}); TLS is always verified: \
+             if a proxy or your network signs with its own CA, set market.ca_file to that CA \
+             (PEM; alerts trust the same roots as the market)"
+        ));
+    }
+    let mut text = format!("{origin}: {}", e.without_url());
+    for cause in causes {
+        if !text.ends_with(&cause) {
+            text = format!("{text}: {cause}");
+        }
+    }
+    Failure::Retry(None, text)
+}
+
+/// The TLS error `cause` is, or wraps in `io::Error`s (which hide it from `source()`).
+fn rustls_error<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut at = cause;
+    loop {
+        if let Some(tls) = at.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        let inner: &(dyn std::error::Error + 'static) =
+            at.downcast_ref::<std::io::Error>()?.get_ref()?;
+        at = inner;
+    }
+}
+
 fn rate(count: f64, period: Duration) -> Rate {
     Rate { count, period }
 }
@@ -398,18 +520,21 @@ impl Worker {
             Service::Telegram { chat_ids, .. } => (
                 chat_ids
                     .iter()
-                    .map(|chat| Destination {
-                        chat: chat.clone(),
-                        // Groups and channels (negative ids): 20 a minute; a person: 1 a second.
-                        limiter: RateLimiter::new(
-                            format!("telegram chat {chat}"),
-                            if chat.starts_with('-') {
-                                rate(20.0, Duration::from_secs(60))
-                            } else {
-                                rate(1.0, Duration::from_secs(1))
-                            },
-                            1,
-                        ),
+                    .map(|chat| {
+                        Destination::new(
+                            chat.clone(),
+                            // Groups and channels (negative ids): 20 a minute; a person: 1 a
+                            // second.
+                            RateLimiter::new(
+                                format!("telegram chat {chat}"),
+                                if chat.starts_with('-') {
+                                    rate(20.0, Duration::from_secs(60))
+                                } else {
+                                    rate(1.0, Duration::from_secs(1))
+                                },
+                                1,
+                            ),
+                        )
                     })
                     .collect(),
                 Some(RateLimiter::new(
@@ -419,17 +544,17 @@ impl Worker {
                 )),
             ),
             Service::Discord { .. } => (
-                vec![Destination {
-                    chat: String::new(),
-                    limiter: RateLimiter::new("discord", rate(5.0, Duration::from_secs(2)), 5),
-                }],
+                vec![Destination::new(
+                    String::new(),
+                    RateLimiter::new("discord", rate(5.0, Duration::from_secs(2)), 5),
+                )],
                 None,
             ),
             Service::Webhook { rate, .. } => (
-                vec![Destination {
-                    chat: String::new(),
-                    limiter: RateLimiter::new("webhook", *rate, 1),
-                }],
+                vec![Destination::new(
+                    String::new(),
+                    RateLimiter::new("webhook", *rate, 1),
+                )],
                 None,
             ),
         };
@@ -528,11 +653,18 @@ impl Worker {
         for dest in &self.destinations {
             match self.send(dest, body).await {
                 Ok(()) => any = true,
-                Err(e) => crate::events::AlertFailed {
-                    sink: self.options.service.name(),
-                    error: &e,
+                Err(e) => {
+                    crate::events::AlertFailed {
+                        sink: self.options.service.name(),
+                        error: &e,
+                    }
+                    .emit();
+                    *self
+                        .stats
+                        .last_error
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner()) = Some(e);
                 }
-                .emit(),
             }
         }
         any
@@ -543,17 +675,17 @@ impl Worker {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            dest.bucket_room().await;
             dest.limiter.acquire().await;
             if let Some(g) = &self.global {
                 g.acquire().await;
             }
             let failure = match self.request(dest, body).send().await {
-                Ok(response) => match self.verdict(response).await {
+                Ok(response) => match self.verdict(dest, response).await {
                     Ok(()) => return Ok(()),
                     Err(f) => f,
                 },
-                // Never the URL: Telegram's holds the token, Discord's is the secret.
-                Err(e) => Failure::Retry(None, e.without_url().to_string()),
+                Err(e) => self.options.service.redact(transport_failure(e)),
             };
             let wait = match failure {
                 Failure::Fatal(m) => return Err(m),
@@ -642,7 +774,12 @@ impl Worker {
     }
 
     /// Reads an answer: success, a wait asked for (429), worth retrying (5xx) or refused.
-    async fn verdict(&self, response: reqwest::Response) -> Result<(), Failure> {
+    async fn verdict(
+        &self,
+        dest: &Destination,
+        response: reqwest::Response,
+    ) -> Result<(), Failure> {
+        dest.note_bucket(response.headers());
         let status = response.status();
         if status.is_success() {
             return Ok(());
