@@ -646,12 +646,15 @@ impl Worker {
         }
     }
 
-    /// Sends `body` to every destination; true when at least one got it (a destination
-    /// that did not is logged; sending again would repeat it to the others).
+    /// Sends `body` to every destination at once (a chat that is slow, limited or down
+    /// holds up no other); true when at least one got it (a destination that did not is
+    /// logged; sending again would repeat it to the others).
     async fn send_everywhere(&self, body: &Body<'_>) -> bool {
+        let sent =
+            futures::future::join_all(self.destinations.iter().map(|d| self.send(d, body))).await;
         let mut any = false;
-        for dest in &self.destinations {
-            match self.send(dest, body).await {
+        for result in sent {
+            match result {
                 Ok(()) => any = true,
                 Err(e) => {
                     crate::events::AlertFailed {
