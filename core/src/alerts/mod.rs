@@ -841,12 +841,29 @@ impl Body<'_> {
     }
 }
 
-fn truncate(mut s: String, max_chars: usize) -> String {
-    if s.chars().count() > max_chars {
-        s = s.chars().take(max_chars - 1).collect();
-        s.push('…');
+/// `s` cut to `max_chars`: whole lines while they fit (each line closes its own markup, so
+/// a cut never leaves a tag open, which Telegram refuses), then `…`; a first line too long
+/// on its own is cut within.
+fn truncate(s: String, max_chars: usize) -> String {
+    if s.chars().count() <= max_chars {
+        return s;
     }
-    s
+    let mut out = String::new();
+    let mut used = 0;
+    for line in s.lines() {
+        let n = line.chars().count() + 1;
+        if used + n + 1 > max_chars {
+            break;
+        }
+        out.push_str(line);
+        out.push('\n');
+        used += n;
+    }
+    if out.is_empty() {
+        out = s.chars().take(max_chars - 1).collect();
+    }
+    out.push('…');
+    out
 }
 
 /// `sha256=<hex>` of HMAC-SHA256 over `body` with `secret`.
@@ -884,6 +901,22 @@ pub fn client(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_messages_are_cut_between_lines_never_inside_markup() {
+        let text = (0..100)
+            .map(|i| format!("<b>line {i}</b> <a href=\"https://x/{i}\">open</a>"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let cut = truncate(text.clone(), 500);
+        assert!(cut.chars().count() <= 500, "{}", cut.chars().count());
+        assert!(cut.ends_with("\n…"), "{cut}");
+        for line in cut.lines().filter(|l| *l != "…") {
+            assert!(text.lines().any(|whole| whole == line), "a line was cut: {line}");
+        }
+        assert_eq!(truncate("short".to_owned(), 500), "short");
+        assert_eq!(truncate("x".repeat(20), 10), format!("{}…", "x".repeat(9)));
+    }
 
     #[test]
     fn signatures_are_hmac_sha256_over_the_body_in_hex() {
