@@ -302,8 +302,10 @@ pub struct AlertFilterConfig {
     pub levels: Vec<String>,
     /// Events sent: `new` (a cycle's finds count as new), `changed`, `gone`.
     pub events: Vec<String>,
-    /// A backlog of this many alerts or more goes as one digest (0: never).
-    pub digest_at: u32,
+    /// A backlog of this many alerts or more goes as one digest (0: never); unset: 5 for
+    /// Telegram and Discord, and never for the webhook (one POST per event), which refuses it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest_at: Option<u32>,
     /// Alerts queued while the service is slow or down; more are dropped, counted.
     pub queue: u32,
 }
@@ -316,7 +318,7 @@ impl Default for AlertFilterConfig {
             min_roi: 0.0,
             levels: Vec::new(),
             events: vec!["new".to_owned()],
-            digest_at: 5,
+            digest_at: None,
             queue: 1_000,
         }
     }
@@ -381,10 +383,7 @@ impl Default for WebhookConfig {
             url: None,
             secret: None,
             rate: "10/s".to_owned(),
-            filter: AlertFilterConfig {
-                digest_at: 0,
-                ..AlertFilterConfig::default()
-            },
+            filter: AlertFilterConfig::default(),
         }
     }
 }
@@ -447,7 +446,9 @@ impl AlertFilterConfig {
             levels,
             events,
         };
-        o.digest_at = self.digest_at as usize;
+        o.digest_at = self
+            .digest_at
+            .unwrap_or(if section == "webhook" { 0 } else { 5 }) as usize;
         o.queue = self.queue as usize;
         o.link = link.to_owned();
         Ok(o)
@@ -538,6 +539,14 @@ impl AlertsConfig {
             let rate: Rate = w.rate.parse().map_err(|e: crate::limit::RateError| {
                 invalid("alerts.webhook.rate", e.to_string())
             })?;
+            if w.filter.digest_at.is_some_and(|n| n > 0) {
+                return Err(invalid(
+                    "alerts.webhook.digest_at",
+                    "a webhook gets one POST per event, never a digest (digests are for \
+                     phones): remove it"
+                        .to_owned(),
+                ));
+            }
             out.push(w.filter.options(
                 "webhook",
                 Service::Webhook {
@@ -1094,6 +1103,13 @@ pub fn apply_env(mut raw: RawConfig, env: &dyn Env) -> Result<RawConfig, ConfigE
                 value: v.clone(),
                 expected: "a number of seconds from 0 to 2592000 (30 days), like 60",
             })?;
+    }
+    // Shown in `config check` as in effect.
+    for filter in [
+        &mut raw.alerts.telegram.filter,
+        &mut raw.alerts.discord.filter,
+    ] {
+        filter.digest_at.get_or_insert(5);
     }
     let set = |name: &str| env.get(name).filter(|v| !v.trim().is_empty());
     if let Some(v) = set("TELEGRAM_BOT_TOKEN") {

@@ -1438,6 +1438,11 @@ fn alert_secrets_are_masked_and_bad_alert_settings_refused() {
         "[alerts.webhook]\nurl = \"https://example.com\"\nlevels = [\"legendary\"]\n",
         &["alerts.webhook.levels", "\"legendary\" is not a level"],
     );
+    bad_config(
+        "alert-webhook-digest",
+        "[alerts.webhook]\nurl = \"https://example.com\"\ndigest_at = 5\n",
+        &["alerts.webhook.digest_at", "one POST per event"],
+    );
     // A TOML error on a token line never echoes the token.
     let dir = Scratch::new("alert-toml");
     dir.file(

@@ -912,7 +912,10 @@ mod tests {
         assert!(cut.chars().count() <= 500, "{}", cut.chars().count());
         assert!(cut.ends_with("\n…"), "{cut}");
         for line in cut.lines().filter(|l| *l != "…") {
-            assert!(text.lines().any(|whole| whole == line), "a line was cut: {line}");
+            assert!(
+                text.lines().any(|whole| whole == line),
+                "a line was cut: {line}"
+            );
         }
         assert_eq!(truncate("short".to_owned(), 500), "short");
         assert_eq!(truncate("x".repeat(20), 10), format!("{}…", "x".repeat(9)));
