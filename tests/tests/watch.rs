@@ -30,6 +30,38 @@ impl Sink for Collect {
     }
 }
 
+/// A watch running, its events collected.
+struct Watching {
+    events: Collect,
+    outputs: Arc<Fanout>,
+    stop: CancellationToken,
+    run: tokio::task::JoinHandle<Arc<skinscan_core::watch::WatchStats>>,
+}
+
+/// Watches the built-in `games` through `upstream` until `stop`.
+fn watch(upstream: Arc<Upstream>, games: &[&str], options: WatchOptions) -> Watching {
+    let mut plugins = builtins(&[]);
+    for p in &mut plugins {
+        p.enabled = games.contains(&p.name.as_str());
+    }
+    let events = Collect::default();
+    let outputs = Arc::new(Fanout::new(vec![Box::new(events.clone())]));
+    let stop = CancellationToken::new();
+    let run = tokio::spawn(skinscan_core::watch::run(
+        upstream,
+        plugins,
+        outputs.clone(),
+        options,
+        stop.clone(),
+    ));
+    Watching {
+        events,
+        outputs,
+        stop,
+        run,
+    }
+}
+
 fn unix(t: SystemTime) -> f64 {
     t.duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
 }
@@ -48,24 +80,20 @@ async fn every_long_lived_underpriced_listing_is_reported_once_and_its_sale_seen
         ..SimConfig::default()
     })
     .await;
-    let mut plugins = builtins(&[]);
-    for p in &mut plugins {
-        p.enabled = p.name == "csgo" || p.name == "dota2";
-    }
-    let collect = Collect::default();
-    let outputs = Arc::new(Fanout::new(vec![Box::new(collect.clone())]));
-    let stop = CancellationToken::new();
     let upstream = Arc::new(Upstream::new(upstream_config(&sim.url(), 200.0)));
-    let run = tokio::spawn(skinscan_core::watch::run(
+    let Watching {
+        events: collect,
+        outputs,
+        stop,
+        run,
+    } = watch(
         upstream.clone(),
-        plugins,
-        outputs.clone(),
+        &["csgo", "dota2"],
         WatchOptions {
             gone_every: Duration::from_millis(500),
             ..WatchOptions::default()
         },
-        stop.clone(),
-    ));
+    );
     // Watch 4 s after both games' first polls were answered (on a busy machine they come
     // late): three listing polls each, give or take.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -187,21 +215,13 @@ async fn reconnects_and_429_bursts_never_report_twice_and_no_window_is_overrun()
         (EndpointGroup::Market, Rate::per_second(20.0).unwrap()),
         (EndpointGroup::Other, Rate::per_second(60.0).unwrap()),
     ];
-    let mut plugins = builtins(&[]);
-    for p in &mut plugins {
-        p.enabled = p.name == "rust" || p.name == "tf2";
-    }
-    let collect = Collect::default();
-    let outputs = Arc::new(Fanout::new(vec![Box::new(collect.clone())]));
-    let stop = CancellationToken::new();
     let upstream = Arc::new(Upstream::new(config));
-    let run = tokio::spawn(skinscan_core::watch::run(
-        upstream.clone(),
-        plugins,
-        outputs.clone(),
-        WatchOptions::default(),
-        stop.clone(),
-    ));
+    let Watching {
+        events: collect,
+        outputs,
+        stop,
+        run,
+    } = watch(upstream.clone(), &["rust", "tf2"], WatchOptions::default());
     // Run until the market has answered enough for both disturbances to have happened (a
     // count, not a time: a busy machine sends fewer requests per second).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -315,29 +335,25 @@ async fn a_new_price_is_changed_a_lost_margin_or_a_sale_is_gone_and_new_comes_on
     });
     let m = market.clone();
     let (addr, _) = fake_server(move |_, parts| scripted_answer(&m, parts)).await;
-    let mut plugins = builtins(&[]);
-    for p in &mut plugins {
-        p.enabled = p.name == "csgo";
-    }
-    let collect = Collect::default();
-    let outputs = Arc::new(Fanout::new(vec![Box::new(collect.clone())]));
-    let stop = CancellationToken::new();
     let upstream = Arc::new(Upstream::new(upstream_config(
         &format!("http://{addr}"),
         200.0,
     )));
-    let run = tokio::spawn(skinscan_core::watch::run(
+    let Watching {
+        events: collect,
+        outputs,
+        stop,
+        run,
+    } = watch(
         upstream,
-        plugins,
-        outputs.clone(),
+        &["csgo"],
         WatchOptions {
             gone_every: Duration::from_millis(100),
             price_ttl: Duration::from_millis(300),
             sweep_share: 0.2,
             ..WatchOptions::default()
         },
-        stop.clone(),
-    ));
+    );
     let is = |kind: WatchKind, id: &'static str| {
         move |e: &WatchEvent| e.kind == kind && e.opportunity.offer_id.as_deref() == Some(id)
     };
@@ -411,27 +427,23 @@ async fn the_sweep_reports_what_was_listed_since_the_watch_began_with_its_delay(
         (200, Vec::new(), serde_json::to_vec(&body).unwrap())
     })
     .await;
-    let mut plugins = builtins(&[]);
-    for p in &mut plugins {
-        p.enabled = p.name == "csgo";
-    }
-    let collect = Collect::default();
-    let outputs = Arc::new(Fanout::new(vec![Box::new(collect.clone())]));
-    let stop = CancellationToken::new();
     let upstream = Arc::new(Upstream::new(upstream_config(
         &format!("http://{addr}"),
         200.0,
     )));
-    let run = tokio::spawn(skinscan_core::watch::run(
+    let Watching {
+        events: collect,
+        stop,
+        run,
+        ..
+    } = watch(
         upstream,
-        plugins,
-        outputs.clone(),
+        &["csgo"],
         WatchOptions {
             sweep_share: 0.2,
             ..WatchOptions::default()
         },
-        stop.clone(),
-    ));
+    );
     let is_new = |id: &'static str| {
         move |e: &WatchEvent| {
             e.kind == WatchKind::New && e.opportunity.offer_id.as_deref() == Some(id)
@@ -486,20 +498,16 @@ async fn signed_watch_judges_with_the_accounts_fees() {
     let mut config = upstream_config(&sim.url(), 200.0);
     config.policy.group_limits = group_limits(&std::collections::BTreeMap::new(), true);
     config.policy.signer = Some(keys);
-    let mut plugins = builtins(&[]);
-    for p in &mut plugins {
-        p.enabled = p.name == "csgo";
-    }
-    let collect = Collect::default();
-    let outputs = Arc::new(Fanout::new(vec![Box::new(collect.clone())]));
-    let stop = CancellationToken::new();
-    let run = tokio::spawn(skinscan_core::watch::run(
+    let Watching {
+        events: collect,
+        outputs,
+        stop,
+        run,
+    } = watch(
         Arc::new(Upstream::new(config)),
-        plugins,
-        outputs.clone(),
+        &["csgo"],
         WatchOptions::default(),
-        stop.clone(),
-    ));
+    );
     // Until something was reported (a count, not a time).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while collect.0.lock().unwrap().len() < 5 && tokio::time::Instant::now() < deadline {
