@@ -62,6 +62,14 @@ fn watch(upstream: Arc<Upstream>, games: &[&str], options: WatchOptions) -> Watc
     }
 }
 
+/// The host's upstream to a fake server at `addr` (200 requests a second).
+fn fake_upstream(addr: std::net::SocketAddr) -> Arc<Upstream> {
+    Arc::new(Upstream::new(upstream_config(
+        &format!("http://{addr}"),
+        200.0,
+    )))
+}
+
 fn unix(t: SystemTime) -> f64 {
     t.duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
 }
@@ -335,17 +343,13 @@ async fn a_new_price_is_changed_a_lost_margin_or_a_sale_is_gone_and_new_comes_on
     });
     let m = market.clone();
     let (addr, _) = fake_server(move |_, parts| scripted_answer(&m, parts)).await;
-    let upstream = Arc::new(Upstream::new(upstream_config(
-        &format!("http://{addr}"),
-        200.0,
-    )));
     let Watching {
         events: collect,
         outputs,
         stop,
         run,
     } = watch(
-        upstream,
+        fake_upstream(addr),
         &["csgo"],
         WatchOptions {
             gone_every: Duration::from_millis(100),
@@ -427,17 +431,13 @@ async fn the_sweep_reports_what_was_listed_since_the_watch_began_with_its_delay(
         (200, Vec::new(), serde_json::to_vec(&body).unwrap())
     })
     .await;
-    let upstream = Arc::new(Upstream::new(upstream_config(
-        &format!("http://{addr}"),
-        200.0,
-    )));
     let Watching {
         events: collect,
         stop,
         run,
         ..
     } = watch(
-        upstream,
+        fake_upstream(addr),
         &["csgo"],
         WatchOptions {
             sweep_share: 0.2,
