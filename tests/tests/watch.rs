@@ -373,7 +373,8 @@ async fn a_new_price_is_changed_a_lost_margin_or_a_sale_is_gone_and_new_comes_on
     assert_eq!(changed.opportunity.buy_price.cents(), 950);
     assert!(changed.opportunity.net_profit.cents() < new.opportunity.net_profit.cents());
 
-    // AK's buy order falls below o1's price: once the cached price expires, o1 is gone.
+    // AK's buy order falls below o1's price: once the cached price is refreshed (or
+    // expires), o1 is gone.
     market.order.store(900, SeqCst);
     let lost = wait_for(&collect, "gone o1", is(WatchKind::Gone, "o1")).await;
     assert_eq!(lost.reason, Some(GoneReason::Unprofitable));
@@ -395,6 +396,10 @@ async fn a_new_price_is_changed_a_lost_margin_or_a_sale_is_gone_and_new_comes_on
         assert_eq!(news, 1, "{id} reported new {news} times: {events:?}");
     }
     assert!(stats.sweep_pages.load(SeqCst) > 0, "the sweep ran");
+    assert!(
+        stats.refreshed.load(SeqCst) > 0,
+        "prices were refreshed ahead"
+    );
     assert!(stats.cache_hits.load(SeqCst) > 0 && stats.cache_misses.load(SeqCst) > 0);
 }
 

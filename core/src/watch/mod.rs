@@ -34,7 +34,7 @@ use skinscan_sdk::{
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-pub use cache::PriceCache;
+pub use cache::{PriceCache, Priced};
 pub use plan::PollPlan;
 
 use crate::plugin::Plugin;
@@ -96,6 +96,8 @@ pub struct WatchStats {
     pub gone: AtomicU64,
     /// Reference prices served from the cache.
     pub cache_hits: Arc<AtomicU64>,
+    /// Titles priced again before their cached price expired.
+    pub refreshed: AtomicU64,
     /// Titles that had to be priced.
     pub cache_misses: Arc<AtomicU64>,
     /// Answer entries that did not parse.
@@ -185,6 +187,11 @@ async fn pause(stop: &CancellationToken, d: Duration) -> bool {
 
 /// How often the account's fees are read again: just past the hour the sdk's memo keeps them.
 const FEES_EVERY: Duration = Duration::from_secs(3_660);
+
+/// How often each game looks for titles to price again before they expire, at most (one
+/// request of up to 100 titles each time: 50 titles a second per game at most, from the
+/// group of everything but listings); a tenth of the TTL when that is shorter.
+const REFRESH_EVERY: Duration = Duration::from_secs(2);
 
 /// Share of the listing group's rate the plan hands out (the rest absorbs timing jitter and
 /// the group's window guard): planned below the limiter's capacity, each game gets the rate
@@ -409,6 +416,17 @@ impl GameWatch {
             }
         };
         // The account's fees are read again hourly (the memo says when they are stale).
+        // Titles asked for are priced again before they expire: a new listing of a title seen
+        // before is judged without waiting for a price.
+        let refresh = async {
+            let every =
+                (self.options.price_ttl / 10).clamp(Duration::from_millis(10), REFRESH_EVERY);
+            while pause(&self.stop, every).await {
+                if !self.refresh_prices().await {
+                    break;
+                }
+            }
+        };
         let fees = async {
             if self.upstream.signed() && self.judge.cfg.account_fees {
                 while pause(&self.stop, FEES_EVERY).await {
@@ -416,7 +434,7 @@ impl GameWatch {
                 }
             }
         };
-        tokio::join!(poller, judging, gone, sweep, fees);
+        tokio::join!(poller, judging, gone, sweep, refresh, fees);
         let polls = self.polls.load(Ordering::Relaxed);
         let secs = started.elapsed().as_secs_f64();
         tracing::info!(
@@ -570,6 +588,20 @@ impl GameWatch {
                 found += 1;
             }
         }
+        self.judge_moved(&priced, &judged, &backlog);
+        if found > 0 {
+            self.plan.record(self.index, 0, found);
+        }
+    }
+
+    /// Judges again the live opportunities (but those in `judged`) of the titles whose
+    /// reference moved.
+    fn judge_moved(
+        &self,
+        priced: &Priced,
+        judged: &HashSet<&str>,
+        backlog: &(impl Fn(&Listing) -> bool + Sync),
+    ) {
         for title in &priced.moved {
             let Some(Some(reference)) = priced.prices.get(title) else {
                 continue;
@@ -583,8 +615,37 @@ impl GameWatch {
                 self.judge_one(&listing, reference, backlog(&listing));
             }
         }
-        if found > 0 {
-            self.plan.record(self.index, 0, found);
+    }
+
+    /// Prices again the titles due for it (a full batch at most) and judges again the live
+    /// opportunities of those that moved; false when the watch is stopping.
+    async fn refresh_prices(&self) -> bool {
+        let titles = self.cache.due(dmarket::MAX_TITLES_PER_PRICE_REQUEST);
+        if titles.is_empty() {
+            return true;
+        }
+        match self.cache.refresh(&self.ctx(), &titles).await {
+            Ok(priced) => {
+                self.stats
+                    .refreshed
+                    .fetch_add(titles.len() as u64, Ordering::Relaxed);
+                self.note_wire(&priced.wire);
+                if !priced.fetched.is_empty() {
+                    self.outputs
+                        .prices_observed(self.judge.info.id.as_str(), priced.fetched.clone());
+                }
+                self.judge_moved(&priced, &HashSet::new(), &|_| false);
+                true
+            }
+            Err(ScanError::Fetch(FetchError::Cancelled)) => false,
+            Err(e) => {
+                self.stats.errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    "[{}] refreshing prices failed: {e}",
+                    self.judge.info.display_name
+                );
+                true
+            }
         }
     }
 
