@@ -6,7 +6,8 @@
 #   bash bench/run.sh            # everything (about 15 minutes)
 #   BENCH_QUICK=1 bash bench/run.sh   # skip the 100k-listings scale run
 #   BENCH_WATCH=1 bash bench/run.sh   # row 7 only (watch mode, 7 runs of 70 s)
-#   BENCH_WATCH=signed | skew         # the signed watch run alone | the unequal-arrivals pair
+#   BENCH_WATCH=signed | skew | refresh  # the signed watch run alone | the unequal-arrivals
+#                                     # pair | prices refreshed ahead or not, a 10 s TTL
 #   BENCH_KEEP=1                      # keep the run's files and say where
 #
 # Needs: cargo, python3, curl; installs h2load (Debian's nghttp2-client) and GNU time if
@@ -136,7 +137,7 @@ secret_key = \"$SEC\""
 }
 
 if [ -n "${BENCH_WATCH:-}" ] || [ -z "${BENCH_SKIP_WATCH:-}" ]; then
-  echo "7. watch: capture and delay on a living market (5 runs of 70 s)" >&2
+  echo "7. watch: capture and delay on a living market (9 runs of 70 s)" >&2
   # Unequal arrivals (CS:GO 12 new listings/s, the others 1/s): the budget planned by arrival
   # rate (the default) against an even split (floor_share = 1), signed.
   skew="--game-rate a8db=12 --game-rate 9a92=1 --game-rate rust=1 --game-rate tf2=1"
@@ -147,7 +148,13 @@ if [ -n "${BENCH_WATCH:-}" ] || [ -z "${BENCH_SKIP_WATCH:-}" ]; then
     watch_run skew_planned 1 watch "$skew"
     watch_run skew_even 1 watch "$skew" '[watch]\nfloor_share = 1.0'
   fi
-  if [ "${BENCH_WATCH:-}" != signed ] && [ "${BENCH_WATCH:-}" != skew ]; then
+  # A long-lived watch compressed: a 10 s price TTL (instead of 5 minutes), titles priced
+  # again before they expire (the default) or only when a listing asks after expiry.
+  if [ -z "${BENCH_WATCH:-}" ] || [ "${BENCH_WATCH:-}" = 1 ] || [ "${BENCH_WATCH:-}" = refresh ]; then
+    watch_run ttl_refresh 1 watch "" '[watch]\nprice_ttl = "10s"'
+    watch_run ttl_expire 1 watch "" '[watch]\nprice_ttl = "10s"\nrefresh_ahead = false'
+  fi
+  if [ "${BENCH_WATCH:-}" != signed ] && [ "${BENCH_WATCH:-}" != skew ] && [ "${BENCH_WATCH:-}" != refresh ]; then
     watch_run watch_unsigned 0 watch
     watch_run cycle_fast 1 cycle
     watch_run seed_way 1 seed
@@ -162,6 +169,8 @@ for name, what in [("watch_signed", "skinscan watch, signed (listings 10/s, othe
                    ("watch_unsigned", "skinscan watch, unsigned (listings 2/s, other 6/s)"),
                    ("skew_planned", "unequal arrivals (CS:GO 12/s, others 1/s): skinscan watch, budget by arrival rate (default), signed"),
                    ("skew_even", "unequal arrivals (CS:GO 12/s, others 1/s): skinscan watch, even split (floor_share = 1), signed"),
+                   ("ttl_refresh", "a 10 s price TTL, titles priced again before they expire (refresh_ahead, the default), signed"),
+                   ("ttl_expire", "a 10 s price TTL, titles priced only when asked for after expiry (refresh_ahead = false), signed"),
                    ("cycle_fast", "skinscan scan, cycles back to back (cheapest 100 per game), signed"),
                    ("seed_way", "the seed's way: a cycle of the cheapest 100 per game every 300 s, signed"),
                    ("peer", "a plain newest-first poller on httpx (bench/watch_peer.py), 8 polls/s, signed")]:
@@ -321,6 +330,8 @@ for name, what in [("watch_signed", "watch, signed (listings 10/s, other 20/s)")
                    ("watch_unsigned", "watch, unsigned (listings 2/s, other 6/s)"),
                    ("skew_planned", "unequal arrivals (CS:GO 12/s, others 1/s), watch, budget by arrival rate, signed"),
                    ("skew_even", "unequal arrivals (CS:GO 12/s, others 1/s), watch, even split, signed"),
+                   ("ttl_refresh", "a 10 s price TTL, prices refreshed ahead (the default), signed"),
+                   ("ttl_expire", "a 10 s price TTL, refresh_ahead = false, signed"),
                    ("cycle_fast", "cycle mode back to back (cheapest 100 per game), signed"),
                    ("seed_way", "the seed's way (cheapest 100 per game every 300 s), signed"),
                    ("peer", "plain newest-first poller on httpx, 8 polls/s, signed")]:

@@ -169,6 +169,8 @@ pub struct MetricsConfig {
 pub struct WatchConfig {
     /// How long a title's reference price is reused.
     pub price_ttl: Dur,
+    /// Price titles asked for within the hour again before their price expires.
+    pub refresh_ahead: bool,
     /// How often live opportunities are checked for having left the market.
     pub gone_every: Dur,
     /// Titles checked per gone round (each one listings request).
@@ -190,6 +192,7 @@ impl Default for WatchConfig {
         let d = crate::watch::WatchOptions::default();
         WatchConfig {
             price_ttl: Dur(d.price_ttl),
+            refresh_ahead: d.refresh_ahead,
             gone_every: Dur(d.gone_every),
             gone_titles: d.gone_titles as u32,
             floor_share: d.floor_share,
@@ -235,6 +238,7 @@ impl WatchConfig {
             sweep_share: share("watch.sweep_share", self.sweep_share, 0.5)?,
             max_pages: positive("watch.max_pages", self.max_pages)?,
             seen_capacity: positive("watch.seen_capacity", self.seen_capacity)?,
+            refresh_ahead: self.refresh_ahead,
             ..crate::watch::WatchOptions::default()
         })
     }

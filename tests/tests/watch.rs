@@ -446,6 +446,9 @@ async fn the_sweep_reports_what_was_listed_since_the_watch_began_with_its_delay(
         &["csgo"],
         WatchOptions {
             sweep_share: 0.2,
+            // (Prices expire fast, and are not refreshed ahead when that is off.)
+            price_ttl: Duration::from_millis(100),
+            refresh_ahead: false,
             ..WatchOptions::default()
         },
     );
@@ -466,9 +469,12 @@ async fn the_sweep_reports_what_was_listed_since_the_watch_began_with_its_delay(
     let delay = recent.delay.expect("an arrival has a delay").as_secs_f64();
     let truth = unix(recent.detected_at) - secs as f64;
     assert!((delay - truth).abs() < 0.01, "{delay} vs {truth}");
+    // Three TTLs more: with refresh_ahead off, nothing is priced ahead.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     stop.cancel();
     let stats = run.await.unwrap();
     assert!(stats.sweep_pages.load(std::sync::atomic::Ordering::SeqCst) > 0);
+    assert_eq!(stats.refreshed.load(std::sync::atomic::Ordering::SeqCst), 0);
     assert!(stats.polls.load(std::sync::atomic::Ordering::SeqCst) > 0);
 }
 

@@ -62,6 +62,8 @@ pub struct WatchOptions {
     pub sweep_share: f64,
     /// Poll batches priced and judged at once per game.
     pub judge_concurrency: usize,
+    /// Price titles asked for within the hour again before their cached price expires.
+    pub refresh_ahead: bool,
 }
 
 impl Default for WatchOptions {
@@ -75,6 +77,7 @@ impl Default for WatchOptions {
             floor_share: 0.5,
             sweep_share: 0.05,
             judge_concurrency: 4,
+            refresh_ahead: true,
         }
     }
 }
@@ -419,6 +422,9 @@ impl GameWatch {
         // Titles asked for are priced again before they expire: a new listing of a title seen
         // before is judged without waiting for a price.
         let refresh = async {
+            if !self.options.refresh_ahead {
+                return;
+            }
             let every =
                 (self.options.price_ttl / 10).clamp(Duration::from_millis(10), REFRESH_EVERY);
             while pause(&self.stop, every).await {
