@@ -478,6 +478,111 @@ async fn the_sweep_reports_what_was_listed_since_the_watch_began_with_its_delay(
     assert!(stats.polls.load(std::sync::atomic::Ordering::SeqCst) > 0);
 }
 
+/// More listings arrive between two polls than one page holds (after an outage, say): the
+/// poll pages deeper while a page holds only listings not seen before, and stops at the
+/// first page holding one it has seen; every arrival is reported `new`, none as backlog.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_pages_deeper_to_catch_up_and_stops_at_what_it_has_seen() {
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    let arrived = Arc::new(AtomicBool::new(false));
+    let cursors: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (state, seen_cursors) = (arrived.clone(), cursors.clone());
+    let listed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let (addr, _) = fake_server(move |_, parts| {
+        let query = parts.uri.query().unwrap_or("");
+        let money = |c: i64| serde_json::json!({"Currency": "USD", "Amount": c.to_string()});
+        let body = match parts.uri.path() {
+            "/marketplace-api/v2/offers" if query.contains("orderBy=createdAt") => {
+                // Newest first, three to a page; the cursor is the offset.
+                let mut ids: Vec<String> = Vec::new();
+                if state.load(SeqCst) {
+                    ids.extend((1..=7).rev().map(|i| format!("n{i}")));
+                }
+                ids.extend((1..=3).rev().map(|i| format!("old{i}")));
+                let from: usize = query
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix("cursor="))
+                    .map(|c| {
+                        seen_cursors.lock().unwrap().push(c.to_owned());
+                        c.parse().unwrap()
+                    })
+                    .unwrap_or(0);
+                let items: Vec<serde_json::Value> = ids
+                    .iter()
+                    .skip(from)
+                    .take(3)
+                    .map(|id| {
+                        serde_json::json!({"offerId": id, "priceCents": 900, "createdAt": listed,
+                            "locked": false,
+                            "attributes": {"title": AK, "gameId": "a8db", "tradable": true}})
+                    })
+                    .collect();
+                let next = if from + 3 < ids.len() {
+                    (from + 3).to_string()
+                } else {
+                    String::new()
+                };
+                serde_json::json!({"items": items, "cursor": next})
+            }
+            "/marketplace-api/v2/offers" => serde_json::json!({"items": [], "cursor": ""}),
+            "/marketplace-api/v1/aggregated-prices" => serde_json::json!({"aggregatedPrices": [
+                {"title": AK, "orderBestPrice": money(1_100), "orderCount": "5",
+                 "offerBestPrice": money(900), "offerCount": "1"}], "nextCursor": ""}),
+            _ => return (404, Vec::new(), b"{}".to_vec()),
+        };
+        (200, Vec::new(), serde_json::to_vec(&body).unwrap())
+    })
+    .await;
+    let Watching {
+        events: collect,
+        stop,
+        run,
+        ..
+    } = watch(
+        fake_upstream(addr),
+        &["csgo"],
+        WatchOptions {
+            sweep_share: 0.0,
+            ..WatchOptions::default()
+        },
+    );
+    // The first poll reads one page (everything is new at start: the rest is the backlog).
+    wait_for(&collect, "new old3", |e| {
+        e.opportunity.offer_id.as_deref() == Some("old3")
+    })
+    .await;
+    assert!(
+        cursors.lock().unwrap().is_empty(),
+        "the first poll read one page"
+    );
+    arrived.store(true, SeqCst);
+    for i in 1..=7 {
+        let id = format!("n{i}");
+        let e = wait_for(&collect, &id, |e| {
+            e.kind == WatchKind::New && e.opportunity.offer_id.as_deref() == Some(id.as_str())
+        })
+        .await;
+        assert!(!e.backlog && e.delay.is_some(), "{e:?}");
+    }
+    stop.cancel();
+    let stats = run.await.unwrap();
+    // Pages at offsets 3 and 6 held only new listings; the page at 6 (n1, old3, old2) held
+    // seen ones, so the poll went no deeper.
+    let cursors = cursors.lock().unwrap().clone();
+    assert!(
+        cursors.contains(&"3".to_owned()) && cursors.contains(&"6".to_owned()),
+        "{cursors:?}"
+    );
+    assert!(!cursors.contains(&"9".to_owned()), "{cursors:?}");
+    let events = collect.0.lock().unwrap().clone();
+    let news = events.iter().filter(|e| e.kind == WatchKind::New).count();
+    assert_eq!(news, 10, "three old, seven new, each once: {events:?}");
+    assert_eq!(stats.new_listings.load(SeqCst), 10);
+}
+
 async fn http1_get_json(addr: std::net::SocketAddr, path: &str) -> serde_json::Value {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
