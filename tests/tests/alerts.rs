@@ -40,6 +40,11 @@ fn event(kind: WatchKind, offer: &str, title: &str, buy: i64, sell: i64) -> Even
     }))
 }
 
+/// Hands `e` to `sink` (which never refuses one).
+async fn tell(sink: &mut AlertSink, e: Event) {
+    sink.handle(&e).await.unwrap();
+}
+
 fn client() -> reqwest::Client {
     skinscan_core::alerts::client(&TlsOptions::default(), None).unwrap()
 }
@@ -85,9 +90,7 @@ async fn telegram_gets_every_chat_the_message_and_waits_out_a_429() {
         None,
     );
     let stats = sink.stats();
-    sink.handle(&event(WatchKind::New, "o1", TITLE, 900, 1_100))
-        .await
-        .unwrap();
+    tell(&mut sink, event(WatchKind::New, "o1", TITLE, 900, 1_100)).await;
     sink.finish().await.unwrap();
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 3, "{seen:#?}");
@@ -153,9 +156,11 @@ async fn discord_gets_markdown_without_mentions_and_its_retry_after_is_honoured(
         client(),
         None,
     );
-    sink.handle(&event(WatchKind::New, "o1", "@everyone *free*", 900, 1_100))
-        .await
-        .unwrap();
+    tell(
+        &mut sink,
+        event(WatchKind::New, "o1", "@everyone *free*", 900, 1_100),
+    )
+    .await;
     sink.finish().await.unwrap();
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 2);
@@ -202,9 +207,7 @@ async fn discord_waits_for_its_bucket_to_refill_before_a_429() {
     );
     let stats = sink.stats();
     for offer in ["o1", "o2", "o3"] {
-        sink.handle(&event(WatchKind::New, offer, TITLE, 900, 1_100))
-            .await
-            .unwrap();
+        tell(&mut sink, event(WatchKind::New, offer, TITLE, 900, 1_100)).await;
     }
     sink.finish().await.unwrap();
     let seen = seen.lock().unwrap().clone();
@@ -229,9 +232,7 @@ async fn a_webhook_gets_the_event_as_json_signed_with_hmac_sha256() {
         client(),
         None,
     );
-    sink.handle(&event(WatchKind::New, "o1", TITLE, 900, 1_100))
-        .await
-        .unwrap();
+    tell(&mut sink, event(WatchKind::New, "o1", TITLE, 900, 1_100)).await;
     sink.finish().await.unwrap();
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 1);
@@ -272,32 +273,28 @@ async fn filters_hold_back_small_finds_and_a_restart_never_alerts_twice() {
     };
     {
         let mut sink = make(Arc::new(Store::open(&db).unwrap()));
-        sink.handle(&event(WatchKind::New, "big", TITLE, 900, 1_100))
-            .await
-            .unwrap();
+        tell(&mut sink, event(WatchKind::New, "big", TITLE, 900, 1_100)).await;
         // Net $0.23 ($11.00 less the 7% fee, less $10.00): under the $1.00 minimum.
-        sink.handle(&event(WatchKind::New, "small", TITLE, 1_000, 1_100))
-            .await
-            .unwrap();
+        tell(
+            &mut sink,
+            event(WatchKind::New, "small", TITLE, 1_000, 1_100),
+        )
+        .await;
         // A cycle finding the same opportunity again.
-        sink.handle(&event(WatchKind::New, "big", TITLE, 900, 1_100))
-            .await
-            .unwrap();
+        tell(&mut sink, event(WatchKind::New, "big", TITLE, 900, 1_100)).await;
         sink.finish().await.unwrap();
     }
     // A new process: the same database, the same opportunity seen again.
     let mut sink = make(Arc::new(Store::open(&db).unwrap()));
     let stats = sink.stats();
-    sink.handle(&event(WatchKind::New, "big", TITLE, 900, 1_100))
-        .await
-        .unwrap();
+    tell(&mut sink, event(WatchKind::New, "big", TITLE, 900, 1_100)).await;
     // Its sale is still told (it was alerted); a gone for one never alerted is not.
-    sink.handle(&event(WatchKind::Gone, "big", TITLE, 900, 1_100))
-        .await
-        .unwrap();
-    sink.handle(&event(WatchKind::Gone, "never", TITLE, 900, 1_100))
-        .await
-        .unwrap();
+    tell(&mut sink, event(WatchKind::Gone, "big", TITLE, 900, 1_100)).await;
+    tell(
+        &mut sink,
+        event(WatchKind::Gone, "never", TITLE, 900, 1_100),
+    )
+    .await;
     sink.finish().await.unwrap();
     let events: Vec<(String, String)> = seen
         .lock()
@@ -333,15 +330,17 @@ async fn a_backlog_goes_as_one_digest() {
     o.digest_at = 3;
     let mut sink = AlertSink::new(o, client(), None);
     for i in 0..12 {
-        sink.handle(&event(
-            WatchKind::New,
-            &format!("o{i}"),
-            &format!("Item {i}"),
-            900,
-            1_000 + i * 10,
-        ))
-        .await
-        .unwrap();
+        tell(
+            &mut sink,
+            event(
+                WatchKind::New,
+                &format!("o{i}"),
+                &format!("Item {i}"),
+                900,
+                1_000 + i * 10,
+            ),
+        )
+        .await;
     }
     sink.finish().await.unwrap();
     let seen = seen.lock().unwrap().clone();
@@ -502,9 +501,7 @@ async fn alerts_verify_tls_trust_the_ca_file_and_go_through_the_proxy() {
     // Not trusted: one handshake refused, no request, and the error says how to fix it.
     let mut sink = AlertSink::new(telegram(), client(), None);
     let stats = sink.stats();
-    sink.handle(&event(WatchKind::New, "o1", TITLE, 900, 1_100))
-        .await
-        .unwrap();
+    tell(&mut sink, event(WatchKind::New, "o1", TITLE, 900, 1_100)).await;
     sink.finish().await.unwrap();
     assert!(seen.lock().unwrap().is_empty());
     assert_eq!(stats.failed.load(Ordering::Relaxed), 1);
@@ -545,9 +542,7 @@ async fn alerts_verify_tls_trust_the_ca_file_and_go_through_the_proxy() {
     let client = skinscan_core::alerts::client(&tls, Some(&via)).unwrap();
     let mut sink = AlertSink::new(telegram(), client, None);
     let stats = sink.stats();
-    sink.handle(&event(WatchKind::New, "o2", TITLE, 900, 1_100))
-        .await
-        .unwrap();
+    tell(&mut sink, event(WatchKind::New, "o2", TITLE, 900, 1_100)).await;
     sink.finish().await.unwrap();
     assert_eq!(
         stats.sent.load(Ordering::Relaxed),
@@ -568,9 +563,7 @@ async fn alerts_verify_tls_trust_the_ca_file_and_go_through_the_proxy() {
     let client = skinscan_core::alerts::client(&tls, Some(&wrong)).unwrap();
     let mut sink = AlertSink::new(telegram(), client, None);
     let stats = sink.stats();
-    sink.handle(&event(WatchKind::New, "o3", TITLE, 900, 1_100))
-        .await
-        .unwrap();
+    tell(&mut sink, event(WatchKind::New, "o3", TITLE, 900, 1_100)).await;
     sink.finish().await.unwrap();
     assert_eq!(stats.failed.load(Ordering::Relaxed), 1);
     let error = stats.last_error().unwrap();

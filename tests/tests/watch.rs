@@ -284,12 +284,30 @@ struct Scripted {
 const AK: &str = "AK-47 | Redline (Field-Tested)";
 const M4: &str = "M4A1-S | Guardian (Field-Tested)";
 
+/// A CS:GO listing as the v2 offers API gives it.
+fn offer_json(id: &str, title: &str, price: i64, created: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({"offerId": id, "priceCents": price, "createdAt": created,
+        "locked": false, "attributes": {"title": title, "gameId": "a8db", "tradable": true}})
+}
+
+/// An aggregated-prices answer: (title, best order, best offer) in cents.
+fn prices_json(entries: &[(&str, i64, i64)]) -> serde_json::Value {
+    let money = |c: i64| serde_json::json!({"Currency": "USD", "Amount": c.to_string()});
+    let prices: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|(title, order, offer)| {
+            serde_json::json!({"title": title, "orderBestPrice": money(*order), "orderCount": "5",
+                "offerBestPrice": money(*offer), "offerCount": "1"})
+        })
+        .collect();
+    serde_json::json!({"aggregatedPrices": prices, "nextCursor": ""})
+}
+
+const LONG_AGO: &str = "2026-11-24T21:47:00Z";
+
 fn scripted_answer(m: &Scripted, parts: &http::request::Parts) -> FakeAnswer {
     use std::sync::atomic::Ordering::SeqCst;
-    let offer = |id: &str, title: &str, price: i64| {
-        serde_json::json!({"offerId": id, "priceCents": price, "createdAt": "2026-11-24T21:47:00Z",
-            "locked": false, "attributes": {"title": title, "gameId": "a8db", "tradable": true}})
-    };
+    let offer = |id: &str, title: &str, price: i64| offer_json(id, title, price, LONG_AGO.into());
     let price = m.price.load(SeqCst);
     let body = match parts.uri.path() {
         "/marketplace-api/v2/offers" => {
@@ -304,12 +322,7 @@ fn scripted_answer(m: &Scripted, parts: &http::request::Parts) -> FakeAnswer {
             serde_json::json!({"items": items, "total": items.len(), "cursor": ""})
         }
         "/marketplace-api/v1/aggregated-prices" => {
-            let money = |c: i64| serde_json::json!({"Currency": "USD", "Amount": c.to_string()});
-            serde_json::json!({"aggregatedPrices": [
-                {"title": AK, "orderBestPrice": money(m.order.load(SeqCst)), "orderCount": "5",
-                 "offerBestPrice": money(price), "offerCount": "1"},
-                {"title": M4, "orderBestPrice": money(1_100), "orderCount": "5",
-                 "offerBestPrice": money(900), "offerCount": "1"}], "nextCursor": ""})
+            prices_json(&[(AK, m.order.load(SeqCst), price), (M4, 1_100, 900)])
         }
         _ => return (404, Vec::new(), b"{}".to_vec()),
     };
@@ -411,26 +424,21 @@ async fn the_sweep_reports_what_was_listed_since_the_watch_began_with_its_delay(
     let listed = listed_at.clone();
     let (addr, _) = fake_server(move |_, parts| {
         let query = parts.uri.query().unwrap_or("");
-        let money = |c: i64| serde_json::json!({"Currency": "USD", "Amount": c.to_string()});
-        let offer = |id: &str, title: &str, created: serde_json::Value| {
-            serde_json::json!({"offerId": id, "priceCents": 900, "createdAt": created,
-                "locked": false, "attributes": {"title": title, "gameId": "a8db", "tradable": true}})
-        };
+        let offer =
+            |id: &str, title: &str, created: serde_json::Value| offer_json(id, title, 900, created);
         let body = match parts.uri.path() {
             // Only the sweep (cheapest first) sees these two; the polls see nothing.
             "/marketplace-api/v2/offers" if query.contains("orderBy=price") => {
-                let mut items = vec![offer("old", M4, "2026-11-24T21:47:00Z".into())];
+                let mut items = vec![offer("old", M4, LONG_AGO.into())];
                 if let Some(at) = *listed.lock().unwrap() {
                     items.push(offer("recent", AK, at.into()));
                 }
                 serde_json::json!({"items": items, "cursor": ""})
             }
             "/marketplace-api/v2/offers" => serde_json::json!({"items": [], "cursor": ""}),
-            "/marketplace-api/v1/aggregated-prices" => serde_json::json!({"aggregatedPrices": [
-                {"title": AK, "orderBestPrice": money(1_100), "orderCount": "5",
-                 "offerBestPrice": money(900), "offerCount": "1"},
-                {"title": M4, "orderBestPrice": money(1_100), "orderCount": "5",
-                 "offerBestPrice": money(900), "offerCount": "1"}], "nextCursor": ""}),
+            "/marketplace-api/v1/aggregated-prices" => {
+                prices_json(&[(AK, 1_100, 900), (M4, 1_100, 900)])
+            }
             _ => return (404, Vec::new(), b"{}".to_vec()),
         };
         (200, Vec::new(), serde_json::to_vec(&body).unwrap())
@@ -493,7 +501,6 @@ async fn a_poll_pages_deeper_to_catch_up_and_stops_at_what_it_has_seen() {
         .as_secs();
     let (addr, _) = fake_server(move |_, parts| {
         let query = parts.uri.query().unwrap_or("");
-        let money = |c: i64| serde_json::json!({"Currency": "USD", "Amount": c.to_string()});
         let body = match parts.uri.path() {
             "/marketplace-api/v2/offers" if query.contains("orderBy=createdAt") => {
                 // Newest first, three to a page; the cursor is the offset.
@@ -514,11 +521,7 @@ async fn a_poll_pages_deeper_to_catch_up_and_stops_at_what_it_has_seen() {
                     .iter()
                     .skip(from)
                     .take(3)
-                    .map(|id| {
-                        serde_json::json!({"offerId": id, "priceCents": 900, "createdAt": listed,
-                            "locked": false,
-                            "attributes": {"title": AK, "gameId": "a8db", "tradable": true}})
-                    })
+                    .map(|id| offer_json(id, AK, 900, listed.into()))
                     .collect();
                 let next = if from + 3 < ids.len() {
                     (from + 3).to_string()
@@ -528,9 +531,7 @@ async fn a_poll_pages_deeper_to_catch_up_and_stops_at_what_it_has_seen() {
                 serde_json::json!({"items": items, "cursor": next})
             }
             "/marketplace-api/v2/offers" => serde_json::json!({"items": [], "cursor": ""}),
-            "/marketplace-api/v1/aggregated-prices" => serde_json::json!({"aggregatedPrices": [
-                {"title": AK, "orderBestPrice": money(1_100), "orderCount": "5",
-                 "offerBestPrice": money(900), "offerCount": "1"}], "nextCursor": ""}),
+            "/marketplace-api/v1/aggregated-prices" => prices_json(&[(AK, 1_100, 900)]),
             _ => return (404, Vec::new(), b"{}".to_vec()),
         };
         (200, Vec::new(), serde_json::to_vec(&body).unwrap())
