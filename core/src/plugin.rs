@@ -11,9 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use skinscan_sdk::plugin::{self as abi, LogRecord, PluginDeclaration};
-use skinscan_sdk::{GameInfo, GameScanner, PluginSettings};
-
-use crate::config::PluginEntry;
+use skinscan_sdk::{GameInfo, GameScanner, PluginSettings, SettingValue};
+use skinscan_settings::{Invalid, invalid};
 
 /// The built-in plugins, in the order they are listed.
 pub fn builtins() -> [&'static PluginDeclaration; 4] {
@@ -491,6 +490,69 @@ fn plugin_level_in(directives: &[(String, u8)], target: &str) -> Option<u8> {
         })
         .max_by_key(|(t, _)| t.len())
         .map(|(_, l)| *l)
+}
+
+/// One `[plugins.<name>]` entry.
+#[derive(Debug, Clone)]
+pub struct PluginEntry {
+    /// The table's name.
+    pub name: String,
+    /// Scanned or not.
+    pub enabled: bool,
+    /// Load this library instead of the built-in.
+    pub path: Option<PathBuf>,
+    /// The plugin's own settings.
+    pub settings: PluginSettings,
+}
+
+/// The `[plugins.<name>]` table `table`, checked: `enabled` and `path` are the host's, every
+/// other key is the plugin's own setting (which the plugin checks when it starts).
+pub fn plugin_entry(name: &str, table: &toml::Table) -> Result<PluginEntry, Invalid> {
+    let key = |k: &str| format!("plugins.{name}.{k}");
+    let enabled = match table.get("enabled") {
+        None => true,
+        Some(toml::Value::Boolean(b)) => *b,
+        Some(other) => {
+            return Err(invalid(
+                key("enabled"),
+                format!("must be true or false, got {other}"),
+            ));
+        }
+    };
+    let path = match table.get("path") {
+        None => None,
+        Some(toml::Value::String(p)) if !p.trim().is_empty() => Some(PathBuf::from(p)),
+        Some(other) => {
+            return Err(invalid(
+                key("path"),
+                format!("must be the path of a plugin library, got {other}"),
+            ));
+        }
+    };
+    let values = table
+        .iter()
+        .filter(|(k, _)| k.as_str() != "enabled" && k.as_str() != "path")
+        .map(|(k, v)| (k.clone(), setting_value(v)))
+        .collect();
+    Ok(PluginEntry {
+        name: name.to_owned(),
+        enabled,
+        path,
+        settings: PluginSettings::new(name, values),
+    })
+}
+
+/// TOML to the sdk's own value type (no third-party type crosses the plugin boundary).
+/// Floats keep their shortest decimal text so percentages never go through float math.
+pub fn setting_value(v: &toml::Value) -> SettingValue {
+    match v {
+        toml::Value::Boolean(b) => SettingValue::Bool(*b),
+        toml::Value::Integer(i) => SettingValue::Integer(*i),
+        toml::Value::Float(f) => SettingValue::Decimal(format!("{f}")),
+        toml::Value::String(s) => SettingValue::String(s.clone()),
+        toml::Value::Array(items) => SettingValue::List(items.iter().map(setting_value).collect()),
+        other => SettingValue::Other(other.to_string()),
+    }
 }
 
 #[cfg(test)]

@@ -228,11 +228,3 @@ pub trait ScanContext: Send + Sync {
         false
     }
 }
-
-impl From<crate::dmarket::ParseError> for ScanError {
-    /// A body that is not the promised JSON fails the scan as a parse error (`?` in a
-    /// hand-written scan).
-    fn from(e: crate::dmarket::ParseError) -> Self {
-        ScanError::Parse(e.to_string())
-    }
-}

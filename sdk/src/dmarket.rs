@@ -17,7 +17,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::arbitrage::{AccountFee, FeeSchedule, ReducedFee};
-use crate::context::ApiRequest;
+use crate::context::{ApiRequest, ScanError};
 use crate::model::{Listing, ReferencePrice, TradeLock, WireStats, truncate_bytes};
 use crate::money::{Bps, Currency, Money, MoneyError, parse_fraction_bps};
 
@@ -1039,6 +1039,14 @@ pub fn format_rfc3339(unix: i64) -> String {
         secs % 3_600 / 60,
         secs % 60
     )
+}
+
+impl From<ParseError> for ScanError {
+    /// A body that is not the promised JSON fails the scan as a parse error (`?` in a
+    /// hand-written scan).
+    fn from(e: ParseError) -> Self {
+        ScanError::Parse(e.to_string())
+    }
 }
 
 #[cfg(test)]

@@ -167,6 +167,7 @@ pub mod dmarket;
 pub mod model;
 pub mod money;
 pub mod plugin;
+pub mod profile;
 pub mod scanner;
 pub mod settings;
 pub mod strategy;
@@ -180,7 +181,8 @@ pub use model::{
     RejectReason, Rejections, Strategy, TradeLock, WireStats,
 };
 pub use money::{Bps, Currency, Money, MoneyError};
-pub use scanner::{GameProfile, GameRules, GameScanner, ProfileScanner};
+pub use profile::{GameProfile, GameRules};
+pub use scanner::{GameScanner, ProfileScanner};
 pub use settings::{PluginSettings, SettingValue, SettingsError};
 
 /// Re-exported so plugins and hosts agree on the exact `async_trait` version.

@@ -29,7 +29,7 @@ use crate::model::{
     GameInfo, GameReport, Level, Listing, ReferencePrice, RejectReason, Strategy, WireStats,
 };
 use crate::money::{Bps, Currency};
-use crate::scanner::{GameProfile, GameRules};
+use crate::profile::{GameProfile, GameRules};
 use crate::settings::PluginSettings;
 
 /// Settings every game using the default strategy understands.
@@ -203,8 +203,8 @@ impl ScanSettings {
                     "min_price",
                     format!(
                         "must not exceed max_price (got {} > {})",
-                        crate::Money::usd(filters.price_band.0),
-                        crate::Money::usd(filters.price_band.1)
+                        crate::money::Money::usd(filters.price_band.0),
+                        crate::money::Money::usd(filters.price_band.1)
                     ),
                 )
                 .into());
@@ -386,7 +386,7 @@ impl Judge {
         listing: &Listing,
         reference: &ReferencePrice,
         fees: &Fees,
-    ) -> Result<crate::Opportunity, RejectReason> {
+    ) -> Result<crate::model::Opportunity, RejectReason> {
         self.admit(listing)?;
         evaluate_listing(&self.info.id, listing, reference, fees, &self.cfg.filters)
     }
@@ -488,12 +488,10 @@ async fn read_fee_schedule(
                 page * FEES_PAGE_LIMIT,
             ))
             .await?;
-        let parsed =
-            dmarket::parse_customized_fees(&response.body, crate::Currency::Usd).map_err(|e| {
-                FetchError::Http {
-                    status: response.status,
-                    message: e.to_string(),
-                }
+        let parsed = dmarket::parse_customized_fees(&response.body, crate::money::Currency::Usd)
+            .map_err(|e| FetchError::Http {
+                status: response.status,
+                message: e.to_string(),
             })?;
         report.wire.merge(&parsed.wire);
         let full = parsed.entries >= u64::from(FEES_PAGE_LIMIT);
@@ -1483,7 +1481,11 @@ mod tests {
         .into_iter()
         .enumerate()
         {
-            let mut l = Listing::new(format!("i{i}"), format!("T{i}"), crate::Money::usd(1000));
+            let mut l = Listing::new(
+                format!("i{i}"),
+                format!("T{i}"),
+                crate::money::Money::usd(1000),
+            );
             l.offer_id = Some(format!("o{i}"));
             l.trade_lock = lock;
             listings.push(l);
@@ -1491,9 +1493,9 @@ mod tests {
         let prices = (0..2)
             .map(|i| ReferencePrice {
                 title: format!("T{i}"),
-                best_order: Some(crate::Money::usd(1500)),
+                best_order: Some(crate::money::Money::usd(1500)),
                 order_count: 5,
-                best_offer: Some(crate::Money::usd(1000)),
+                best_offer: Some(crate::money::Money::usd(1000)),
                 offer_count: 1,
                 recent_sales: vec![],
             })

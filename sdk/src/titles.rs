@@ -104,7 +104,7 @@ mod tests {
             SettingValue::List(vec![SettingValue::String("strange".into())]),
         );
         let rules = quality_rules(&s, KNOWN, &[]).unwrap();
-        let listing = |t: &str| Listing::new("1", t, crate::Money::usd(100));
+        let listing = |t: &str| Listing::new("1", t, crate::money::Money::usd(100));
         assert!(rules.excludes(&listing("Strange Scattergun")));
         assert!(!rules.excludes(&listing("Unusual Team Captain")));
         s.set(

@@ -20,13 +20,13 @@ use tokio_util::task::TaskTracker;
 
 use std::fmt::Write as _;
 
-use super::catalogue::{Catalogue, EPOCH, GameMarket, SimListing, uuid};
-use super::living::Living;
-use super::paths::{
+use crate::catalogue::{Catalogue, EPOCH, GameMarket, SimListing, uuid};
+use crate::config::{Fault, GroupLimits, SimConfig, SimStats, endpoint_url};
+use crate::living::Living;
+use crate::paths::{
     AGGREGATED_PRICES as AGGREGATED_PRICES_PATH, CUSTOMIZED_FEES as CUSTOMIZED_FEES_PATH,
     LAST_SALES as LAST_SALES_PATH, MARKET_ITEMS as MARKET_ITEMS_PATH, OFFERS_V2 as OFFERS_V2_PATH,
 };
-use super::{Fault, GroupLimits, SimConfig, SimStats};
 use crate::rng::Rng;
 use base64::Engine as _;
 
@@ -49,7 +49,7 @@ impl SimServer {
     /// `http://ADDR`, or `https://localhost:PORT` when serving TLS (the certificate's name).
     pub fn url(&self) -> String {
         match self.ca_pem {
-            None => super::endpoint_url(self.addr),
+            None => endpoint_url(self.addr),
             Some(_) => format!("https://localhost:{}", self.addr.port()),
         }
     }

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use async_trait::async_trait;
 
-use super::{Event, Sink, SinkFailure};
+use skinscan_report::{Event, Sink, SinkFailure};
 
 /// Prints [`crate::output::render_json`] at each cycle's end, one line per document.
 #[derive(Debug, Default)]

@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 
-use super::{Event, Sink, SinkFailure};
 use crate::output::JsonlSink;
+use skinscan_report::{Event, Sink, SinkFailure};
 
 /// Appends each finished game's opportunities; made durable at every flush.
 #[derive(Debug)]

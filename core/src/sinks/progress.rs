@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{Event, Sink, SinkFailure};
+use skinscan_report::{Event, Sink, SinkFailure};
 
 /// One bar per game, cleared at each cycle's end.
 #[derive(Debug)]

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use skinscan_sdk::Opportunity;
 use tokio::time::Instant;
 
-use super::{Event, Sink, SinkFailure};
 use crate::report::WatchKind;
+use skinscan_report::{Event, Sink, SinkFailure};
 
 /// Prints [`crate::output::render_table`] at each cycle's end, and watch mode's events.
 #[derive(Debug)]

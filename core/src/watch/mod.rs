@@ -14,6 +14,9 @@
 //! (listings older than the first poll, opportunities made by a reference price that rose)
 //! and keeps the price cache warm for titles not yet seen new.
 
+mod config;
+pub use config::{WatchConfig, WatchOptions};
+
 mod cache;
 mod plan;
 
@@ -41,46 +44,6 @@ use crate::plugin::Plugin;
 use crate::report::{GoneReason, WatchEvent, WatchKind};
 use crate::sinks::Fanout;
 use crate::upstream::Upstream;
-
-/// How watch mode runs (`[watch]` in config.toml).
-#[derive(Debug, Clone)]
-pub struct WatchOptions {
-    /// Pages read per poll at most (catching up after a gap).
-    pub max_pages: usize,
-    /// How long a title's reference price is reused.
-    pub price_ttl: Duration,
-    /// How often live opportunities are checked for having left the market.
-    pub gone_every: Duration,
-    /// Titles checked per gone round at most: each check is a listings request, taken from
-    /// the same budget as the polls, so it is kept small (freshness first).
-    pub gone_titles: usize,
-    /// Listing ids remembered per game (the oldest are forgotten first).
-    pub seen_capacity: usize,
-    /// Share of the poll budget split evenly among the games, whatever arrives (0..=1).
-    pub floor_share: f64,
-    /// Share of the listing budget spent on the background sweep (0 turns it off).
-    pub sweep_share: f64,
-    /// Poll batches priced and judged at once per game.
-    pub judge_concurrency: usize,
-    /// Price titles asked for within the hour again before their cached price expires.
-    pub refresh_ahead: bool,
-}
-
-impl Default for WatchOptions {
-    fn default() -> Self {
-        WatchOptions {
-            max_pages: 5,
-            price_ttl: Duration::from_secs(300),
-            gone_every: Duration::from_secs(15),
-            gone_titles: 2,
-            seen_capacity: 50_000,
-            floor_share: 0.5,
-            sweep_share: 0.05,
-            judge_concurrency: 4,
-            refresh_ahead: true,
-        }
-    }
-}
 
 /// What a watch run did.
 #[derive(Debug, Default)]

@@ -19,6 +19,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+mod answer;
+mod stats;
+
 use crate::events;
 use crate::http::{H2Client, HttpErrorKind, HttpOptions, Target};
 use crate::limit::{Rate, RateLimiter};
@@ -26,7 +29,11 @@ use crate::resilience::{CircuitBreaker, Refused, RetryBudget, RetryPolicy};
 use crate::rng::Rng;
 use crate::sign::Signer;
 
-pub use crate::dmarket::EndpointGroup;
+pub use crate::markets::EndpointGroup;
+pub use answer::RateHeaders;
+pub use stats::{StatsSnapshot, UpstreamStats};
+
+use answer::{Outcome, classify};
 
 /// Delivery-time spread allowed for per-group limits: a group's window is this much longer
 /// than its period, so a server counting arrivals per fixed second never sees more than the
@@ -83,63 +90,6 @@ impl UpstreamPolicy {
     }
 }
 
-/// Counters for the per-cycle summary.
-#[derive(Debug, Default)]
-pub struct UpstreamStats {
-    requests: AtomicU64,
-    retries: AtomicU64,
-    rate_limited: AtomicU64,
-    failures: AtomicU64,
-    latencies_us: Mutex<Vec<u32>>,
-    latency_seen: AtomicU64,
-    bad_bodies: AtomicU64,
-    server_holds: AtomicU64,
-}
-
-/// Latency samples kept between resets: a long cycle keeps a uniform sample of this many
-/// (reservoir sampling), so memory does not grow with the requests sent.
-const MAX_LATENCY_SAMPLES: usize = 16_384;
-
-impl UpstreamStats {
-    fn record_latency(&self, micros: u32) {
-        let seen = self.latency_seen.fetch_add(1, Ordering::Relaxed) + 1;
-        let mut lat = self.latencies_us.lock().unwrap_or_else(|p| p.into_inner());
-        if lat.len() < MAX_LATENCY_SAMPLES {
-            lat.push(micros);
-        } else {
-            // Keep each of the `seen` samples with equal probability (Algorithm R); a cheap
-            // hash of the count stands in for a random number.
-            let slot = (seen.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) % seen;
-            if let Some(x) = lat.get_mut(slot as usize) {
-                *x = micros;
-            }
-        }
-    }
-}
-
-/// A snapshot of [`UpstreamStats`], with latency percentiles.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct StatsSnapshot {
-    /// Requests (first attempts).
-    pub requests: u64,
-    /// Retries.
-    pub retries: u64,
-    /// 429 answers.
-    pub rate_limited: u64,
-    /// Requests that failed in the end.
-    pub failures: u64,
-    /// 2xx answers whose body was cut short or not JSON (each retried).
-    pub bad_bodies: u64,
-    /// Times a group was held because the server's window was spent by sends not ours.
-    pub server_holds: u64,
-    /// Median latency of successful attempts.
-    pub p50: Duration,
-    /// 99th percentile.
-    pub p99: Duration,
-    /// Connections opened so far.
-    pub connections: u64,
-}
-
 /// Something requests can be sent through: the [`Upstream`] itself, or a layer around one
 /// (a cache, a recorder, metrics) that implements this trait and delegates. The scheduler
 /// hands games an `Arc<dyn Transport>`.
@@ -186,7 +136,7 @@ pub struct Upstream {
     /// The last failure the breaker counted, for its message.
     last_failure: Mutex<Option<String>>,
     /// What the pipeline needs to know of the market (groups, auth, error bodies, hints).
-    api: std::sync::Arc<dyn crate::dmarket::MarketApi>,
+    api: std::sync::Arc<dyn crate::markets::MarketApi>,
 }
 
 /// The server's clock as its `Date` headers tell it, read on the first answer of every
@@ -270,7 +220,7 @@ impl Upstream {
             user_agent: HeaderValue::from_static(concat!("skinscan/", env!("CARGO_PKG_VERSION"))),
             warned_limit: std::sync::atomic::AtomicBool::new(false),
             last_failure: Mutex::new(None),
-            api: std::sync::Arc::new(crate::dmarket::Dmarket),
+            api: std::sync::Arc::new(crate::markets::Dmarket),
             clock: ClockWatch {
                 skew: std::sync::atomic::AtomicI64::new(i64::MIN),
                 ..ClockWatch::default()
@@ -728,109 +678,10 @@ impl Upstream {
     }
 }
 
-/// The rate-limit headers of one answer.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct RateHeaders {
-    /// `RateLimit-Limit` / `X-RateLimit-Limit-Second`.
-    pub(crate) limit: Option<u64>,
-    /// `RateLimit-Remaining` / `X-RateLimit-Remaining-Second`.
-    pub(crate) remaining: Option<u64>,
-    /// `RateLimit-Reset`: until the window resets.
-    pub(crate) reset: Option<Duration>,
-    /// `Retry-After`, in seconds or as an HTTP date.
-    pub(crate) retry_after: Option<Duration>,
-}
-
-impl RateHeaders {
-    pub(crate) fn read(headers: &HeaderMap) -> RateHeaders {
-        let text = |names: &[&str]| {
-            names
-                .iter()
-                .find_map(|n| headers.get(*n).and_then(|v| v.to_str().ok()))
-                .map(str::trim)
-        };
-        let int = |names: &[&str]| text(names).and_then(|v| v.parse::<u64>().ok());
-        RateHeaders {
-            limit: int(&["ratelimit-limit", "x-ratelimit-limit-second"]),
-            remaining: int(&["ratelimit-remaining", "x-ratelimit-remaining-second"]),
-            reset: text(&["ratelimit-reset"]).and_then(parse_seconds),
-            retry_after: text(&["retry-after"]).and_then(parse_retry_after),
-        }
-    }
-}
-
-/// Seconds as a non-negative number (`"1"`, `"0.5"`); anything else, or absurd, is `None`.
-fn parse_seconds(v: &str) -> Option<Duration> {
-    let secs: f64 = v.parse().ok()?;
-    // A wait past a day is not a wait a scanner can honour: treat it as unknown so the cap
-    // applies rather than an overflow.
-    (secs.is_finite() && (0.0..=86_400.0).contains(&secs)).then(|| Duration::from_secs_f64(secs))
-}
-
-/// `Retry-After`: delay-seconds or an HTTP date (RFC 9110 §10.2.3). A date in the past is 0.
-fn parse_retry_after(v: &str) -> Option<Duration> {
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs.min(u64::from(u32::MAX))));
-    }
-    let when = httpdate::parse_http_date(v).ok()?;
-    Some(
-        when.duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
-}
-
 fn http_method(method: Method) -> http::Method {
     match method {
         Method::Get => http::Method::GET,
         Method::Post => http::Method::POST,
-    }
-}
-
-/// What an answer means for the request, decided from the answer alone.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Outcome {
-    /// 2xx with a whole JSON body.
-    Success,
-    /// 2xx whose body was cut short or is not JSON: retry.
-    BadBody(String),
-    /// 429: pause for the server's wait (and which header named it), else back off; retry.
-    RateLimited {
-        wait: Option<(Duration, &'static str)>,
-    },
-    /// 429 asking for a wait over the cap: fail at once.
-    WaitTooLong {
-        wait: Duration,
-        told_by: &'static str,
-    },
-    /// 5xx: retry, count towards the breaker.
-    ServerError,
-    /// Any other status: fail, no retry.
-    ClientError,
-}
-
-/// Classifies an answer: a pure function of its status, rate-limit headers and body.
-fn classify(status: u16, limits: &RateHeaders, body: &[u8], max_wait: Duration) -> Outcome {
-    match status {
-        200..=299 => match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
-            Ok(_) => Outcome::Success,
-            Err(e) => Outcome::BadBody(e.to_string()),
-        },
-        429 => {
-            // DMarket documents 429 without Retry-After: RateLimit-Reset says when the
-            // window ends. Wait for the later of the two when both come.
-            let wait = match (limits.retry_after, limits.reset) {
-                (Some(a), Some(r)) if r > a => Some((r, "RateLimit-Reset")),
-                (Some(a), _) => Some((a, "Retry-After")),
-                (None, Some(r)) => Some((r, "RateLimit-Reset")),
-                (None, None) => None,
-            };
-            match wait {
-                Some((w, told_by)) if w > max_wait => Outcome::WaitTooLong { wait: w, told_by },
-                wait => Outcome::RateLimited { wait },
-            }
-        }
-        500..=599 => Outcome::ServerError,
-        _ => Outcome::ClientError,
     }
 }
 
@@ -852,103 +703,5 @@ impl Verdict {
         } else {
             Verdict::Done(Err(error))
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rate_limit_headers_are_read_in_both_spellings_and_retry_after_as_a_date() {
-        let mut h = HeaderMap::new();
-        h.insert("ratelimit-limit", HeaderValue::from_static("10"));
-        h.insert("ratelimit-remaining", HeaderValue::from_static("0"));
-        h.insert("ratelimit-reset", HeaderValue::from_static("1"));
-        assert_eq!(
-            RateHeaders::read(&h),
-            RateHeaders {
-                limit: Some(10),
-                remaining: Some(0),
-                reset: Some(Duration::from_secs(1)),
-                retry_after: None
-            }
-        );
-        let mut h = HeaderMap::new();
-        h.insert("x-ratelimit-limit-second", HeaderValue::from_static("6"));
-        h.insert(
-            "x-ratelimit-remaining-second",
-            HeaderValue::from_static("4"),
-        );
-        let later = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(30));
-        h.insert("retry-after", HeaderValue::from_str(&later).unwrap());
-        let r = RateHeaders::read(&h);
-        assert_eq!((r.limit, r.remaining, r.reset), (Some(6), Some(4), None));
-        let wait = r.retry_after.unwrap();
-        assert!(
-            wait > Duration::from_secs(28) && wait <= Duration::from_secs(30),
-            "{wait:?}"
-        );
-        // Garbage and absurd values are unknown, never an overflow or a panic.
-        assert_eq!(parse_seconds("-1"), None);
-        assert_eq!(parse_seconds("1e300"), None);
-        assert_eq!(parse_seconds("soon"), None);
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(
-            parse_retry_after("99999999999999999999"),
-            None,
-            "does not fit u64: unknown"
-        );
-        assert_eq!(
-            parse_retry_after("18446744073709551615"),
-            Some(Duration::from_secs(u64::from(u32::MAX)))
-        );
-    }
-
-    #[test]
-    fn answers_are_classified_from_status_headers_and_body_alone() {
-        let none = RateHeaders::default();
-        let max = Duration::from_secs(60);
-        assert_eq!(classify(200, &none, b"{}", max), Outcome::Success);
-        assert!(matches!(
-            classify(200, &none, b"{\"objects\":[", max),
-            Outcome::BadBody(_)
-        ));
-        assert!(matches!(
-            classify(204, &none, b"<html>", max),
-            Outcome::BadBody(_)
-        ));
-        assert_eq!(
-            classify(429, &none, b"", max),
-            Outcome::RateLimited { wait: None }
-        );
-        let both = RateHeaders {
-            reset: Some(Duration::from_secs(2)),
-            retry_after: Some(Duration::from_secs(1)),
-            ..RateHeaders::default()
-        };
-        assert_eq!(
-            classify(429, &both, b"", max),
-            Outcome::RateLimited {
-                wait: Some((Duration::from_secs(2), "RateLimit-Reset"))
-            }
-        );
-        let long = RateHeaders {
-            retry_after: Some(Duration::from_secs(3_600)),
-            ..RateHeaders::default()
-        };
-        assert_eq!(
-            classify(429, &long, b"", max),
-            Outcome::WaitTooLong {
-                wait: Duration::from_secs(3_600),
-                told_by: "Retry-After"
-            }
-        );
-        assert_eq!(classify(503, &none, b"", max), Outcome::ServerError);
-        assert_eq!(classify(401, &none, b"", max), Outcome::ClientError);
-        assert_eq!(classify(404, &none, b"{}", max), Outcome::ClientError);
     }
 }

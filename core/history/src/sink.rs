@@ -6,8 +6,8 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 
-use super::Store;
-use crate::sinks::{Event, Sink, SinkFailure};
+use crate::store::Store;
+use skinscan_report::{Event, Sink, SinkFailure};
 
 /// Writes events to the history database.
 #[derive(Debug)]

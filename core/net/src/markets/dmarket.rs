@@ -1,37 +1,14 @@
 //! Everything the host knows of DMarket's API, in one place: its endpoint groups and their
 //! published limits, how requests are authenticated (the Ed25519 headers), how its three
 //! error-body shapes read, and the hints a person needs for its refusals. The request
-//! pipeline (`upstream.rs`) is generic: it asks a [`MarketApi`] and names no path.
+//! pipeline (`upstream`) is generic: it asks a [`MarketApi`] and names no path.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use skinscan_sdk::ApiRequest;
 
+use super::api::{EndpointGroup, MarketApi};
 use crate::sign::Signer;
-
-/// What the generic request pipeline needs to know of a market.
-pub trait MarketApi: Send + Sync + std::fmt::Debug {
-    /// The rate-limit group of a request path.
-    fn group(&self, path: &str) -> EndpointGroup;
-    /// The authentication headers of one attempt (made now, over the exact bytes sent).
-    fn auth_headers(
-        &self,
-        signer: &Signer,
-        request: &ApiRequest,
-        query: &str,
-        body: &[u8],
-    ) -> Vec<(&'static str, String)>;
-    /// The server's message from an error body (or the status's reason).
-    fn error_message(&self, status: u16, body: &[u8]) -> String;
-    /// `message` with what a person should do about a refused request.
-    fn explain(
-        &self,
-        status: u16,
-        message: String,
-        signed: bool,
-        clock_skew: Option<i64>,
-    ) -> String;
-}
 
 /// DMarket's API.
 #[derive(Debug, Clone, Copy, Default)]
@@ -110,19 +87,6 @@ impl MarketApi for Dmarket {
             format!("{message} (check DMARKET_PUBLIC_KEY and DMARKET_SECRET_KEY)")
         }
     }
-}
-
-/// A family of endpoints with its own limit, as DMarket publishes them (`[market.limits]`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum EndpointGroup {
-    /// Market listings: v1 `/exchange/v1/market/items` and v2 `/marketplace-api/v2/offers`.
-    Market,
-    /// Last sales.
-    Sales,
-    /// The account's fees (`/exchange/v1/customized-fees`).
-    Fees,
-    /// Everything else, counted together (aggregated prices included).
-    Other,
 }
 
 impl EndpointGroup {

@@ -5,6 +5,9 @@
 //! file opened for append, as soon as its game finishes: a killed process never leaves a torn
 //! line, and nothing found is lost on Ctrl-C.
 
+mod config;
+pub use config::{LogConfig, LogFormat, OutputConfig, OutputFormat};
+
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -12,77 +15,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
 use skinscan_sdk::{Money, Opportunity};
 
 use crate::report::{CycleReport, GameOutcome};
-
-/// One opportunity as a JSON Lines record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct OpportunityRecord<'a> {
-    /// The cycle that found it.
-    pub cycle: u64,
-    /// When (RFC 3339, UTC).
-    pub time: String,
-    /// Plugin id.
-    pub game: &'a str,
-    /// The listing to buy.
-    pub item_id: &'a str,
-    /// The offer id a buy needs.
-    pub offer_id: Option<&'a str>,
-    /// Title.
-    pub title: &'a str,
-    /// When it was listed (unix seconds).
-    pub listed_at: Option<i64>,
-    /// `none`, `locked`, or the lock left (`3d`, `5h`); `-` when the answer did not say.
-    pub trade_lock: String,
-    /// Buy price in cents.
-    pub buy_cents: i64,
-    /// Sell price in cents.
-    pub sell_cents: i64,
-    /// Fee in cents.
-    pub fee_cents: i64,
-    /// The fee rate used, in basis points.
-    pub fee_bps: u32,
-    /// Where the fee came from: `fixed` (the game's), `account` or `reduced`.
-    pub fee_source: &'static str,
-    /// Net profit in cents.
-    pub net_profit_cents: i64,
-    /// ROI in basis points.
-    pub roi_bps: i64,
-    /// Level, if the price falls in one.
-    pub level: Option<&'static str>,
-    /// `instant` or `relist`.
-    pub strategy: &'static str,
-    /// Currency of every amount.
-    pub currency: &'static str,
-}
-
-impl<'a> OpportunityRecord<'a> {
-    /// The record of `o` found in `cycle` at `time`.
-    pub fn new(cycle: u64, time: &str, o: &'a Opportunity) -> Self {
-        OpportunityRecord {
-            cycle,
-            time: time.to_owned(),
-            game: o.game.as_str(),
-            item_id: &o.item_id,
-            offer_id: o.offer_id.as_deref(),
-            title: &o.title,
-            listed_at: o.listed_at,
-            trade_lock: o.trade_lock.to_string(),
-            buy_cents: o.buy_price.cents(),
-            sell_cents: o.sell_price.cents(),
-            fee_cents: o.fee.cents(),
-            fee_bps: o.fee_rate.get(),
-            fee_source: o.fee_source.as_str(),
-            net_profit_cents: o.net_profit.cents(),
-            roi_bps: o.roi_bps,
-            level: o.level.map(|l| l.as_str()),
-            strategy: o.strategy.as_str(),
-            currency: o.buy_price.currency().code(),
-        }
-    }
-}
+pub use skinscan_events::printable;
+pub use skinscan_report::{OpportunityRecord, format_roi};
 
 /// Appends opportunities to a JSON Lines file.
 #[derive(Debug)]
@@ -480,31 +417,6 @@ pub fn render_watch_line(event: &crate::report::WatchEvent) -> String {
         o.offer_id.as_deref().map(printable).unwrap_or_default(),
         delay
     )
-}
-
-/// ROI with one decimal (`1160` bps -> `11.6%`), rounded toward zero: a column reads evenly.
-pub fn format_roi(bps: i64) -> String {
-    let sign = if bps < 0 { "-" } else { "" };
-    let abs = bps.unsigned_abs();
-    format!("{sign}{}.{}%", abs / 100, (abs % 100) / 10)
-}
-
-/// `s` safe for a terminal: control characters (ESC, NUL, newlines, C1 codes, DEL) become
-/// visible escapes (`\u{1b}`), so text from the market (titles, error bodies) cannot move
-/// the cursor, recolour the screen or forge lines of output.
-pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(char::is_control) {
-        return std::borrow::Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if c.is_control() {
-            out.push_str(&c.escape_unicode().to_string());
-        } else {
-            out.push(c);
-        }
-    }
-    std::borrow::Cow::Owned(out)
 }
 
 fn truncate(s: &str, max: usize) -> String {

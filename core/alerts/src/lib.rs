@@ -1,3 +1,5 @@
+//! # skinscan-alerts: the notifiers
+//!
 //! Alerts: opportunities told to a person (Telegram, Discord) or a machine (a webhook), as
 //! sinks on the seams' [`Sink`] trait.
 //!
@@ -7,6 +9,13 @@
 //! minute per group, 30 a second in all; Discord: 5 per 2 seconds per webhook), honours
 //! 429s (`retry_after`), retries failures with backoff, and turns a backlog into a digest.
 //! A full queue drops, counted and reported at the next flush.
+//!
+//! **Layer rule:** depends on the sdk, `skinscan-events`, `skinscan-net` (TLS trust and
+//! proxies, the rate buckets, secrets), `skinscan-report` (the sink interface) and
+//! `skinscan-history` (which alerts went out). Its options are built by the host's config.
+
+mod config;
+pub use config::{AlertFilterConfig, AlertsConfig, DiscordConfig, TelegramConfig, WebhookConfig};
 
 pub mod message;
 
@@ -22,11 +31,11 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use message::{Alert, Markup};
 
-use crate::history::Store;
-use crate::limit::{Rate, RateLimiter};
-use crate::report::WatchKind;
-use crate::secret::Secret;
-use crate::sinks::{Event, Sink, SinkFailure};
+use skinscan_history::Store;
+use skinscan_net::limit::{Rate, RateLimiter};
+use skinscan_net::secret::Secret;
+use skinscan_report::WatchKind;
+use skinscan_report::{Event, Sink, SinkFailure};
 
 /// Which alerts a destination gets.
 #[derive(Debug, Clone)]
@@ -260,7 +269,7 @@ impl AlertSink {
     async fn first_time(&mut self, kind: WatchKind, o: &Opportunity) -> bool {
         let key = (
             o.game.as_str().to_owned(),
-            crate::history::offer_key(o).to_owned(),
+            skinscan_history::offer_key(o).to_owned(),
         );
         let this_run = self.seen.contains(&key);
         if kind == WatchKind::New && this_run {
@@ -301,7 +310,7 @@ impl AlertSink {
         }
         if self.tx.try_send(Job::Alert(alert)).is_err() {
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-            crate::events::AlertDropped { sink: self.name }.emit();
+            skinscan_events::AlertDropped { sink: self.name }.emit();
         }
     }
 }
@@ -608,7 +617,7 @@ impl Worker {
             let n = alerts.len() as u64;
             if self.send_everywhere(&body).await {
                 self.stats.sent.fetch_add(1, Ordering::Relaxed);
-                crate::events::AlertSent {
+                skinscan_events::AlertSent {
                     sink: self.options.service.name(),
                     alerts: n,
                 }
@@ -657,7 +666,7 @@ impl Worker {
             match result {
                 Ok(()) => any = true,
                 Err(e) => {
-                    crate::events::AlertFailed {
+                    skinscan_events::AlertFailed {
                         sink: self.options.service.name(),
                         error: &e,
                     }
@@ -801,10 +810,12 @@ impl Worker {
             .or_else(|| json["message"].as_str())
             .map_or_else(
                 || {
-                    crate::output::printable(&String::from_utf8_lossy(&body[..body.len().min(200)]))
-                        .into_owned()
+                    skinscan_events::printable(&String::from_utf8_lossy(
+                        &body[..body.len().min(200)],
+                    ))
+                    .into_owned()
                 },
-                |s| crate::output::printable(s).into_owned(),
+                |s| skinscan_events::printable(s).into_owned(),
             );
         let message = format!("{} answered {status}: {said}", self.options.service.name());
         if status.as_u16() == 429 {
@@ -878,10 +889,10 @@ pub fn signature(secret: &Secret, body: &[u8]) -> String {
 /// the system's, `market.ca_file`), HTTP/1.1 or HTTP/2, through `market.proxy` when set, else
 /// the environment's proxies (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`).
 pub fn client(
-    tls: &crate::http::TlsOptions,
-    proxy: Option<&crate::http::Proxy>,
+    tls: &skinscan_net::http::TlsOptions,
+    proxy: Option<&skinscan_net::http::Proxy>,
 ) -> Result<reqwest::Client, String> {
-    let config = crate::http::tls_client_config(tls, &[b"h2", b"http/1.1"]);
+    let config = skinscan_net::http::tls_client_config(tls, &[b"h2", b"http/1.1"]);
     let mut builder = reqwest::Client::builder()
         .tls_backend_preconfigured(config)
         .connect_timeout(Duration::from_secs(5))

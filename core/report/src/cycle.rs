@@ -1,11 +1,11 @@
-//! What a cycle produced: per game its report or failure, the cycle's totals. Sinks and the
-//! scheduler share these types; neither owns them.
+//! What a cycle produced (per game its report or failure, the cycle's totals) and what watch
+//! mode saw (an opportunity `new`, `changed` or `gone`, and why it went).
 
 use std::time::{Duration, SystemTime};
 
 use skinscan_sdk::{GameReport, ScanError};
 
-use crate::upstream::StatsSnapshot;
+use skinscan_net::upstream::StatsSnapshot;
 
 /// Why a game produced no (complete) report.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

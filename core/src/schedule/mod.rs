@@ -6,6 +6,9 @@
 //! others finish. Cycles never overlap. On shutdown the contexts stop sending, in-flight
 //! requests get the grace period, and every game's partial report is still delivered.
 
+mod config;
+pub use config::{ScanOptions, ScannerConfig};
+
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 use rusqlite::params;
 use serde::Serialize;
 
-use super::{Store, StoreError, unix_ms};
+use crate::store::{Store, StoreError, unix_ms};
 
 /// One of the best opportunities of a period.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -3,8 +3,8 @@
 
 use skinscan_sdk::Opportunity;
 
-use crate::output::format_roi;
-use crate::report::{GoneReason, WatchKind};
+use skinscan_report::format_roi;
+use skinscan_report::{GoneReason, WatchKind};
 
 /// One opportunity to tell about.
 #[derive(Debug, Clone)]
@@ -36,7 +36,7 @@ pub fn listing_link(template: &str, o: &Opportunity) -> String {
     template
         .replace("{game}", &enc(o.game.as_str()))
         .replace("{title}", &enc(&o.title))
-        .replace("{offer}", &enc(crate::history::offer_key(o)))
+        .replace("{offer}", &enc(skinscan_history::offer_key(o)))
 }
 
 fn escape(markup: Markup, s: &str) -> String {
@@ -173,7 +173,7 @@ pub fn digest(alerts: &[Alert], markup: Markup, link_template: &str, top: usize)
 pub fn json(a: &Alert, link_template: &str) -> serde_json::Value {
     let o = &a.opportunity;
     let now = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
-    let mut record = serde_json::to_value(crate::output::OpportunityRecord::new(0, &now, o))
+    let mut record = serde_json::to_value(skinscan_report::OpportunityRecord::new(0, &now, o))
         .unwrap_or_else(|_| serde_json::json!({}));
     if let Some(map) = record.as_object_mut() {
         map.remove("cycle");

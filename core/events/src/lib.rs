@@ -1,3 +1,5 @@
+//! # skinscan-events: internal events and metrics
+//!
 //! The host's internal events: one type per thing that happens, whose `emit` both counts it
 //! (Prometheus metrics) and logs it, so the count and the log line can never disagree (the
 //! Vector pattern). Counters live in one process-wide [`Metrics`] registry; `metrics.listen`
@@ -5,6 +7,9 @@
 //!
 //! Adding an event: a struct here, its counter in [`Metrics`], one `emit` call where it
 //! happens.
+//!
+//! **Layer rule:** the lowest host crate: every other host crate may emit these events; it
+//! depends on none of them (only the sdk, for its types).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -588,7 +593,7 @@ impl WireDropped<'_> {
                 game = self.game,
                 dropped = self.wire.dropped_total(),
                 "entries of the market's answers were not understood and skipped (counted in skinscan_dropped_entries; warned once per game), the first: {}",
-                crate::output::printable(example)
+                crate::printable(example)
             );
         }
     }
@@ -651,5 +656,40 @@ impl AlertDropped<'_> {
             .alerts_dropped
             .get_or_create(&sink(self.sink))
             .inc();
+    }
+}
+
+/// `s` safe for a terminal: control characters (ESC, NUL, newlines, C1 codes, DEL) become
+/// visible escapes (`\u{1b}`), so text from the market (titles, error bodies) cannot move
+/// the cursor, recolour the screen or forge lines of output.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod printable_tests {
+    use super::printable;
+
+    #[test]
+    fn control_characters_become_visible_escapes_and_plain_text_is_borrowed() {
+        assert!(matches!(
+            printable("plain"),
+            std::borrow::Cow::Borrowed("plain")
+        ));
+        assert_eq!(
+            printable("AK\u{1b}[2J\nrow\0\u{9b}"),
+            "AK\\u{1b}[2J\\u{a}row\\u{0}\\u{9b}"
+        );
     }
 }

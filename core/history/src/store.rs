@@ -1,14 +1,5 @@
-//! The history: an embedded SQLite database (bundled, WAL) of every opportunity seen and its
-//! events, the reference prices observed per title over time, and which alerts went out, so a
-//! restarted host never alerts the same opportunity twice.
-//!
-//! Each event is one transaction: with WAL and `synchronous = NORMAL` a killed process loses
-//! at most the transaction in flight and never corrupts the file (a power cut may also lose
-//! the last few, never the file). The schema is versioned (`PRAGMA user_version`) and migrated
-//! forward at open; a file from a newer skinscan is refused rather than guessed at.
-
-mod query;
-mod sink;
+//! The store: the SQLite file, its schema and migrations, and the writes (each event one
+//! transaction).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -17,10 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension, params};
 use skinscan_sdk::{Opportunity, ReferencePrice};
 
-pub use query::{BestRow, PricePoint, TitleRow, TitleStats};
-pub use sink::HistorySink;
-
-use crate::report::{WatchEvent, WatchKind};
+use skinscan_report::{WatchEvent, WatchKind};
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -155,11 +143,11 @@ impl Store {
         &self.path
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn error(&self, e: rusqlite::Error) -> StoreError {
+    pub(crate) fn error(&self, e: rusqlite::Error) -> StoreError {
         StoreError {
             path: self.path.clone(),
             message: e.to_string(),
@@ -385,7 +373,7 @@ fn upsert(tx: &rusqlite::Transaction<'_>, o: &Opportunity, at: i64) -> rusqlite:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::GoneReason;
+    use skinscan_report::GoneReason;
     use skinscan_sdk::arbitrage::FeeRule;
     use skinscan_sdk::{Bps, GameId, Listing, Money, Strategy};
 

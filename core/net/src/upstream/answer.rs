@@ -1,0 +1,212 @@
+//! What one answer says, read from the answer alone: its rate-limit headers (both spellings,
+//! `Retry-After` as seconds or a date) and what it means for the request ([`classify`]).
+//! Pure functions, so every status and header combination is tested without a server.
+
+use std::time::{Duration, SystemTime};
+
+use http::HeaderMap;
+
+/// The rate-limit headers of one answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateHeaders {
+    /// `RateLimit-Limit` / `X-RateLimit-Limit-Second`.
+    pub limit: Option<u64>,
+    /// `RateLimit-Remaining` / `X-RateLimit-Remaining-Second`.
+    pub remaining: Option<u64>,
+    /// `RateLimit-Reset`: until the window resets.
+    pub reset: Option<Duration>,
+    /// `Retry-After`, in seconds or as an HTTP date.
+    pub retry_after: Option<Duration>,
+}
+
+impl RateHeaders {
+    /// Reads them from `headers`, in either spelling; a value that does not parse is `None`.
+    pub fn read(headers: &HeaderMap) -> RateHeaders {
+        let text = |names: &[&str]| {
+            names
+                .iter()
+                .find_map(|n| headers.get(*n).and_then(|v| v.to_str().ok()))
+                .map(str::trim)
+        };
+        let int = |names: &[&str]| text(names).and_then(|v| v.parse::<u64>().ok());
+        RateHeaders {
+            limit: int(&["ratelimit-limit", "x-ratelimit-limit-second"]),
+            remaining: int(&["ratelimit-remaining", "x-ratelimit-remaining-second"]),
+            reset: text(&["ratelimit-reset"]).and_then(parse_seconds),
+            retry_after: text(&["retry-after"]).and_then(parse_retry_after),
+        }
+    }
+}
+
+/// Seconds as a non-negative number (`"1"`, `"0.5"`); anything else, or absurd, is `None`.
+fn parse_seconds(v: &str) -> Option<Duration> {
+    let secs: f64 = v.parse().ok()?;
+    // A wait past a day is not a wait a scanner can honour: treat it as unknown so the cap
+    // applies rather than an overflow.
+    (secs.is_finite() && (0.0..=86_400.0).contains(&secs)).then(|| Duration::from_secs_f64(secs))
+}
+
+/// `Retry-After`: delay-seconds or an HTTP date (RFC 9110 §10.2.3). A date in the past is 0.
+fn parse_retry_after(v: &str) -> Option<Duration> {
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs.min(u64::from(u32::MAX))));
+    }
+    let when = httpdate::parse_http_date(v).ok()?;
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// What an answer means for the request, decided from the answer alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Outcome {
+    /// 2xx with a whole JSON body.
+    Success,
+    /// 2xx whose body was cut short or is not JSON: retry.
+    BadBody(String),
+    /// 429: pause for the server's wait (and which header named it), else back off; retry.
+    RateLimited {
+        wait: Option<(Duration, &'static str)>,
+    },
+    /// 429 asking for a wait over the cap: fail at once.
+    WaitTooLong {
+        wait: Duration,
+        told_by: &'static str,
+    },
+    /// 5xx: retry, count towards the breaker.
+    ServerError,
+    /// Any other status: fail, no retry.
+    ClientError,
+}
+
+/// Classifies an answer: a pure function of its status, rate-limit headers and body.
+pub(super) fn classify(
+    status: u16,
+    limits: &RateHeaders,
+    body: &[u8],
+    max_wait: Duration,
+) -> Outcome {
+    match status {
+        200..=299 => match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+            Ok(_) => Outcome::Success,
+            Err(e) => Outcome::BadBody(e.to_string()),
+        },
+        429 => {
+            // DMarket documents 429 without Retry-After: RateLimit-Reset says when the
+            // window ends. Wait for the later of the two when both come.
+            let wait = match (limits.retry_after, limits.reset) {
+                (Some(a), Some(r)) if r > a => Some((r, "RateLimit-Reset")),
+                (Some(a), _) => Some((a, "Retry-After")),
+                (None, Some(r)) => Some((r, "RateLimit-Reset")),
+                (None, None) => None,
+            };
+            match wait {
+                Some((w, told_by)) if w > max_wait => Outcome::WaitTooLong { wait: w, told_by },
+                wait => Outcome::RateLimited { wait },
+            }
+        }
+        500..=599 => Outcome::ServerError,
+        _ => Outcome::ClientError,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn rate_limit_headers_are_read_in_both_spellings_and_retry_after_as_a_date() {
+        let mut h = HeaderMap::new();
+        h.insert("ratelimit-limit", HeaderValue::from_static("10"));
+        h.insert("ratelimit-remaining", HeaderValue::from_static("0"));
+        h.insert("ratelimit-reset", HeaderValue::from_static("1"));
+        assert_eq!(
+            RateHeaders::read(&h),
+            RateHeaders {
+                limit: Some(10),
+                remaining: Some(0),
+                reset: Some(Duration::from_secs(1)),
+                retry_after: None
+            }
+        );
+        let mut h = HeaderMap::new();
+        h.insert("x-ratelimit-limit-second", HeaderValue::from_static("6"));
+        h.insert(
+            "x-ratelimit-remaining-second",
+            HeaderValue::from_static("4"),
+        );
+        let later = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(30));
+        h.insert("retry-after", HeaderValue::from_str(&later).unwrap());
+        let r = RateHeaders::read(&h);
+        assert_eq!((r.limit, r.remaining, r.reset), (Some(6), Some(4), None));
+        let wait = r.retry_after.unwrap();
+        assert!(
+            wait > Duration::from_secs(28) && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        );
+        // Garbage and absurd values are unknown, never an overflow or a panic.
+        assert_eq!(parse_seconds("-1"), None);
+        assert_eq!(parse_seconds("1e300"), None);
+        assert_eq!(parse_seconds("soon"), None);
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            parse_retry_after("99999999999999999999"),
+            None,
+            "does not fit u64: unknown"
+        );
+        assert_eq!(
+            parse_retry_after("18446744073709551615"),
+            Some(Duration::from_secs(u64::from(u32::MAX)))
+        );
+    }
+
+    #[test]
+    fn answers_are_classified_from_status_headers_and_body_alone() {
+        let none = RateHeaders::default();
+        let max = Duration::from_secs(60);
+        assert_eq!(classify(200, &none, b"{}", max), Outcome::Success);
+        assert!(matches!(
+            classify(200, &none, b"{\"objects\":[", max),
+            Outcome::BadBody(_)
+        ));
+        assert!(matches!(
+            classify(204, &none, b"<html>", max),
+            Outcome::BadBody(_)
+        ));
+        assert_eq!(
+            classify(429, &none, b"", max),
+            Outcome::RateLimited { wait: None }
+        );
+        let both = RateHeaders {
+            reset: Some(Duration::from_secs(2)),
+            retry_after: Some(Duration::from_secs(1)),
+            ..RateHeaders::default()
+        };
+        assert_eq!(
+            classify(429, &both, b"", max),
+            Outcome::RateLimited {
+                wait: Some((Duration::from_secs(2), "RateLimit-Reset"))
+            }
+        );
+        let long = RateHeaders {
+            retry_after: Some(Duration::from_secs(3_600)),
+            ..RateHeaders::default()
+        };
+        assert_eq!(
+            classify(429, &long, b"", max),
+            Outcome::WaitTooLong {
+                wait: Duration::from_secs(3_600),
+                told_by: "Retry-After"
+            }
+        );
+        assert_eq!(classify(503, &none, b"", max), Outcome::ServerError);
+        assert_eq!(classify(401, &none, b"", max), Outcome::ClientError);
+        assert_eq!(classify(404, &none, b"{}", max), Outcome::ClientError);
+    }
+}
