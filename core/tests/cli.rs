@@ -1690,3 +1690,92 @@ fn a_scan_whose_telegram_answers_a_login_page_warns_once_and_the_next_run_delive
     assert_eq!(third.status.code(), Some(0), "{}", text(&third.stderr));
     assert_eq!(seen.lock().unwrap().len(), total, "alerted again");
 }
+
+#[test]
+fn probe_checks_the_telegram_sink_without_sending_a_message() {
+    let (port, seen) = fake_telegram_answering(|line| {
+        let body = if line.contains("/getMe ") {
+            r#"{"ok":true,"result":{"id":7,"is_bot":true,"username":"skinscan_bot"}}"#
+        } else if line.contains("/getChat?chat_id=42 ") {
+            r#"{"ok":true,"result":{"id":42,"type":"private","first_name":"Ann"}}"#
+        } else {
+            r#"{"ok":false,"error_code":400,"description":"Bad Request: what?"}"#
+        };
+        (200, "application/json", body.to_owned())
+    });
+    let dir = Scratch::new("probe-telegram");
+    dir.file(
+        "c.toml",
+        &format!(
+            "[alerts.telegram]\nbase_url = \"http://127.0.0.1:{port}\"\nchat_ids = [\"42\"]\n"
+        ),
+    );
+    let env = [("TELEGRAM_BOT_TOKEN", "555:TOKEN-never-shown")];
+    let out = dir.run(&["probe", "--config", "c.toml"], &env);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    for words in [
+        "ok   telegram bot token (getMe): 200, bot @skinscan_bot (id 7)\n",
+        "ok   telegram chat 42 (getChat): 200, private \"Ann\"\n",
+        "Everything answered in the shapes skinscan reads.",
+    ] {
+        assert!(stdout.contains(words), "{words:?} missing from: {stdout}");
+    }
+    let json = dir.run(&["probe", "--config", "c.toml", "--format", "json"], &env);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(
+        v["report"]["alerts"][0]["found"],
+        "bot @skinscan_bot (id 7)"
+    );
+    assert_eq!(v["report"]["alerts"][1]["what"], "chat 42 (getChat)");
+    let lines: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(l, _)| l.clone())
+        .collect();
+    let asked = [
+        "GET /bot555:TOKEN-never-shown/getMe HTTP/1.1",
+        "GET /bot555:TOKEN-never-shown/getChat?chat_id=42 HTTP/1.1",
+    ];
+    assert_eq!(lines, [asked, asked].concat(), "no message sent");
+    for t in [&stdout, &text(&out.stderr), &text(&json.stdout)] {
+        assert!(!t.contains("never-shown"), "{t}");
+    }
+}
+
+#[test]
+fn probe_exits_1_naming_the_variable_when_telegram_refuses_the_token() {
+    let (port, seen) = fake_telegram_answering(|_| {
+        (
+            401,
+            "application/json",
+            r#"{"ok":false,"error_code":401,"description":"Unauthorized"}"#.to_owned(),
+        )
+    });
+    let dir = Scratch::new("probe-telegram-401");
+    dir.file(
+        "c.toml",
+        &format!(
+            "[alerts.telegram]\nbase_url = \"http://127.0.0.1:{port}\"\nchat_ids = [\"42\"]\n"
+        ),
+    );
+    let out = dir.run(
+        &["probe", "--config", "c.toml"],
+        &[("TELEGRAM_BOT_TOKEN", "555:TOKEN-never-shown")],
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAIL telegram bot token (getMe): 401\n       error: telegram refused the bot token (401 Unauthorized: Unauthorized): check TELEGRAM_BOT_TOKEN (or alerts.telegram.token)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("never-shown"), "{stdout}");
+    assert_eq!(seen.lock().unwrap().len(), 1, "getMe only");
+}

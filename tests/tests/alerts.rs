@@ -3,7 +3,7 @@
 //! dead service that never slows a scan, and no duplicate alert across a restart; answers
 //! that are not the service's confirmation (a captive portal's HTML, a redirect, a body that
 //! never ends) and refused credentials, none counted as delivered, each warned once with what
-//! to fix, and sent by the next run.
+//! to fix, and sent by the next run; `skinscan probe`'s checks, which send no message.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -1193,6 +1193,179 @@ async fn a_body_that_stalls_fails_within_the_timeout_and_is_not_delivered() {
     assert!(
         error.starts_with("telegram answered 200 OK but its body did not arrive in full: ")
             && error.ends_with("(after 2 attempts)"),
+        "{error}"
+    );
+}
+
+// ---- skinscan probe: the sinks checked, no message sent -------------------------------
+
+#[tokio::test]
+async fn probe_checks_the_token_chats_and_webhook_without_sending_a_message() {
+    let (tg, tg_seen) = recording_server(|_, r| {
+        if r.path.ends_with("/getMe") {
+            json_answer(200, r#"{"ok":true,"result":{"id":7,"is_bot":true,"first_name":"Scan","username":"skinscan_bot"}}"#)
+        } else if r.path.contains("chat_id=42") {
+            json_answer(200, r#"{"ok":true,"result":{"id":42,"type":"private","first_name":"Ann"}}"#)
+        } else {
+            json_answer(400, r#"{"ok":false,"error_code":400,"description":"Bad Request: chat not found"}"#)
+        }
+    })
+    .await;
+    // Discord's GET answers the webhook, its token included: never shown.
+    let (dc, dc_seen) = recording_server(|_, _| {
+        json_answer(
+            200,
+            r#"{"id":"1","type":1,"name":"Spidey","channel_id":"99","token":"SECRETwebhookTOKEN"}"#,
+        )
+    })
+    .await;
+    let (hook, hook_seen) = recording_server(|_, _| ok()).await;
+    let webhook = options(Service::Webhook {
+        url: format!("http://{hook}/hook"),
+        secret: None,
+        rate: Rate::per_second(5.0).unwrap(),
+    });
+    let mut checks = Vec::new();
+    for o in [
+        telegram_at(tg, &["42", "-100777"]),
+        discord_at(dc, ""),
+        webhook,
+    ] {
+        checks.extend(skinscan_core::alerts::check(&o, &client()).await);
+    }
+    let requests = |seen: &Recordings| -> Vec<String> {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect()
+    };
+    assert_eq!(
+        requests(&tg_seen),
+        [
+            format!("GET /bot{TOKEN}/getMe"),
+            format!("GET /bot{TOKEN}/getChat?chat_id=42"),
+            format!("GET /bot{TOKEN}/getChat?chat_id=%2D100777"),
+        ]
+    );
+    assert_eq!(
+        requests(&dc_seen),
+        ["GET /api/webhooks/1/SECRETwebhookTOKEN"]
+    );
+    assert_eq!(requests(&hook_seen), Vec::<String>::new());
+    let no_chat = "telegram has no chat -100777 for this bot (400 Bad Request: Bad Request: \
+                   chat not found): check the id in TELEGRAM_CHAT_IDS (or \
+                   alerts.telegram.chat_ids); a person must have written to the bot first, a \
+                   group or channel must have the bot in it";
+    let line = |sink: &str, what: &str, checked: bool, status: Option<u16>, found: Option<&str>| {
+        serde_json::json!({
+            "sink": sink, "what": what, "checked": checked, "status": status, "found": found,
+            "error": if found.is_none() { Some(no_chat) } else { None },
+        })
+    };
+    assert_eq!(
+        serde_json::to_value(&checks).unwrap(),
+        serde_json::json!([
+            line(
+                "telegram",
+                "bot token (getMe)",
+                true,
+                Some(200),
+                Some("bot @skinscan_bot (id 7)")
+            ),
+            line(
+                "telegram",
+                "chat 42 (getChat)",
+                true,
+                Some(200),
+                Some("private \"Ann\"")
+            ),
+            line("telegram", "chat -100777 (getChat)", true, Some(400), None),
+            line(
+                "discord",
+                "webhook (GET)",
+                true,
+                Some(200),
+                Some("webhook \"Spidey\" in channel 99")
+            ),
+            line(
+                "webhook",
+                "endpoint",
+                false,
+                None,
+                Some("not checked: its only request is an alert")
+            ),
+        ])
+    );
+    assert_eq!(
+        checks.iter().map(|c| c.ok()).collect::<Vec<_>>(),
+        [true, true, false, true, true]
+    );
+    // The report, as a person and a machine read it: no secret.
+    let report = skinscan_core::probe::ProbeReport {
+        endpoint: "http://127.0.0.1:1".to_owned(),
+        signed: false,
+        clock_skew_secs: Some(0),
+        requests: Vec::new(),
+        alerts: checks,
+    };
+    assert!(!report.ok());
+    let text = skinscan_core::probe::render(&report);
+    for line in [
+        "ok   telegram bot token (getMe): 200, bot @skinscan_bot (id 7)\n",
+        "ok   telegram chat 42 (getChat): 200, private \"Ann\"\n",
+        "FAIL telegram chat -100777 (getChat): 400\n       error: telegram has no chat -100777",
+        "ok   discord webhook (GET): 200, webhook \"Spidey\" in channel 99\n",
+        "skip webhook endpoint: not checked: its only request is an alert\n",
+        "Something did not answer or parse as expected: see FAIL above.",
+    ] {
+        assert!(text.contains(line), "{line:?} not in:\n{text}");
+    }
+    let json = serde_json::to_string(&report).unwrap();
+    assert!(
+        json.contains(r#""found":"bot @skinscan_bot (id 7)""#),
+        "{json}"
+    );
+    for text in [&text, &json] {
+        assert!(!text.contains("SECRET"), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn probe_names_the_variable_to_fix_and_asks_no_chat_when_the_token_is_refused() {
+    let (tg, tg_seen) = recording_server(|_, _| {
+        json_answer(
+            401,
+            r#"{"ok":false,"error_code":401,"description":"Unauthorized"}"#,
+        )
+    })
+    .await;
+    let (dc, _) = recording_server(|_, _| {
+        json_answer(404, r#"{"message": "Unknown Webhook", "code": 10015}"#)
+    })
+    .await;
+    let (portal, _) = recording_server(|_, _| html(200, PORTAL)).await;
+    let telegram = skinscan_core::alerts::check(&telegram_at(tg, &["42"]), &client()).await;
+    assert_eq!(tg_seen.lock().unwrap().len(), 1, "getMe only");
+    assert_eq!(telegram.len(), 1);
+    assert_eq!(telegram[0].status, Some(401));
+    assert_eq!(
+        telegram[0].error.as_deref(),
+        Some(
+            "telegram refused the bot token (401 Unauthorized: Unauthorized): check TELEGRAM_BOT_TOKEN (or alerts.telegram.token): the whole token @BotFather gave the bot (`123456789:AA...`), and alerts.telegram.base_url (http://127.0.0.1:PORT): is it the Bot API?"
+                .replace("PORT", &tg.port().to_string())
+                .as_str()
+        )
+    );
+    let discord = skinscan_core::alerts::check(&discord_at(dc, ""), &client()).await;
+    let error = discord[0].error.as_deref().unwrap();
+    assert!(error.starts_with("discord knows no such webhook (404 Not Found: Unknown Webhook): check DISCORD_WEBHOOK_URL"), "{error}");
+    assert!(!error.contains("SECRET"), "{error}");
+    // A portal answering getMe with its page: not a bot.
+    let portal = skinscan_core::alerts::check(&telegram_at(portal, &["42"]), &client()).await;
+    let error = portal[0].error.as_deref().unwrap();
+    assert!(
+        error.starts_with(r#"telegram answered 200 OK with "<!DOCTYPE html>"#),
         "{error}"
     );
 }
