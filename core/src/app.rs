@@ -279,16 +279,7 @@ fn keeping_sinks(
         sinks.push(Box::new(crate::history::HistorySink::new(store.clone())));
     }
     if !settings.alerts.is_empty() {
-        // Only an explicit market.proxy is passed on; otherwise the client reads
-        // HTTPS_PROXY / HTTP_PROXY / NO_PROXY itself for each service's address.
-        let proxy = settings
-            .upstream
-            .http
-            .proxy
-            .as_ref()
-            .filter(|p| p.source == "market.proxy");
-        let client = crate::alerts::client(&settings.upstream.http.tls, proxy)
-            .map_err(|e| AppError::Usage(format!("alerts: cannot build the HTTP client: {e}")))?;
+        let client = alerts_client(settings)?;
         for options in &settings.alerts {
             tracing::info!(sink = options.service.name(), "alerts on");
             sinks.push(Box::new(crate::alerts::AlertSink::new(
@@ -299,6 +290,20 @@ fn keeping_sinks(
         }
     }
     Ok(sinks)
+}
+
+/// The HTTP client of the alert sinks.
+fn alerts_client(settings: &Settings) -> Result<reqwest::Client, AppError> {
+    // Only an explicit market.proxy is passed on; otherwise the client reads
+    // HTTPS_PROXY / HTTP_PROXY / NO_PROXY itself for each service's address.
+    let proxy = settings
+        .upstream
+        .http
+        .proxy
+        .as_ref()
+        .filter(|p| p.source == "market.proxy");
+    crate::alerts::client(&settings.upstream.http.tls, proxy)
+        .map_err(|e| AppError::Usage(format!("alerts: cannot build the HTTP client: {e}")))
 }
 
 /// Serves `metrics.listen` when it is set.
@@ -408,8 +413,9 @@ pub async fn watch(
     Ok(EXIT_OK)
 }
 
-/// `skinscan probe`: one request of each kind a scan makes, reported; exit 0 when all
-/// answered and parsed, 1 when not.
+/// `skinscan probe`: one request of each kind a scan makes, reported, and each alert sink
+/// checked without sending a message; exit 0 when all answered, parsed and checked out, 1
+/// when not.
 pub async fn probe(mut settings: Settings, format: OutputFormat) -> Result<u8, AppError> {
     let plugins = plugins_for(&settings, None)?;
     let (_market, target) = market(&mut settings).await?;
@@ -434,10 +440,23 @@ pub async fn probe(mut settings: Settings, format: OutputFormat) -> Result<u8, A
             }
         })
         .collect();
-    let report = tokio::time::timeout(
-        crate::probe::PROBE_TIMEOUT,
-        crate::probe::run(&upstream, &games),
-    )
+    let client = if settings.alerts.is_empty() {
+        None
+    } else {
+        Some(alerts_client(&settings)?)
+    };
+    let alerts = &settings.alerts;
+    let report = tokio::time::timeout(crate::probe::PROBE_TIMEOUT, async {
+        let mut report = crate::probe::run(&upstream, &games).await;
+        if let Some(client) = &client {
+            for options in alerts {
+                report
+                    .alerts
+                    .extend(crate::alerts::check(options, client).await);
+            }
+        }
+        report
+    })
     .await
     .map_err(|_| {
         AppError::Runtime(format!(

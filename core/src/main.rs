@@ -152,8 +152,10 @@ enum Command {
     /// List the plugins: name, source (built-in or library), sdk version, enabled.
     Plugins,
     /// Send one request of each kind a scan makes and report what answered: status, HTTP
-    /// version, latency, rate-limit headers, clock skew, and whether each body parsed. Run
-    /// it first when going live. Exit 0 when everything parsed, 1 when not.
+    /// version, latency, rate-limit headers, clock skew, and whether each body parsed; then
+    /// check each alert sink without sending a message (Telegram getMe and getChat, Discord
+    /// GET of the webhook). Run it first when going live. Exit 0 when everything parsed and
+    /// checked out, 1 when not.
     Probe {
         /// A table for people, or one JSON document.
         #[arg(long, value_enum)]

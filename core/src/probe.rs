@@ -2,8 +2,10 @@
 //! scan makes (a listing page per enabled game, one aggregated-prices batch, one last-sales
 //! request, the account's fees when signed), each reported with its status, HTTP version,
 //! latency, the rate-limit headers seen and whether its body parsed (entries read, entries
-//! dropped with the first unrecognised one), plus the clock skew. Exit 0 when everything
-//! answered and parsed, 1 when something did not.
+//! dropped with the first unrecognised one), plus the clock skew; then each alert sink
+//! configured, checked without sending a message ([`crate::alerts::check`]: Telegram's
+//! `getMe` and `getChat`, Discord's `GET` of the webhook). Exit 0 when everything answered,
+//! parsed and checked out, 1 when something did not.
 
 use std::time::Duration;
 
@@ -59,12 +61,16 @@ pub struct ProbeReport {
     pub clock_skew_secs: Option<i64>,
     /// One per request.
     pub requests: Vec<ProbeLine>,
+    /// One per alert sink part checked (none without alerts).
+    pub alerts: Vec<crate::alerts::SinkCheck>,
 }
 
 impl ProbeReport {
-    /// True when every request answered and parsed, and the clock is within 30 s.
+    /// True when every request answered and parsed, every alert sink checked out, and the
+    /// clock is within 30 s.
     pub fn ok(&self) -> bool {
         self.requests.iter().all(ProbeLine::ok)
+            && self.alerts.iter().all(crate::alerts::SinkCheck::ok)
             && self
                 .clock_skew_secs
                 .is_none_or(|s| s.abs() <= crate::upstream::CLOCK_SKEW_WARN_SECS)
@@ -241,6 +247,7 @@ pub async fn run(upstream: &Upstream, games: &[ProbeGame]) -> ProbeReport {
         signed: upstream.signed(),
         clock_skew_secs: upstream.clock_skew(),
         requests: lines,
+        alerts: Vec::new(),
     }
 }
 
@@ -281,6 +288,27 @@ pub fn render(report: &ProbeReport) -> String {
             out.push_str(&format!("       error: {}\n", printable(e)));
         }
         out.push_str(&format!("       {}\n", printable(&l.request)));
+    }
+    for c in &report.alerts {
+        let mark = match (c.ok(), c.checked) {
+            (false, _) => "FAIL",
+            (true, true) => "ok  ",
+            (true, false) => "skip",
+        };
+        out.push_str(&format!("{mark} {} {}", c.sink, c.what));
+        let said: Vec<String> = c
+            .status
+            .map(|s| s.to_string())
+            .into_iter()
+            .chain(c.found.as_deref().map(|f| printable(f).into_owned()))
+            .collect();
+        if !said.is_empty() {
+            out.push_str(&format!(": {}", said.join(", ")));
+        }
+        out.push('\n');
+        if let Some(e) = &c.error {
+            out.push_str(&format!("       error: {}\n", printable(e)));
+        }
     }
     match report.clock_skew_secs {
         Some(s) if s.abs() > crate::upstream::CLOCK_SKEW_WARN_SECS => out.push_str(&format!(

@@ -1464,7 +1464,16 @@ type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
 /// A fake Telegram Bot API on loopback (HTTP/1.1, keep-alive): answers every request
 /// `{"ok":true}` and keeps each request's first line and body.
 fn fake_telegram() -> (u16, Received) {
+    fake_telegram_answering(|_| (200, "application/json", r#"{"ok":true}"#.to_owned()))
+}
+
+/// As [`fake_telegram`], answering each request (by its first line) with `answer`'s status,
+/// content type and body.
+fn fake_telegram_answering(
+    answer: impl Fn(&str) -> (u16, &'static str, String) + Send + Sync + 'static,
+) -> (u16, Received) {
     use std::io::{Read, Write};
+    let answer = std::sync::Arc::new(answer);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -1472,7 +1481,7 @@ fn fake_telegram() -> (u16, Received) {
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { break };
-            let keep = keep.clone();
+            let (keep, answer) = (keep.clone(), answer.clone());
             std::thread::spawn(move || {
                 let mut buf = Vec::new();
                 let mut chunk = [0u8; 4096];
@@ -1505,9 +1514,18 @@ fn fake_telegram() -> (u16, Received) {
                     let body =
                         String::from_utf8_lossy(&buf[head_end..head_end + length]).to_string();
                     let first = head.lines().next().unwrap_or("").to_owned();
+                    let (status, content_type, reply) = answer(&first);
                     keep.lock().unwrap().push((first, body));
                     buf.drain(..head_end + length);
-                    let reply = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{\"ok\":true}";
+                    let phrase = match status {
+                        200 => "OK",
+                        401 => "Unauthorized",
+                        _ => "Answer",
+                    };
+                    let reply = format!(
+                        "HTTP/1.1 {status} {phrase}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n{reply}",
+                        reply.len()
+                    );
                     if stream.write_all(reply.as_bytes()).is_err() {
                         return;
                     }
@@ -1573,4 +1591,191 @@ fn a_scan_alerts_telegram_and_a_restart_does_not_alert_again() {
         first.len(),
         "alerted again after a restart"
     );
+}
+
+/// Alerts held back from a scan's Telegram that is not Telegram (a login page answering 200):
+/// the scan still exits 0, warns once quoting the page, marks nothing, and the next run, the
+/// service right, delivers every one; the run after that, none again.
+#[test]
+fn a_scan_whose_telegram_answers_a_login_page_warns_once_and_the_next_run_delivers() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let portal = std::sync::Arc::new(AtomicBool::new(true));
+    let on = portal.clone();
+    let (port, seen) = fake_telegram_answering(move |_| {
+        if on.load(Ordering::SeqCst) {
+            (
+                200,
+                "text/html",
+                "<html><body>Log in to continue</body></html>".to_owned(),
+            )
+        } else {
+            (
+                200,
+                "application/json",
+                r#"{"ok":true,"result":{}}"#.to_owned(),
+            )
+        }
+    });
+    let dir = Scratch::new("telegram-portal");
+    dir.file(
+        "c.toml",
+        &format!(
+            "[market.embedded]\nlatency = \"1ms\"\n[history]\npath = \"h.db\"\n[alerts.telegram]\nbase_url = \"http://127.0.0.1:{port}\"\nchat_ids = [\"42\"]\ndigest_at = 3\n"
+        ),
+    );
+    let env = [("TELEGRAM_BOT_TOKEN", "555:TOKEN-never-shown")];
+    let scan = || {
+        dir.run(
+            &["scan", "--once", "--config", "c.toml", "--format", "json"],
+            &env,
+        )
+    };
+    let out = scan();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("never-shown"), "{stderr}");
+    let warned: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("an alert was not delivered"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{stderr}");
+    assert!(
+        warned[0].contains(r#"telegram answered 200 OK with "<html><body>Log in to continue</body></html>", not the Bot API's JSON with "ok": true"#),
+        "{}",
+        warned[0]
+    );
+    assert!(
+        stderr.contains("some alerts were not delivered and are not marked as sent"),
+        "{stderr}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let found: usize = report["games"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["opportunities"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert!(found >= 3, "{found} opportunities");
+    let held = seen.lock().unwrap().len();
+    assert!(held >= 1, "nothing was tried");
+
+    // The service right again: every alert held back goes, once.
+    portal.store(false, Ordering::SeqCst);
+    let again = scan();
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    let delivered: Vec<(String, String)> = seen.lock().unwrap()[held..].to_vec();
+    let alerts: usize = delivered
+        .iter()
+        .map(|(line, body)| {
+            assert!(
+                line.starts_with("POST /bot555:TOKEN-never-shown/sendMessage "),
+                "{line}"
+            );
+            let text = serde_json::from_str::<serde_json::Value>(body).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            match text
+                .strip_prefix("<b>")
+                .and_then(|t| t.split_once(" opportunities at once"))
+            {
+                Some((n, _)) => n.parse::<usize>().unwrap(),
+                None => 1,
+            }
+        })
+        .sum();
+    assert_eq!(alerts, found, "{delivered:?}");
+    let total = seen.lock().unwrap().len();
+    let third = scan();
+    assert_eq!(third.status.code(), Some(0), "{}", text(&third.stderr));
+    assert_eq!(seen.lock().unwrap().len(), total, "alerted again");
+}
+
+#[test]
+fn probe_checks_the_telegram_sink_without_sending_a_message() {
+    let (port, seen) = fake_telegram_answering(|line| {
+        let body = if line.contains("/getMe ") {
+            r#"{"ok":true,"result":{"id":7,"is_bot":true,"username":"skinscan_bot"}}"#
+        } else if line.contains("/getChat?chat_id=42 ") {
+            r#"{"ok":true,"result":{"id":42,"type":"private","first_name":"Ann"}}"#
+        } else {
+            r#"{"ok":false,"error_code":400,"description":"Bad Request: what?"}"#
+        };
+        (200, "application/json", body.to_owned())
+    });
+    let dir = Scratch::new("probe-telegram");
+    dir.file(
+        "c.toml",
+        &format!(
+            "[alerts.telegram]\nbase_url = \"http://127.0.0.1:{port}\"\nchat_ids = [\"42\"]\n"
+        ),
+    );
+    let env = [("TELEGRAM_BOT_TOKEN", "555:TOKEN-never-shown")];
+    let out = dir.run(&["probe", "--config", "c.toml"], &env);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    for words in [
+        "ok   telegram bot token (getMe): 200, bot @skinscan_bot (id 7)\n",
+        "ok   telegram chat 42 (getChat): 200, private \"Ann\"\n",
+        "Everything answered in the shapes skinscan reads.",
+    ] {
+        assert!(stdout.contains(words), "{words:?} missing from: {stdout}");
+    }
+    let json = dir.run(&["probe", "--config", "c.toml", "--format", "json"], &env);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(
+        v["report"]["alerts"][0]["found"],
+        "bot @skinscan_bot (id 7)"
+    );
+    assert_eq!(v["report"]["alerts"][1]["what"], "chat 42 (getChat)");
+    let lines: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(l, _)| l.clone())
+        .collect();
+    let asked = [
+        "GET /bot555:TOKEN-never-shown/getMe HTTP/1.1",
+        "GET /bot555:TOKEN-never-shown/getChat?chat_id=42 HTTP/1.1",
+    ];
+    assert_eq!(lines, [asked, asked].concat(), "no message sent");
+    for t in [&stdout, &text(&out.stderr), &text(&json.stdout)] {
+        assert!(!t.contains("never-shown"), "{t}");
+    }
+}
+
+#[test]
+fn probe_exits_1_naming_the_variable_when_telegram_refuses_the_token() {
+    let (port, seen) = fake_telegram_answering(|_| {
+        (
+            401,
+            "application/json",
+            r#"{"ok":false,"error_code":401,"description":"Unauthorized"}"#.to_owned(),
+        )
+    });
+    let dir = Scratch::new("probe-telegram-401");
+    dir.file(
+        "c.toml",
+        &format!(
+            "[alerts.telegram]\nbase_url = \"http://127.0.0.1:{port}\"\nchat_ids = [\"42\"]\n"
+        ),
+    );
+    let out = dir.run(
+        &["probe", "--config", "c.toml"],
+        &[("TELEGRAM_BOT_TOKEN", "555:TOKEN-never-shown")],
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAIL telegram bot token (getMe): 401\n       error: telegram refused the bot token (401 Unauthorized: Unauthorized): check TELEGRAM_BOT_TOKEN (or alerts.telegram.token)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("never-shown"), "{stdout}");
+    assert_eq!(seen.lock().unwrap().len(), 1, "getMe only");
 }

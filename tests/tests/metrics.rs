@@ -1,4 +1,5 @@
-//! The host's events reach the Prometheus endpoint: scraped while a scan runs and after.
+//! The host's events reach the Prometheus endpoint: scraped while a scan runs and after;
+//! alerts not delivered, by sink and reason.
 
 use std::net::SocketAddr;
 
@@ -81,5 +82,99 @@ async fn a_scan_is_counted_on_the_metrics_endpoint() {
     );
     assert!(grew("skinscan_cycles_total") >= 1.0, "{after}");
     assert_eq!(get(addr, "/nope").await.0, 404);
+    stop.cancel();
+}
+
+/// A `new` watch event for `offer`, net profit $1.23.
+fn found(offer: &str) -> skinscan_core::sinks::Event {
+    use skinscan_sdk::{Bps, GameId, Listing, Money, Strategy};
+    let mut listing = Listing::new(format!("item-{offer}"), "AK-47 | Redline", Money::usd(900));
+    listing.offer_id = Some(offer.to_owned());
+    let opportunity = skinscan_sdk::arbitrage::opportunity(
+        &GameId::new("csgo").unwrap(),
+        &listing,
+        Strategy::Instant,
+        1_100,
+        &skinscan_sdk::arbitrage::FeeRule::fixed(Bps::new(700).unwrap()),
+    );
+    skinscan_core::sinks::Event::Watch(std::sync::Arc::new(skinscan_core::report::WatchEvent {
+        kind: skinscan_core::report::WatchKind::New,
+        opportunity,
+        detected_at: std::time::SystemTime::now(),
+        delay: None,
+        reason: None,
+        backlog: false,
+    }))
+}
+
+/// The only test of this file sending alerts: the counts it reads are its own.
+#[tokio::test]
+async fn undelivered_alerts_are_counted_by_sink_and_reason_with_no_secret_in_a_label() {
+    use skinscan_core::alerts::{AlertOptions, AlertSink, Service};
+    use skinscan_core::secret::Secret;
+    use skinscan_core::sinks::Sink;
+    let stop = CancellationToken::new();
+    let addr = skinscan_core::events::serve_metrics("127.0.0.1:0".parse().unwrap(), stop.clone())
+        .await
+        .unwrap();
+    let (refusing, _) = recording_server(|_, _| {
+        (
+            401,
+            Vec::new(),
+            br#"{"ok":false,"error_code":401,"description":"Unauthorized"}"#.to_vec(),
+        )
+    })
+    .await;
+    let (portal, _) = recording_server(|_, _| {
+        (
+            200,
+            vec![("content-type", "text/html".to_owned())],
+            b"<html>log in</html>".to_vec(),
+        )
+    })
+    .await;
+    let client =
+        skinscan_core::alerts::client(&skinscan_core::http::TlsOptions::default(), None).unwrap();
+    let before = get(addr, "/metrics").await.1;
+    let sinks = [
+        Service::Telegram {
+            base_url: format!("http://{refusing}"),
+            token: Secret::new("123456:SECRET-token"),
+            chat_ids: vec!["42".to_owned(), "43".to_owned()],
+        },
+        Service::Discord {
+            url: Secret::new(format!("http://{portal}/api/webhooks/1/SECRETwebhookTOKEN")),
+        },
+    ];
+    for service in sinks {
+        let mut o = AlertOptions::new(service);
+        o.digest_at = 0;
+        let mut sink = AlertSink::new(o, client.clone(), None);
+        for offer in ["o1", "o2", "o3"] {
+            sink.handle(&found(offer)).await.unwrap();
+        }
+        sink.finish().await.unwrap();
+    }
+    let after = get(addr, "/metrics").await.1;
+    let grew = |series: &str| sample(&after, series) - sample(&before, series);
+    // Telegram: each of three messages to each of two chats, under the refusal that stopped
+    // the sink; Discord: three pages that are not its 204.
+    assert_eq!(
+        grew(r#"skinscan_alerts_failed_total{sink="telegram",reason="unauthorized"}"#),
+        6.0,
+        "{after}"
+    );
+    assert_eq!(
+        grew(r#"skinscan_alerts_failed_total{sink="discord",reason="bad_answer"}"#),
+        3.0,
+        "{after}"
+    );
+    let failed: Vec<&str> = after
+        .lines()
+        .filter(|l| l.starts_with("skinscan_alerts_failed_total{"))
+        .collect();
+    assert_eq!(failed.len(), 2, "{after}");
+    assert_eq!(grew(r#"skinscan_alerts_sent_total{sink="telegram"}"#), 0.0);
+    assert!(!after.contains("SECRET"), "{after}");
     stop.cancel();
 }

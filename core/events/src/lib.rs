@@ -67,7 +67,7 @@ pub struct Metrics {
     watch_events: Family<WatchLabel, Counter>,
     detection_delay: Histogram,
     alerts_sent: Family<SinkLabel, Counter>,
-    alerts_failed: Family<SinkLabel, Counter>,
+    alerts_failed: Family<AlertFailLabel, Counter>,
     alerts_dropped: Family<SinkLabel, Counter>,
 }
 
@@ -94,6 +94,15 @@ pub struct WatchLabel {
 pub struct SinkLabel {
     /// The sink's name.
     pub sink: String,
+}
+
+/// An undelivered alert's label: the sink and why.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AlertFailLabel {
+    /// The sink's name.
+    pub sink: String,
+    /// A fixed word (`unauthorized`, `bad_answer`, ...), never error text.
+    pub reason: String,
 }
 
 fn latency_histogram() -> Histogram {
@@ -206,7 +215,7 @@ impl Metrics {
         );
         registry.register(
             "alerts_failed",
-            "Alert messages given up on after retries, by sink",
+            "Alert messages not delivered, by sink and reason (one per message and chat): unauthorized, forbidden, not_found, chat_not_found, bad_answer, redirect, http_status, rate_limited, transport, tls",
             m.alerts_failed.clone(),
         );
         registry.register(
@@ -622,23 +631,45 @@ impl AlertSent<'_> {
     }
 }
 
-/// An alert message was given up on.
+/// An alert message was not delivered (to one chat).
 #[derive(Debug)]
 pub struct AlertFailed<'a> {
     /// The sink.
     pub sink: &'a str,
-    /// Why (never holding a token or a webhook URL).
+    /// Why, in one fixed word (the metric's label).
+    pub reason: &'a str,
+    /// Why, for a person (never holding a token or a webhook URL).
     pub error: &'a str,
+    /// The first of its kind this run for this sink: warned; the others are counted, and
+    /// logged at debug level.
+    pub first: bool,
 }
 
 impl AlertFailed<'_> {
-    /// Counts and logs it.
+    /// Counts it; warns the first time, at debug level after.
     pub fn emit(&self) {
         metrics()
             .alerts_failed
-            .get_or_create(&sink(self.sink))
+            .get_or_create(&AlertFailLabel {
+                sink: self.sink.to_owned(),
+                reason: self.reason.to_owned(),
+            })
             .inc();
-        tracing::warn!(sink = self.sink, error = %self.error, "an alert could not be delivered");
+        if self.first {
+            tracing::warn!(
+                sink = self.sink,
+                reason = self.reason,
+                error = %self.error,
+                "an alert was not delivered: it is not marked as sent, so the next run sends it (warned once a run; the others are counted in skinscan_alerts_failed_total)"
+            );
+        } else {
+            tracing::debug!(
+                sink = self.sink,
+                reason = self.reason,
+                error = %self.error,
+                "an alert was not delivered"
+            );
+        }
     }
 }
 
