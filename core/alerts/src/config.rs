@@ -1,6 +1,6 @@
 //! `[alerts]` and its `[alerts.telegram]`, `[alerts.discord]`, `[alerts.webhook]` tables:
 //! the sections with their defaults, and the check that turns them into the sinks'
-//! [`AlertOptions`](crate::AlertOptions). A service is on once its secret is set.
+//! [`AlertOptions`](crate::options::AlertOptions). A service is on once its secret is set.
 
 use serde::{Deserialize, Serialize};
 use skinscan_net::limit::Rate;
@@ -25,7 +25,7 @@ pub struct AlertsConfig {
 impl Default for AlertsConfig {
     fn default() -> Self {
         AlertsConfig {
-            link: crate::DEFAULT_LINK.to_owned(),
+            link: crate::options::DEFAULT_LINK.to_owned(),
             telegram: TelegramConfig::default(),
             discord: DiscordConfig::default(),
             webhook: WebhookConfig::default(),
@@ -137,9 +137,9 @@ impl AlertFilterConfig {
     fn options(
         &self,
         section: &str,
-        service: crate::Service,
+        service: crate::options::Service,
         link: &str,
-    ) -> Result<crate::AlertOptions, Invalid> {
+    ) -> Result<crate::options::AlertOptions, Invalid> {
         let key = |k: &str| format!("alerts.{section}.{k}");
         let finite = |k: &str, v: f64| {
             if v.is_finite() && (0.0..=1e9).contains(&v) {
@@ -183,8 +183,8 @@ impl AlertFilterConfig {
         if self.queue == 0 {
             return Err(invalid(key("queue"), "must be at least 1".to_owned()));
         }
-        let mut o = crate::AlertOptions::new(service);
-        o.filter = crate::AlertFilter {
+        let mut o = crate::options::AlertOptions::new(service);
+        o.filter = crate::options::AlertFilter {
             games: self.games.clone(),
             min_profit_cents: (min_profit * 100.0).round() as i64,
             min_roi_bps: (min_roi * 100.0).round() as i64,
@@ -202,8 +202,8 @@ impl AlertFilterConfig {
 
 impl AlertsConfig {
     /// The alert sinks configured, checked.
-    pub fn options(&self) -> Result<Vec<crate::AlertOptions>, Invalid> {
-        use crate::Service;
+    pub fn options(&self) -> Result<Vec<crate::options::AlertOptions>, Invalid> {
+        use crate::options::Service;
         let mut out = Vec::new();
         if !self.link.starts_with("https://") && !self.link.starts_with("http://") {
             return Err(invalid(
