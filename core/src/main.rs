@@ -486,37 +486,69 @@ impl From<LogFormatArg> for LogFormat {
 fn shutdown_on_signals() -> CancellationToken {
     let token = CancellationToken::new();
     let trigger = token.clone();
+    let mut signals = Signals::listen();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        signals.next().await;
         tracing::warn!(
             "Shutting down: no new requests; in-flight ones may finish (Ctrl-C again to exit now)"
         );
         trigger.cancel();
-        wait_for_signal().await;
+        signals.next().await;
         eprintln!("interrupted");
         std::process::exit(i32::from(EXIT_INTERRUPTED));
     });
     token
 }
 
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
+/// Ctrl-C and SIGTERM, listened for from creation to drop. tokio drops a signal that
+/// arrives while no listener of its kind exists, so the listeners are made before
+/// anything runs and one set serves both signals: listening anew after the first (as each
+/// `ctrl_c()` call does) lost a second Ctrl-C sent just after "Shutting down".
+#[cfg(unix)]
+struct Signals {
+    interrupt: Option<tokio::signal::unix::Signal>,
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+#[cfg(unix)]
+impl Signals {
+    /// Starts listening; must run inside the runtime.
+    fn listen() -> Signals {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+        Signals {
+            interrupt: signal(SignalKind::interrupt()).ok(),
+            terminate: signal(SignalKind::terminate()).ok(),
         }
     }
-    #[cfg(not(unix))]
-    {
+
+    /// The next Ctrl-C or SIGTERM since the previous one (or since `listen`).
+    async fn next(&mut self) {
+        async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) {
+            match signal {
+                Some(signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        }
+        tokio::select! {
+            () = recv(&mut self.interrupt) => {}
+            () = recv(&mut self.terminate) => {}
+        }
+    }
+}
+
+/// Ctrl-C elsewhere: listened for anew at each `next`.
+#[cfg(not(unix))]
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn listen() -> Signals {
+        Signals
+    }
+
+    async fn next(&mut self) {
         let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -4,8 +4,8 @@
 //! Every server binds `127.0.0.1:0`; nothing leaves the machine.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use skinscan_core::http::{HttpOptions, Target};
@@ -152,18 +152,95 @@ pub fn assert_all_ok(report: &CycleReport) {
     }
 }
 
-/// Builds `package`'s library or binary with cargo (from inside a test) and returns the
-/// artifact's path from cargo's `compiler-artifact` message: after `cargo test` a cdylib
-/// sits only under target/debug/deps, so paths are never guessed.
-pub fn cargo_build(args: &[&str], pick: impl Fn(&serde_json::Value) -> Option<PathBuf>) -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let output = std::process::Command::new(cargo)
-        .current_dir(&workspace)
-        .args(["build", "--message-format=json"])
-        .args(args)
-        .output()
-        .expect("cargo runs");
+/// What the plugin tests load that cargo builds: two cdylibs and the binary.
+#[derive(Debug)]
+pub struct Built {
+    /// The CS:GO plugin's cdylib (`skinscan-csgo`).
+    pub csgo: PathBuf,
+    /// The fixture plugins' cdylib (`skinscan-test-plugins`).
+    pub fixtures: PathBuf,
+    /// The `skinscan` binary.
+    pub skinscan: PathBuf,
+}
+
+/// The workspace's libraries and binary, built once per test binary by one cargo
+/// invocation and taken from cargo's `compiler-artifact` messages (after `cargo test` a
+/// cdylib sits only under target/debug/deps, so paths are never guessed).
+///
+/// `cargo build --workspace --lib --bins --tests` resolves features exactly as
+/// `cargo test --workspace` does (dev-dependencies on, for every member), so it reuses
+/// every unit that build just made: only the fixture cdylib, which no test target needs,
+/// is new, once. Building a single package (`-p skinscan-csgo`) instead resolves other
+/// features and rebuilds the crates under it, over the very files `cargo test` links.
+pub fn built() -> &'static Built {
+    static BUILT: OnceLock<Built> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let messages = cargo_build(&["--workspace", "--lib", "--bins", "--tests"]);
+        Built {
+            csgo: library(&messages, "skinscan-csgo"),
+            fixtures: library(&messages, "skinscan-test-plugins"),
+            skinscan: artifact(&messages, "skinscan", |m| {
+                m["executable"].as_str().map(PathBuf::from)
+            }),
+        }
+    })
+}
+
+/// The out-of-tree plugin template's cdylib (examples/plugin-template, its own Cargo
+/// project), built once per test binary into this workspace's target directory with the
+/// features `cargo test` in the template resolves (what CI runs next), so the two builds
+/// share their units.
+pub fn template_library() -> &'static Path {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| {
+        let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+            .map_or_else(|| workspace().join("target"), PathBuf::from);
+        let manifest = workspace().join("examples/plugin-template/Cargo.toml");
+        let (manifest, target_dir) = (
+            manifest.to_str().expect("a UTF-8 path"),
+            target_dir.to_str().expect("a UTF-8 path"),
+        );
+        let messages = cargo_build(&[
+            "--manifest-path",
+            manifest,
+            "--target-dir",
+            target_dir,
+            "--lib",
+            "--tests",
+        ]);
+        library(&messages, "skinscan-pubg")
+    })
+}
+
+/// The workspace's root, without `..` (so the template's target directory is spelt as CI
+/// spells it).
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the workspace")
+        .to_path_buf()
+}
+
+/// Runs `cargo build --locked --message-format=json ARGS` in the workspace and returns
+/// its messages.
+///
+/// The variables `cargo test` sets for the running test (`CARGO_MANIFEST_DIR`,
+/// `CARGO_PKG_NAME`, ...) are removed first: some build scripts (ring's) rerun when they
+/// change, and their crates and everything above them would be rebuilt here, then again by
+/// the next `cargo test`.
+fn cargo_build(args: &[&str]) -> Vec<serde_json::Value> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = std::process::Command::new(cargo);
+    command
+        .current_dir(workspace())
+        .args(["build", "--locked", "--message-format=json"])
+        .args(args);
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(set_by_cargo_for_a_test) {
+            command.env_remove(name);
+        }
+    }
+    let output = command.output().expect("cargo runs");
     assert!(
         output.status.success(),
         "cargo build {args:?} failed:\n{}",
@@ -171,37 +248,27 @@ pub fn cargo_build(args: &[&str], pick: impl Fn(&serde_json::Value) -> Option<Pa
     );
     String::from_utf8_lossy(&output.stdout)
         .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|m| m["reason"] == "compiler-artifact")
-        .find_map(|m| pick(&m))
-        .unwrap_or_else(|| panic!("cargo build {args:?} reported no matching artifact"))
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
 }
 
-/// The cdylib of `package` (e.g. `skinscan-csgo`), built from the workspace or, with
-/// `manifest`, from that out-of-tree Cargo project.
-pub fn cdylib(package: &str, manifest: Option<&str>) -> PathBuf {
-    let target_dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target");
-        dir.display().to_string()
-    });
-    let mut args = vec!["--lib"];
-    match manifest {
-        // Another workspace: share this one's target directory, so the sdk and its
-        // dependencies are not built a second time.
-        Some(m) => args.extend([
-            "--manifest-path",
-            m,
-            "--locked",
-            "--target-dir",
-            &target_dir,
-        ]),
-        None => args.extend(["-p", package]),
-    }
-    let wanted = package.replace('-', "_");
-    cargo_build(&args, |m| {
-        if m["target"]["name"] != wanted.as_str() {
-            return None;
-        }
+/// Whether cargo sets the variable `name` for the test binary it runs (and not for itself).
+fn set_by_cargo_for_a_test(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || name.starts_with("CARGO_MANIFEST_")
+        || [
+            "CARGO_CRATE_NAME",
+            "CARGO_BIN_NAME",
+            "CARGO_PRIMARY_PACKAGE",
+            "CARGO_TARGET_TMPDIR",
+            "OUT_DIR",
+        ]
+        .contains(&name)
+}
+
+/// The cdylib of `package` among cargo's messages.
+fn library(messages: &[serde_json::Value], package: &str) -> PathBuf {
+    artifact(messages, &package.replace('-', "_"), |m| {
         m["filenames"]
             .as_array()?
             .iter()
@@ -209,6 +276,24 @@ pub fn cdylib(package: &str, manifest: Option<&str>) -> PathBuf {
             .find(|f| f.ends_with(std::env::consts::DLL_SUFFIX))
             .map(PathBuf::from)
     })
+}
+
+/// The file `pick` takes from the `compiler-artifact` message of target `name` (not its
+/// test harness).
+fn artifact(
+    messages: &[serde_json::Value],
+    name: &str,
+    pick: impl Fn(&serde_json::Value) -> Option<PathBuf>,
+) -> PathBuf {
+    messages
+        .iter()
+        .filter(|m| {
+            m["reason"] == "compiler-artifact"
+                && m["target"]["name"] == name
+                && m["profile"]["test"] == false
+        })
+        .find_map(pick)
+        .unwrap_or_else(|| panic!("cargo reported no artifact of {name}"))
 }
 
 /// What a [`fake_server`] answers: status, headers, body.

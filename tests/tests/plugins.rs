@@ -2,8 +2,8 @@
 //! out-of-tree template, refusals that name the library and both values, panics contained,
 //! and a dynamic plugin's log line arriving in the host's log inside the game's span.
 //!
-//! The libraries are built from inside the tests with cargo (see `skinscan_tests::cdylib`);
-//! each is built once per test binary.
+//! The libraries are built from inside the tests with cargo, once per test binary and
+//! sharing every unit `cargo test --workspace` built (see `skinscan_tests::built`).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -18,24 +18,11 @@ use skinscan_sdk::Strategy;
 use skinscan_tests::*;
 
 fn csgo_library() -> &'static Path {
-    static LIB: OnceLock<PathBuf> = OnceLock::new();
-    LIB.get_or_init(|| cdylib("skinscan-csgo", None))
+    &built().csgo
 }
 
 fn fixture_library() -> &'static Path {
-    static LIB: OnceLock<PathBuf> = OnceLock::new();
-    LIB.get_or_init(|| cdylib("skinscan-test-plugins", None))
-}
-
-fn template_library() -> &'static Path {
-    static LIB: OnceLock<PathBuf> = OnceLock::new();
-    LIB.get_or_init(|| {
-        let manifest = workspace().join("examples/plugin-template/Cargo.toml");
-        cdylib(
-            "skinscan-pubg",
-            Some(manifest.to_str().expect("a UTF-8 path")),
-        )
-    })
+    &built().fixtures
 }
 
 fn workspace() -> PathBuf {
@@ -364,11 +351,7 @@ fn rust_log_by_a_dynamic_plugins_crate_name_shows_its_events() {
     // The skinscan binary, with RUST_LOG naming only the fixture plugin's crate: its
     // forwarded events must show (before, they arrived under skinscan::plugin and were
     // filtered out).
-    let bin = cargo_build(&["-p", "skinscan-core", "--bin", "skinscan"], |m| {
-        (m["target"]["name"] == "skinscan")
-            .then(|| m["executable"].as_str().map(PathBuf::from))
-            .flatten()
-    });
+    let bin = &built().skinscan;
     let dir = std::env::temp_dir().join(format!("skinscan-rustlog-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("c.toml");
@@ -380,7 +363,7 @@ fn rust_log_by_a_dynamic_plugins_crate_name_shows_its_events() {
         ),
     )
     .unwrap();
-    let out = std::process::Command::new(&bin)
+    let out = std::process::Command::new(bin)
         .args(["scan", "--once", "--config"])
         .arg(&config)
         .current_dir(&dir)
