@@ -162,10 +162,11 @@ enum Command {
         format: Option<FormatArg>,
     },
     /// Ask the history database (history.path): the best opportunities of a period by game,
-    /// the titles most often underpriced, one title's record and observed prices.
+    /// the titles most often underpriced, one title's record and observed prices. With no
+    /// subcommand: `best`.
     History {
         #[command(subcommand)]
-        command: HistoryCommand,
+        command: Option<HistoryCommand>,
         /// A table for people, or one JSON document.
         #[arg(long, value_enum, global = true)]
         format: Option<FormatArg>,
@@ -180,18 +181,22 @@ enum Command {
     },
 }
 
+/// `history best`'s defaults, also what a bare `skinscan history` shows.
+const BEST_SINCE: &str = "24h";
+const BEST_LIMIT: usize = 10;
+
 #[derive(Debug, Subcommand)]
 enum HistoryCommand {
     /// The best opportunities first seen within --since, by net profit, per game.
     Best {
         /// How far back ("24h", "7d").
-        #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+        #[arg(long, default_value = BEST_SINCE, value_parser = humantime::parse_duration)]
         since: Duration,
         /// Only this game (plugin name).
         #[arg(long)]
         game: Option<String>,
         /// Rows per game.
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = BEST_LIMIT)]
         limit: usize,
     },
     /// The titles most often underpriced within --since.
@@ -415,7 +420,11 @@ fn run(cli: Cli) -> Result<u8, AppError> {
                 None,
             );
             let format = format.map_or(OutputFormat::Table, Into::into);
-            let query = match command {
+            let query = match command.unwrap_or(HistoryCommand::Best {
+                since: humantime::parse_duration(BEST_SINCE).expect("BEST_SINCE is a duration"),
+                game: None,
+                limit: BEST_LIMIT,
+            }) {
                 HistoryCommand::Best { since, game, limit } => {
                     app::HistoryQuery::Best { since, game, limit }
                 }

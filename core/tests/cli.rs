@@ -4,6 +4,9 @@
 //!
 //! Each test runs the real binary (`CARGO_BIN_EXE_skinscan`) in its own temporary
 //! directory, so no `.env` or `config/config.toml` of the checkout leaks in.
+//!
+//! Long because it is the binary's specification as a user meets it (every refusal, exit code
+//! and output), sharing one scratch-directory and fake-service harness.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -1295,6 +1298,47 @@ fn history_answers_from_the_database_a_real_watch_run_wrote() {
         "{table}"
     );
     assert!(table.contains("NET PROFIT"), "{table}");
+    // A bare `history` is `history best` with its defaults.
+    let bare = json_out(&dir.run(&["history", "--format", "json", "--config", "c.toml"], &[]));
+    assert_eq!(bare, best, "`history` with no subcommand shows `best`");
+    let bare = text(&dir.run(&["history", "--config", "c.toml"], &[]).stdout);
+    let best = text(
+        &dir.run(&["history", "best", "--config", "c.toml"], &[])
+            .stdout,
+    );
+    assert!(
+        bare.starts_with("Best opportunities of the last 1day: "),
+        "{bare}"
+    );
+    assert_eq!(bare, best);
+}
+
+#[test]
+fn the_seed_bots_config_passes_config_check() {
+    // The original bot's spellings: `parallel_enabled` and a bare number of seconds.
+    let dir = Scratch::new("seed-config");
+    dir.file(
+        "seed.toml",
+        "[scanner]\nparallel_enabled = true\nconcurrent_scans = 4\nscan_interval = 300\n",
+    );
+    let out = dir.run(&["config", "check", "--config", "seed.toml"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(shown.contains("parallel = true"), "{shown}");
+    assert!(shown.contains("concurrent_scans = 4"), "{shown}");
+    assert!(shown.contains("scan_interval = \"5m\""), "{shown}");
+    // Both spellings at once is a mistake, said with its place.
+    dir.file(
+        "both.toml",
+        "[scanner]\nparallel = true\nparallel_enabled = false\n",
+    );
+    let out = dir.run(&["config", "check", "--config", "both.toml"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("both.toml") && err.contains("duplicate field `parallel`"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -86,7 +86,12 @@ fn the_host_crates_depend_only_downward() {
     );
 }
 
-/// A crate's source files by module path (`["watch", "config"]`).
+/// A module path (`["watch", "config"]`; the crate root is `[]`).
+type Module = Vec<String>;
+/// Each file's imports, by module.
+type Graph = BTreeMap<Module, BTreeSet<Module>>;
+
+/// A crate's source files by module path.
 fn modules(src: &Path) -> BTreeMap<Vec<String>, PathBuf> {
     fn walk(dir: &Path, prefix: &[String], out: &mut BTreeMap<Vec<String>, PathBuf>) {
         for entry in std::fs::read_dir(dir).unwrap().map(Result::unwrap) {
@@ -204,7 +209,7 @@ fn resolve(path: &[String], files: &BTreeMap<Vec<String>, PathBuf>) -> Option<Ve
 }
 
 /// The circles of a directed graph (strongly connected components of two or more).
-fn circles(edges: &BTreeMap<Vec<String>, BTreeSet<Vec<String>>>) -> Vec<Vec<Vec<String>>> {
+fn circles(edges: &Graph) -> Vec<Vec<Module>> {
     // Kosaraju: reachability both ways, small graphs.
     let nodes: Vec<&Vec<String>> = edges.keys().collect();
     let reach = |from: &Vec<String>| {
@@ -242,12 +247,7 @@ fn circles(edges: &BTreeMap<Vec<String>, BTreeSet<Vec<String>>>) -> Vec<Vec<Vec<
     out
 }
 
-fn file_graph(
-    src: &Path,
-) -> (
-    BTreeMap<Vec<String>, BTreeSet<Vec<String>>>,
-    BTreeMap<Vec<String>, PathBuf>,
-) {
+fn file_graph(src: &Path) -> (Graph, BTreeMap<Module, PathBuf>) {
     let files = modules(src);
     let mut edges = BTreeMap::new();
     for (me, path) in &files {

@@ -3,6 +3,9 @@
 //! Given a listing and the reference price of its title, decide whether buying it makes money
 //! and how much. All arithmetic is in integer cents and basis points; the fee is rounded up.
 //! This module does no I/O and knows nothing about a particular game.
+//!
+//! Long because its unit tests (about 410 lines) sit beside the evaluation they pin down cent
+//! by cent; the code itself is about 430 lines.
 
 use std::collections::BTreeMap;
 

@@ -4,6 +4,9 @@
 //! that are not the service's confirmation (a captive portal's HTML, a redirect, a body that
 //! never ends) and refused credentials, none counted as delivered, each warned once with what
 //! to fix, and sent by the next run; `skinscan probe`'s checks, which send no message.
+//!
+//! Long because every service and every hostile answer is a test here, sharing the fake
+//! services they run against.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -600,7 +603,7 @@ fn discord_at(addr: std::net::SocketAddr, query: &str) -> AlertOptions {
 }
 
 /// Log lines written while it is held, on this thread (a current-thread test runtime runs
-/// the sink's worker here too): `skinscan_core` at debug level.
+/// the sink's worker here too): every `skinscan*` crate at debug level.
 #[derive(Clone, Default)]
 struct Log(Arc<std::sync::Mutex<Vec<u8>>>);
 
@@ -621,7 +624,7 @@ impl Log {
         let subscriber = tracing_subscriber::fmt()
             .with_writer(move || writer.clone())
             .with_ansi(false)
-            .with_env_filter("skinscan_core=debug")
+            .with_env_filter("skinscan=debug")
             .finish();
         (log, tracing::subscriber::set_default(subscriber))
     }

@@ -1,4 +1,6 @@
 //! The simulated market as a client sees it: paging, limits, signatures, faults, stats.
+//!
+//! Long because it is the simulator's specification, one test per behaviour a client relies on.
 
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

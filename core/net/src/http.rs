@@ -15,6 +15,8 @@
 //!
 //! **Architecture Invariant:** all of skinscan's client sockets are opened here. The
 //! connection is owned by the client, which is owned by an `Arc`: no game can close it.
+//!
+//! Long because its unit tests (about 80 lines) follow the client; the code is about 770.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

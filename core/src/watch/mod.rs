@@ -13,6 +13,10 @@
 //! sweep of older listings (cheapest first), which finds what the newest-first poll cannot
 //! (listings older than the first poll, opportunities made by a reference price that rose)
 //! and keeps the price cache warm for titles not yet seen new.
+//!
+//! Long because watch mode's tasks (poller, judge loop, gone checks, sweep, refresher) share
+//! one per-game state and are read best together; the budget plan, the price cache and the
+//! section are files of their own.
 
 mod config;
 pub use config::{WatchConfig, WatchOptions};
