@@ -148,6 +148,10 @@ enum Command {
         /// GAMEID=PER_SEC (repeatable; e.g. --game-rate a8db=12).
         #[arg(long, value_name = "GAMEID=PER_SEC", requires = "living")]
         game_rate: Vec<String>,
+        /// Also answer as these reference markets, over the same titles (`/__sim/cross`
+        /// lists the cross opportunities): skinport, csfloat.
+        #[arg(long, value_enum, value_delimiter = ',', value_name = "MARKET,...")]
+        markets: Vec<MarketArg>,
     },
     /// List the plugins: name, source (built-in or library), sdk version, enabled.
     Plugins,
@@ -227,6 +231,13 @@ enum ConfigCommand {
     Check,
 }
 
+/// A reference market the simulator can also answer as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum MarketArg {
+    Skinport,
+    Csfloat,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum FormatArg {
     Table,
@@ -276,6 +287,7 @@ fn run(cli: Cli) -> Result<u8, AppError> {
             living,
             competitor_mean_secs,
             game_rate,
+            markets,
         } => {
             init_logging(
                 cli.log_format.map_or(LogFormat::Human, Into::into),
@@ -315,6 +327,10 @@ fn run(cli: Cli) -> Result<u8, AppError> {
                 faults,
                 public_key,
                 missing_paths: Vec::new(),
+                markets: skinscan_core::sim::SimMarkets {
+                    skinport: markets.contains(&MarketArg::Skinport),
+                    csfloat: markets.contains(&MarketArg::Csfloat),
+                },
                 tls: tls.then_some(skinscan_core::sim::SimTls {
                     http1_only: tls_http1_only,
                 }),

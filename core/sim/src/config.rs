@@ -41,6 +41,19 @@ pub struct SimConfig {
     /// A living market (listings arrive and are bought) instead of a frozen snapshot; the
     /// ground truth at `GET /__sim/truth`.
     pub living: Option<LivingConfig>,
+    /// Also answer as Skinport (`/v1/items`, `/v1/sales/history`) and as CSFloat
+    /// (`/api/v1/listings/price-list`, `/api/v1/listings`), over the same catalogue's titles;
+    /// `/__sim/cross` then lists the cross opportunities the catalogue holds.
+    pub markets: SimMarkets,
+}
+
+/// The reference markets the simulator also answers as.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SimMarkets {
+    /// Skinport.
+    pub skinport: bool,
+    /// CSFloat.
+    pub csfloat: bool,
 }
 
 /// How the simulator serves TLS.
@@ -67,6 +80,7 @@ impl Default for SimConfig {
             tls: None,
             clock_offset_secs: 0,
             living: None,
+            markets: SimMarkets::default(),
         }
     }
 }

@@ -23,15 +23,18 @@
 
 mod catalogue;
 mod config;
+mod csfloat;
 mod living;
+mod other;
 pub mod paths;
 mod rng;
 mod server;
+mod skinport;
 
 pub use living::{LivingConfig, TruthEntry};
 
 pub use config::{
-    Fault, FaultSpec, FaultSpecError, GroupLimits, SimConfig, SimLimits, SimStats, SimTls,
-    endpoint_url,
+    Fault, FaultSpec, FaultSpecError, GroupLimits, SimConfig, SimLimits, SimMarkets, SimStats,
+    SimTls, endpoint_url,
 };
 pub use server::{SimServer, start, tls_acceptor};

@@ -25,12 +25,15 @@ use std::fmt::Write as _;
 
 use crate::catalogue::{Catalogue, EPOCH, GameMarket, SimListing, uuid};
 use crate::config::{Fault, GroupLimits, SimConfig, SimStats, endpoint_url};
+use crate::csfloat::{self, Csfloat};
 use crate::living::Living;
+use crate::other::{Answer, cross_entries};
 use crate::paths::{
     AGGREGATED_PRICES as AGGREGATED_PRICES_PATH, CUSTOMIZED_FEES as CUSTOMIZED_FEES_PATH,
     LAST_SALES as LAST_SALES_PATH, MARKET_ITEMS as MARKET_ITEMS_PATH, OFFERS_V2 as OFFERS_V2_PATH,
 };
 use crate::rng::Rng;
+use crate::skinport::{self, Skinport};
 use base64::Engine as _;
 
 /// A running simulator. Dropping it stops the server.
@@ -106,6 +109,8 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> std::io::Result<Sim
             .map_or(0.0, |d| d.as_secs_f64());
         Living::new(l, config.seed, start_unix)
     });
+    let skinport = config.markets.skinport.then(Skinport::new);
+    let csfloat = config.markets.csfloat.then(Csfloat::new);
     let state = Arc::new(State {
         limiter: config.rate.map(|rate| {
             let burst = f64::from(config.burst.unwrap_or(rate.ceil().max(1.0) as u32).max(1));
@@ -123,6 +128,8 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> std::io::Result<Sim
         windows: Mutex::new(BTreeMap::new()),
         started: Instant::now(),
         living,
+        skinport,
+        csfloat,
     });
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
@@ -263,6 +270,8 @@ struct State {
     windows: Mutex<Windows>,
     started: Instant,
     living: Option<Living>,
+    skinport: Option<Skinport>,
+    csfloat: Option<Csfloat>,
 }
 
 /// The published group of a path and its limit, as the simulator counts them. Last sales
@@ -502,6 +511,15 @@ async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<SimResponse
             serde_json::to_vec(&serde_json::json!({"underpriced": truth})).unwrap_or_default();
         return Ok(json_response(StatusCode::OK, body));
     }
+    if req.uri().path() == "/__sim/cross" {
+        return Ok(json_response(
+            StatusCode::OK,
+            cross(&state, req.uri().query()),
+        ));
+    }
+    if let Some(r) = other_market(&req, &state) {
+        return Ok(r);
+    }
     if req.uri().path() == "/__sim/stats" {
         let body = serde_json::to_vec(&state.stats.snapshot()).unwrap_or_default();
         return Ok(json_response(StatusCode::OK, body));
@@ -534,6 +552,87 @@ async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<SimResponse
     }
     state.stamp_date(&mut r);
     Ok(r)
+}
+
+/// The answer of a reference market the simulator also plays (Skinport, CSFloat), counted
+/// and dated as every answer is; `None` for DMarket's paths.
+fn other_market(req: &Request<Incoming>, state: &State) -> Option<SimResponse> {
+    let path = req.uri().path();
+    let q = parse_query(req.uri().query().unwrap_or(""));
+    let now = Instant::now().into_std();
+    let seed = state.config.seed;
+    let answer = state
+        .skinport
+        .as_ref()
+        .and_then(|s| {
+            let enc = req
+                .headers()
+                .get(http::header::ACCEPT_ENCODING)
+                .and_then(|v| v.to_str().ok());
+            s.answer(&state.catalogue, seed, path, &q, enc, now)
+        })
+        .or_else(|| {
+            state
+                .csfloat
+                .as_ref()
+                .and_then(|c| c.answer(&state.catalogue, seed, path, &q, now))
+        })?;
+    state.stats.arrived(path);
+    let Answer {
+        status,
+        headers,
+        body,
+    } = answer;
+    let mut r = json_response(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        body,
+    );
+    for (name, value) in headers {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            r.headers_mut().insert(name, v);
+        }
+    }
+    state.stamp_date(&mut r);
+    state.stats.answered(r.status());
+    Some(r)
+}
+
+/// `/__sim/cross[?skinport_fee_bps=N&csfloat_fee_bps=N]`: every catalogue listing that
+/// resells at a profit on an enabled reference market after its fee (defaults: Skinport
+/// 12%, CSFloat 2%), at the reference a seller prices at (Skinport's floor less a cent,
+/// CSFloat's floor).
+fn cross(state: &State, query: Option<&str>) -> Vec<u8> {
+    let q = parse_query(query.unwrap_or(""));
+    let fee = |key: &str, default: i64| {
+        q.get(key)
+            .and_then(|v| v.parse::<i64>().ok())
+            .filter(|b| (0..=10_000).contains(b))
+            .unwrap_or(default)
+    };
+    let seed = state.config.seed;
+    let mut all = Vec::new();
+    if state.skinport.is_some() {
+        let games: Vec<&str> = skinport::APPS.iter().map(|(_, g)| *g).collect();
+        all.extend(cross_entries(
+            &state.catalogue,
+            seed,
+            "skinport",
+            fee("skinport_fee_bps", skinport::FEE_BPS),
+            &games,
+            |m, t| skinport::reference(seed, m, t),
+        ));
+    }
+    if state.csfloat.is_some() {
+        all.extend(cross_entries(
+            &state.catalogue,
+            seed,
+            "csfloat",
+            fee("csfloat_fee_bps", csfloat::FEE_BPS),
+            &[csfloat::GAME],
+            |m, t| csfloat::reference(seed, m, t),
+        ));
+    }
+    serde_json::to_vec(&serde_json::json!({"cross": all})).unwrap_or_default()
 }
 
 async fn handle_admitted(

@@ -317,6 +317,7 @@ impl MarketConfig {
                 faults,
                 public_key: signer.as_ref().map(Signer::verifying_key),
                 missing_paths: Vec::new(),
+                markets: crate::sim::SimMarkets::default(),
             }))
         } else {
             Endpoint::Remote(

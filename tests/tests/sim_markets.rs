@@ -1,0 +1,203 @@
+//! The simulated reference markets over the wire (HTTP/2 through the host's own client):
+//! Skinport's Brotli-only answers, its 406 and 429, CSFloat's rate headers and envelope, and
+//! the cross truth (`/__sim/cross`) agreeing with what the two markets answer and with the
+//! DMarket listings the same simulator serves.
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method};
+use skinscan_core::http::{H2Client, HttpOptions, HttpResponse, Target};
+use skinscan_core::sim::{SimConfig, SimMarkets};
+use skinscan_tests::*;
+
+fn client(url: &str) -> H2Client {
+    H2Client::new(Target::parse(url).unwrap(), HttpOptions::default())
+}
+
+async fn get(c: &H2Client, path: &str, accept_encoding: Option<&str>) -> HttpResponse {
+    let mut headers = HeaderMap::new();
+    if let Some(e) = accept_encoding {
+        headers.insert("accept-encoding", HeaderValue::from_str(e).unwrap());
+    }
+    c.send(Method::GET, path, headers, Bytes::new())
+        .await
+        .expect("the sim answers")
+}
+
+fn unbrotli(body: &[u8]) -> serde_json::Value {
+    let mut out = Vec::new();
+    brotli::Decompressor::new(body, 4096)
+        .read_to_end(&mut out)
+        .expect("a Brotli body");
+    serde_json::from_slice(&out).expect("JSON inside")
+}
+
+async fn markets_sim(items: u64) -> skinscan_core::sim::SimServer {
+    sim(SimConfig {
+        items_per_game: items,
+        limits: None,
+        markets: SimMarkets {
+            skinport: true,
+            csfloat: true,
+        },
+        ..SimConfig::default()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn skinport_answers_only_with_brotli_and_keeps_8_requests_per_5_minutes() {
+    let server = markets_sim(20).await;
+    let c = client(&server.url());
+    let refused = get(
+        &c,
+        "/v1/items?app_id=730&currency=USD",
+        Some("gzip, deflate"),
+    )
+    .await;
+    assert_eq!(refused.status.as_u16(), 406);
+    let body: serde_json::Value = serde_json::from_slice(&refused.body).unwrap();
+    assert_eq!(body[0]["id"], "not_acceptable");
+    let ok = get(&c, "/v1/items?app_id=730&currency=USD", Some("br")).await;
+    assert_eq!(ok.status.as_u16(), 200);
+    assert_eq!(ok.headers.get("content-encoding").unwrap(), "br");
+    let rows = unbrotli(&ok.body);
+    let first = &rows[0];
+    assert_eq!(first["currency"], "USD");
+    assert!(first["market_hash_name"].is_string());
+    for _ in 2..8 {
+        let a = get(&c, "/v1/sales/history?app_id=570&currency=USD", Some("br")).await;
+        assert_eq!(a.status.as_u16(), 200);
+    }
+    // The ninth in five minutes (the 406 counted too).
+    let limited = get(&c, "/v1/items?app_id=730&currency=USD", Some("br")).await;
+    assert_eq!(limited.status.as_u16(), 429);
+    let body: serde_json::Value = serde_json::from_slice(&limited.body).unwrap();
+    assert_eq!(body["errors"][0]["id"], "rate_limit_exceeded");
+}
+
+#[tokio::test]
+async fn csfloat_answers_in_cents_with_its_rate_headers() {
+    let server = markets_sim(20).await;
+    let c = client(&server.url());
+    let list = get(&c, "/api/v1/listings/price-list", None).await;
+    assert_eq!(list.status.as_u16(), 200);
+    assert_eq!(list.headers.get("x-ratelimit-remaining").unwrap(), "19");
+    let reset: u64 = list.headers["x-ratelimit-reset"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(reset > 1_700_000_000, "unix seconds: {reset}");
+    let rows: serde_json::Value = serde_json::from_slice(&list.body).unwrap();
+    let first = &rows[0];
+    assert!(first["min_price"].is_i64(), "{first}");
+    let name = first["market_hash_name"].as_str().unwrap();
+    let path = format!(
+        "/api/v1/listings?limit=50&sort_by=lowest_price&market_hash_name={}",
+        percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let page = get(&c, &path, None).await;
+    let page: serde_json::Value = serde_json::from_slice(&page.body).unwrap();
+    let data = page["data"].as_array().unwrap();
+    assert_eq!(data.len() as i64, first["quantity"].as_i64().unwrap());
+    assert_eq!(data[0]["price"], first["min_price"]);
+    assert!(data.iter().all(|l| l["item"]["market_hash_name"] == name));
+}
+
+#[tokio::test]
+async fn the_cross_truth_is_what_the_markets_answer_less_the_fee_against_dmarkets_listings() {
+    let server = markets_sim(200).await;
+    let c = client(&server.url());
+    let truth = get(&c, "/__sim/cross", None).await;
+    let truth: serde_json::Value = serde_json::from_slice(&truth.body).unwrap();
+    let entries = truth["cross"].as_array().unwrap();
+    assert!(
+        entries.iter().any(|e| e["sell_market"] == "skinport")
+            && entries.iter().any(|e| e["sell_market"] == "csfloat"),
+        "the catalogue holds cross opportunities on both markets"
+    );
+    // Skinport's floors as it answers them, in cents (the sim writes whole cents).
+    let rows = unbrotli(
+        &get(&c, "/v1/items?app_id=730&currency=USD", Some("br"))
+            .await
+            .body,
+    );
+    let floor: HashMap<String, i64> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| {
+            let min = r["min_price"].as_f64()?;
+            Some((
+                r["market_hash_name"].as_str()?.to_owned(),
+                (min * 100.0).round() as i64,
+            ))
+        })
+        .collect();
+    // DMarket's own listings of the same simulator.
+    let listed = get(
+        &c,
+        "/exchange/v1/market/items?gameId=a8db&limit=100&currency=USD&orderBy=price&orderDir=asc",
+        None,
+    )
+    .await;
+    let listed: serde_json::Value = serde_json::from_slice(&listed.body).unwrap();
+    let prices: HashMap<String, i64> = listed["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["itemId"].as_str().unwrap().to_owned(),
+                o["price"]["USD"].as_str().unwrap().parse().unwrap(),
+            )
+        })
+        .collect();
+    let mut checked = 0;
+    for e in entries
+        .iter()
+        .filter(|e| e["sell_market"] == "skinport" && e["game_id"] == "a8db")
+    {
+        let sell = e["sell_cents"].as_i64().unwrap();
+        assert_eq!(sell, floor[e["title"].as_str().unwrap()] - 1, "{e}");
+        let fee = (sell * 1_200 + 9_999) / 10_000;
+        assert_eq!(e["fee_cents"].as_i64().unwrap(), fee);
+        let buy = e["buy_cents"].as_i64().unwrap();
+        assert_eq!(e["net_cents"].as_i64().unwrap(), sell - fee - buy);
+        assert!(sell - fee - buy > 0);
+        if let Some(p) = prices.get(e["item_id"].as_str().unwrap()) {
+            assert_eq!(*p, buy, "the truth's buy price is DMarket's: {e}");
+            checked += 1;
+        }
+    }
+    assert!(
+        checked > 0,
+        "some truth entries are among the 100 cheapest listings"
+    );
+    // A fee that eats every margin leaves nothing.
+    let none = get(
+        &c,
+        "/__sim/cross?skinport_fee_bps=10000&csfloat_fee_bps=10000",
+        None,
+    )
+    .await;
+    let none: serde_json::Value = serde_json::from_slice(&none.body).unwrap();
+    assert_eq!(none["cross"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn without_the_markets_turned_on_their_paths_are_not_found() {
+    let server = plain_sim(10).await;
+    let c = client(&server.url());
+    assert_eq!(get(&c, "/v1/items", Some("br")).await.status.as_u16(), 404);
+    assert_eq!(
+        get(&c, "/api/v1/listings/price-list", None)
+            .await
+            .status
+            .as_u16(),
+        404
+    );
+}
