@@ -210,10 +210,7 @@ mod tests {
     use super::*;
 
     fn ask(s: &Csfloat, c: &Catalogue, path: &str, q: &[(&str, &str)]) -> Answer {
-        let q = q
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
+        let q = crate::other::query(q);
         s.answer(c, 42, path, &q, Instant::now())
             .expect("a CSFloat path")
     }

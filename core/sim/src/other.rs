@@ -158,6 +158,15 @@ pub(crate) fn cross_entries(
     out
 }
 
+/// Query pairs as the server hands them to a market (for tests).
+#[cfg(test)]
+pub(crate) fn query(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -280,10 +280,7 @@ mod tests {
         q: &[(&str, &str)],
         enc: Option<&str>,
     ) -> Answer {
-        let q = q
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
+        let q = crate::other::query(q);
         s.answer(c, 42, path, &q, enc, Instant::now())
             .expect("a Skinport path")
     }
