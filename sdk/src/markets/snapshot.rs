@@ -71,8 +71,9 @@ pub enum LookupError {
     /// The snapshot is older than the `max_age` asked (or its time is further in the future
     /// than that: a clock that moved back never makes a snapshot fresh forever).
     #[error(
-        "the {market} snapshot is stale: {part} was fetched {age_secs}s ago, more than the {max_age_secs}s allowed; \
-         it is not used until a refresh succeeds"
+        "the {market} snapshot is stale: {part} was fetched {}, more than the {max_age_secs}s allowed; \
+         it is not used until a refresh succeeds",
+        describe_age(*age_secs)
     )]
     Stale {
         /// The market.
@@ -116,6 +117,15 @@ pub enum LookupError {
         /// The phase asked, if any.
         phase: Option<Phase>,
     },
+}
+
+/// `601s ago`, or `601s in the future` (this machine's clock went back).
+fn describe_age(age_secs: i64) -> String {
+    if age_secs < 0 {
+        format!("{}s in the future", age_secs.unsigned_abs())
+    } else {
+        format!("{age_secs}s ago")
+    }
 }
 
 impl LookupError {
@@ -201,6 +211,17 @@ impl Snapshot {
     /// What building it dropped (`duplicate row`) and saw.
     pub fn wire(&self) -> &WireStats {
         &self.wire
+    }
+
+    /// Seconds since the oldest part was fetched, at `now` (negative: in the future).
+    pub fn age_secs(&self, now: i64) -> Option<i64> {
+        self.fetched_at().map(|t| now.saturating_sub(t))
+    }
+
+    /// Every row, sorted by name then phase, whatever the freshness (for metrics and
+    /// history; judging goes through [`Snapshot::lookup`]).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Option<Phase>, &Quote)> {
+        self.rows.iter().map(|r| (&*r.name, r.phase, &r.quote))
     }
 
     fn oldest(&self) -> Option<&Part> {

@@ -70,6 +70,19 @@ fn items_and_sales_merge_into_one_quote_per_name_and_phase() {
         book.wire().dropped_for(skinport::endpoint::SALES_HISTORY),
         2
     );
+    assert_eq!(book.age_secs(NOW), Some(120));
+    let keys: Vec<(&str, Option<Phase>)> = book.iter().map(|(n, p, _)| (n, p)).collect();
+    assert_eq!(
+        keys,
+        [
+            ("AK-47 | Redline (Field-Tested)", None),
+            ("AWP | Dragon Lore (Field-Tested)", None),
+            ("Sticker | Unsold (Foil)", None),
+            ("Window Missing", None),
+            (M9, Some(Phase::Phase1)),
+            (M9, Some(Phase::Sapphire)),
+        ]
+    );
 }
 
 #[test]
@@ -92,10 +105,12 @@ fn a_stale_snapshot_refuses_every_lookup_and_names_its_oldest_part() {
     assert!(skinport_book(NOW - 600, NOW - 600).is_fresh(NOW, TEN_MIN));
     // A clock that went back by more than max_age: stale, not fresh for ever.
     let future = skinport_book(NOW + 601, NOW + 10);
-    assert!(matches!(
-        future.lookup(NOW, TEN_MIN, REDLINE, None),
-        Err(LookupError::Stale { age_secs: -601, .. })
-    ));
+    let err = future.lookup(NOW, TEN_MIN, REDLINE, None).unwrap_err();
+    assert!(
+        matches!(err, LookupError::Stale { age_secs: -601, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("601s in the future"), "{err}");
     let empty = SnapshotBuilder::new(ReferenceMarket::Csfloat, Currency::Usd).build();
     assert_eq!(
         empty.lookup(NOW, TEN_MIN, REDLINE, None),
