@@ -280,7 +280,12 @@ pub struct ParseError {
     pub message: String,
 }
 
-fn not_the_shape(endpoint: &'static str, expected: &str, why: &str, body: &[u8]) -> ParseError {
+pub(crate) fn not_the_shape(
+    endpoint: &'static str,
+    expected: &str,
+    why: &str,
+    body: &[u8],
+) -> ParseError {
     ParseError {
         endpoint,
         message: format!(
@@ -397,7 +402,7 @@ struct RawV1Object<'a> {
 }
 
 /// A field's raw JSON as a string value, if it is one.
-fn raw_str(v: &RawValue) -> Option<String> {
+pub(crate) fn raw_str(v: &RawValue) -> Option<String> {
     serde_json::from_str::<String>(v.get()).ok()
 }
 
@@ -412,7 +417,7 @@ fn raw_scalar(v: &RawValue) -> Option<String> {
 }
 
 /// A whole number given as a JSON number or a string of digits.
-fn whole_number(text: &str) -> Option<i64> {
+pub(crate) fn whole_number(text: &str) -> Option<i64> {
     let t = text.trim().trim_matches('"').trim();
     if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
         return None;

@@ -164,6 +164,7 @@ pub mod arbitrage;
 pub mod blocks;
 pub mod context;
 pub mod dmarket;
+pub mod markets;
 pub mod model;
 pub mod money;
 pub mod plugin;
@@ -180,7 +181,7 @@ pub use model::{
     FeeSource, GameId, GameInfo, GameReport, Level, Listing, Opportunity, ReferencePrice,
     RejectReason, Rejections, Strategy, TradeLock, WireStats,
 };
-pub use money::{Bps, Currency, Money, MoneyError};
+pub use money::{Bps, CentsRounding, Currency, Money, MoneyError};
 pub use profile::{GameProfile, GameRules};
 pub use scanner::{GameScanner, ProfileScanner};
 pub use settings::{PluginSettings, SettingValue, SettingsError};

@@ -282,6 +282,121 @@ pub fn parse_dollars_cents(text: &str) -> Option<i64> {
     parse_percent_bps(text.trim().trim_start_matches('$'))
 }
 
+/// How a decimal amount in major units became whole cents ([`major_units_to_cents`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CentsRounding {
+    /// The text held whole cents (`7364.79`, `8212.5`, `12`): nothing was rounded.
+    Exact,
+    /// Digits past the cent were a binary floating-point artefact, within a millionth of a
+    /// cent of a whole cent (`0.30000000000000004`, `0.7999999999999999`): snapped to it.
+    Artefact,
+    /// A real fraction of a cent (`12.345`, `7727.7733`): rounded toward zero (down).
+    SubCentDown,
+}
+
+impl CentsRounding {
+    /// `exact`, `artefact` or `sub-cent down`: the form name counted in wire statistics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CentsRounding::Exact => "exact",
+            CentsRounding::Artefact => "artefact",
+            CentsRounding::SubCentDown => "sub-cent down",
+        }
+    }
+}
+
+/// Digits past the cent that mark a binary artefact: six zeros (just above a whole cent) or
+/// six nines (just below one). An f64 carries about 16 significant digits, so below ten
+/// million major units its artefacts always start at least six places past the cent.
+const ARTEFACT_DIGITS: usize = 6;
+
+/// Converts a decimal amount in *major* units (a JSON number's exact text, `"7364.79"`,
+/// `"8.2125e3"`) into whole cents, without floating point: the one place a market's float
+/// money becomes [`Money`] cents.
+///
+/// **Rule.** The text is read as an exact decimal. Whole cents are kept as they are. Digits
+/// past the cent that are a binary artefact (six zeros or six nines right after the cent:
+/// `0.1 + 0.2` printed as `0.30000000000000004`) snap to the nearest cent. Any other fraction
+/// of a cent rounds **toward zero** (`12.345` is 1234 cents, `12.349` too): these amounts are
+/// what another market pays, the exit a listing is judged against, so a rounding never
+/// makes one look more profitable than it is. The [`CentsRounding`] says which case it was.
+///
+/// Negative amounts, text that is not a decimal number, and amounts past `i64` cents are
+/// typed errors.
+pub fn major_units_to_cents(text: &str) -> Result<(i64, CentsRounding), MoneyError> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(MoneyError::Empty);
+    }
+    let bad = || MoneyError::NotNumeric(text.to_owned());
+    let (negative, t) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t),
+    };
+    let (mantissa, exponent) = match t.find(['e', 'E']) {
+        Some(i) => {
+            let e = &t[i + 1..];
+            let digits = e.strip_prefix(['+', '-']).unwrap_or(e);
+            if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| b.is_ascii_digit())
+            {
+                return Err(bad());
+            }
+            (&t[..i], e.parse::<i64>().map_err(|_| bad())?)
+        }
+        None => (t, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if (int.is_empty() && frac.is_empty())
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(bad());
+    }
+    let digits: Vec<u8> = int.bytes().chain(frac.bytes()).map(|b| b - b'0').collect();
+    if negative {
+        return if digits.iter().all(|d| *d == 0) {
+            Ok((0, CentsRounding::Exact))
+        } else {
+            Err(MoneyError::Negative(text.to_owned()))
+        };
+    }
+    // The digits before `cut` are whole cents; the rest is a fraction of a cent.
+    let cut = int.len() as i64 + exponent + 2;
+    let digit = |i: i64| -> u8 {
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| digits.get(i).copied())
+            .unwrap_or(0)
+    };
+    let mut cents: i64 = 0;
+    for i in 0..cut.max(0) {
+        let d = digit(i);
+        if cents == 0 && d == 0 {
+            continue;
+        }
+        cents = cents
+            .checked_mul(10)
+            .and_then(|c| c.checked_add(i64::from(d)))
+            .ok_or_else(|| MoneyError::Overflow(text.to_owned()))?;
+    }
+    let rest_len = (digits.len() as i64 - cut.max(0)).max(0) + (-cut).max(0);
+    let rest = |i: i64| digit(cut + i);
+    if (0..rest_len).all(|i| rest(i) == 0) {
+        return Ok((cents, CentsRounding::Exact));
+    }
+    let run = ARTEFACT_DIGITS as i64;
+    if rest_len > run && (0..run).all(|i| rest(i) == 0) {
+        return Ok((cents, CentsRounding::Artefact));
+    }
+    if rest_len >= run && (0..run).all(|i| rest(i) == 9) {
+        let up = cents
+            .checked_add(1)
+            .ok_or_else(|| MoneyError::Overflow(text.to_owned()))?;
+        return Ok((up, CentsRounding::Artefact));
+    }
+    Ok((cents, CentsRounding::SubCentDown))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,5 +532,83 @@ mod tests {
             Some(Money::usd(-15))
         );
         assert_eq!(Money::usd(i64::MIN).checked_sub(Money::usd(1)), None);
+    }
+
+    #[test]
+    fn major_units_become_cents_exactly_once() {
+        let c = |t: &str| major_units_to_cents(t);
+        use CentsRounding::*;
+        // Skinport's recorded answer (markets.md §1): floats in major units.
+        assert_eq!(c("7364.79"), Ok((736_479, Exact)));
+        assert_eq!(c("8212.5"), Ok((821_250, Exact)));
+        assert_eq!(c("28.82"), Ok((2_882, Exact)));
+        assert_eq!(c("12"), Ok((1_200, Exact)));
+        assert_eq!(c("0"), Ok((0, Exact)));
+        assert_eq!(c("0.01"), Ok((1, Exact)));
+        assert_eq!(c("3435.920"), Ok((343_592, Exact)));
+    }
+
+    #[test]
+    fn binary_artefacts_snap_to_the_cent_they_stand_for() {
+        use CentsRounding::*;
+        // What 0.1 + 0.2 prints as: just above 30 cents.
+        let sum = format!("{}", 0.1f64 + 0.2f64);
+        assert_eq!(sum, "0.30000000000000004");
+        assert_eq!(major_units_to_cents(&sum), Ok((30, Artefact)));
+        // Just below a cent: 0.7 + 0.1 and 1.1 * 3.
+        let below = format!("{}", 0.7f64 + 0.1f64);
+        assert_eq!(below, "0.7999999999999999");
+        assert_eq!(major_units_to_cents(&below), Ok((80, Artefact)));
+        let times = format!("{}", 1.1f64 * 3.0);
+        assert_eq!(times, "3.3000000000000003");
+        assert_eq!(major_units_to_cents(&times), Ok((330, Artefact)));
+        assert_eq!(
+            major_units_to_cents("7727.7699999999995"),
+            Ok((772_777, Artefact))
+        );
+        assert_eq!(
+            major_units_to_cents("0.29999999999999998"),
+            Ok((30, Artefact))
+        );
+    }
+
+    #[test]
+    fn a_real_fraction_of_a_cent_rounds_toward_zero() {
+        use CentsRounding::*;
+        assert_eq!(major_units_to_cents("12.345"), Ok((1_234, SubCentDown)));
+        assert_eq!(major_units_to_cents("12.349"), Ok((1_234, SubCentDown)));
+        assert_eq!(major_units_to_cents("12.3450001"), Ok((1_234, SubCentDown)));
+        assert_eq!(major_units_to_cents("12.34999"), Ok((1_234, SubCentDown)));
+        assert_eq!(major_units_to_cents("0.005"), Ok((0, SubCentDown)));
+        assert_eq!(
+            major_units_to_cents("7727.773333"),
+            Ok((772_777, SubCentDown))
+        );
+    }
+
+    #[test]
+    fn exponents_and_bad_or_negative_amounts() {
+        use CentsRounding::*;
+        let c = |t: &str| major_units_to_cents(t);
+        assert_eq!(c("8.2125e3"), Ok((821_250, Exact)));
+        assert_eq!(c("1E2"), Ok((10_000, Exact)));
+        assert_eq!(c("1.5e-2"), Ok((1, SubCentDown)));
+        assert_eq!(c("5e-3"), Ok((0, SubCentDown)));
+        assert_eq!(c("1e-7"), Ok((0, SubCentDown)));
+        assert_eq!(c(".5"), Ok((50, Exact)));
+        assert_eq!(c("-0.0"), Ok((0, Exact)));
+        assert_eq!(c("-1.5"), Err(MoneyError::Negative("-1.5".into())));
+        assert_eq!(c(""), Err(MoneyError::Empty));
+        for bad in [
+            ".", "1.2.3", "abc", "1e", "1e+", "NaN", "1,5", "+1", "0x10", "1e99999",
+        ] {
+            assert_eq!(c(bad), Err(MoneyError::NotNumeric(bad.into())), "{bad}");
+        }
+        assert_eq!(c("1e300"), Err(MoneyError::Overflow("1e300".into())));
+        assert_eq!(
+            c("92233720368547758.08"),
+            Err(MoneyError::Overflow("92233720368547758.08".into()))
+        );
+        assert_eq!(c("92233720368547758.07"), Ok((i64::MAX, Exact)));
     }
 }

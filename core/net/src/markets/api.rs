@@ -28,6 +28,53 @@ pub trait MarketApi: Send + Sync + std::fmt::Debug {
         signed: bool,
         clock_skew: Option<i64>,
     ) -> String;
+    /// Headers every attempt carries whether or not requests are signed: Skinport's
+    /// `Accept-Encoding: br`, CSFloat's `Authorization: <key>`. A [`FixedHeader`] marked
+    /// sensitive must be marked so before anything can log it. None by default (DMarket's
+    /// only authentication is its signature, [`MarketApi::auth_headers`]).
+    fn fixed_headers(&self) -> Vec<FixedHeader> {
+        Vec::new()
+    }
+    /// The body as the JSON the sdk's parsers read, undoing the answer's `Content-Encoding`
+    /// (Skinport's Brotli). The default accepts only an unencoded body: an encoding this
+    /// market never asked for is an error naming it, not bytes handed on as JSON.
+    fn decode_body(
+        &self,
+        content_encoding: Option<&str>,
+        body: Vec<u8>,
+    ) -> Result<Vec<u8>, String> {
+        match content_encoding.map(str::trim) {
+            None | Some("") | Some("identity") => Ok(body),
+            Some(other) => Err(format!(
+                "the answer is {other:?}-encoded, which this market's module does not decode"
+            )),
+        }
+    }
+}
+
+/// A header of every attempt ([`MarketApi::fixed_headers`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct FixedHeader {
+    /// The lowercase header name.
+    pub name: &'static str,
+    /// Its value.
+    pub value: String,
+    /// True for a credential: never printed, and marked sensitive on the wire.
+    pub sensitive: bool,
+}
+
+impl std::fmt::Debug for FixedHeader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let value = if self.sensitive {
+            "***"
+        } else {
+            self.value.as_str()
+        };
+        f.debug_struct("FixedHeader")
+            .field("name", &self.name)
+            .field("value", &value)
+            .finish()
+    }
 }
 
 /// A family of endpoints with its own limit, as DMarket publishes them (`[market.limits]`).

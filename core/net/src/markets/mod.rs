@@ -4,9 +4,15 @@
 //! The pipeline (`upstream`) names no path: it asks the market's `MarketApi`.
 //!
 //! Adding a market: a module here implementing [`MarketApi`], one config table in the host.
+//! Today: [`dmarket`] (the scanned market), and the reference markets [`skinport`] and
+//! [`csfloat`] (not wired into an upstream yet).
 
 mod api;
+pub mod csfloat;
 pub mod dmarket;
+pub mod skinport;
 
-pub use api::{EndpointGroup, MarketApi};
+pub use api::{EndpointGroup, FixedHeader, MarketApi};
+pub use csfloat::Csfloat;
 pub use dmarket::Dmarket;
+pub use skinport::Skinport;
