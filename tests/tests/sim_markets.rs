@@ -201,3 +201,63 @@ async fn without_the_markets_turned_on_their_paths_are_not_found() {
         404
     );
 }
+
+#[tokio::test]
+async fn the_sdk_reads_every_simulated_row_and_agrees_with_the_cross_truth() {
+    use skinscan_sdk::Currency;
+    use skinscan_sdk::markets::{csfloat, skinport};
+    let server = markets_sim(50).await;
+    let c = client(&server.url());
+    let br = get(&c, "/v1/items?app_id=730&currency=USD", Some("br")).await;
+    let plain = skinscan_core::markets::skinport::decode_brotli(&br.body, 64 << 20).unwrap();
+    let items = skinport::parse_items(&plain, Currency::Usd).unwrap();
+    assert_eq!(
+        items.wire.dropped_total(),
+        0,
+        "{}",
+        items.wire.dropped_summary()
+    );
+    assert_eq!(items.items.len() as u64, items.entries);
+    let floors: HashMap<&str, i64> = items
+        .items
+        .iter()
+        .filter_map(|i| Some((i.market_hash_name.as_str(), i.min_price?.cents())))
+        .collect();
+    let list = get(&c, "/api/v1/listings/price-list", None).await;
+    let list = csfloat::parse_price_list(&list.body).unwrap();
+    assert_eq!(
+        list.wire.dropped_total(),
+        0,
+        "{}",
+        list.wire.dropped_summary()
+    );
+    let csfloat_floor: HashMap<&str, i64> = list
+        .entries
+        .iter()
+        .map(|e| (e.market_hash_name.as_str(), e.min_price.cents()))
+        .collect();
+    let truth = get(&c, "/__sim/cross", None).await;
+    let truth: serde_json::Value = serde_json::from_slice(&truth.body).unwrap();
+    let mut seen = (0, 0);
+    for e in truth["cross"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["game_id"] == "a8db")
+    {
+        let title = e["title"].as_str().unwrap();
+        let sell = e["sell_cents"].as_i64().unwrap();
+        match e["sell_market"].as_str().unwrap() {
+            "skinport" => {
+                assert_eq!(sell, floors[title] - 1, "{e}");
+                seen.0 += 1;
+            }
+            "csfloat" => {
+                assert_eq!(sell, csfloat_floor[title], "{e}");
+                seen.1 += 1;
+            }
+            other => panic!("unknown market {other}"),
+        }
+    }
+    assert!(seen.0 > 0 && seen.1 > 0, "{seen:?}");
+}
