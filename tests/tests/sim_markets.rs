@@ -261,3 +261,75 @@ async fn the_sdk_reads_every_simulated_row_and_agrees_with_the_cross_truth() {
     }
     assert!(seen.0 > 0 && seen.1 > 0, "{seen:?}");
 }
+
+#[tokio::test]
+async fn the_cross_judgement_finds_exactly_the_truths_opportunities_among_the_listings_read() {
+    use std::collections::BTreeSet;
+    use std::time::Duration;
+
+    use skinscan_sdk::markets::cross::{self, CrossReference, CrossRules};
+    use skinscan_sdk::markets::snapshot::{ReferenceMarket, SnapshotBuilder};
+    use skinscan_sdk::markets::{csfloat, skinport};
+    use skinscan_sdk::{Bps, Currency};
+    let server = markets_sim(100).await;
+    let c = client(&server.url());
+    let now = 1_800_000_000;
+    let br = get(&c, "/v1/items?app_id=730&currency=USD", Some("br")).await;
+    let plain = skinscan_core::markets::skinport::decode_brotli(&br.body, 64 << 20).unwrap();
+    let sp = SnapshotBuilder::new(ReferenceMarket::Skinport, Currency::Usd)
+        .skinport_items(skinport::parse_items(&plain, Currency::Usd).unwrap(), now)
+        .build();
+    let list = get(&c, "/api/v1/listings/price-list", None).await;
+    let cf = SnapshotBuilder::new(ReferenceMarket::Csfloat, Currency::Usd)
+        .csfloat_price_list(csfloat::parse_price_list(&list.body).unwrap(), now)
+        .build();
+    let page = get(
+        &c,
+        "/exchange/v1/market/items?gameId=a8db&limit=100&currency=USD&orderBy=price&orderDir=asc",
+        None,
+    )
+    .await;
+    let page = skinscan_sdk::dmarket::parse_listings_page(&page.body, Currency::Usd).unwrap();
+    let rules = |bps| CrossRules {
+        fee: Bps::new(bps).unwrap(),
+        reference: CrossReference::Lowest,
+        min_volume_7d: 0,
+        min_quantity: 1,
+        max_age: Duration::from_secs(600),
+    };
+    let mut found = BTreeSet::new();
+    for l in &page.listings {
+        for (snapshot, r, market) in [
+            (&sp, rules(1_200), "skinport"),
+            (&cf, rules(200), "csfloat"),
+        ] {
+            if let Ok(deal) = cross::judge(l, snapshot, &r, now) {
+                found.insert((market.to_owned(), l.item_id.clone(), deal.net.cents()));
+            }
+        }
+    }
+    let read: BTreeSet<&str> = page.listings.iter().map(|l| l.item_id.as_str()).collect();
+    let truth = get(&c, "/__sim/cross", None).await;
+    let truth: serde_json::Value = serde_json::from_slice(&truth.body).unwrap();
+    let expected: BTreeSet<(String, String, i64)> = truth["cross"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["game_id"] == "a8db" && read.contains(e["item_id"].as_str().unwrap()))
+        .map(|e| {
+            (
+                e["sell_market"].as_str().unwrap().to_owned(),
+                e["item_id"].as_str().unwrap().to_owned(),
+                e["net_cents"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        !expected.is_empty(),
+        "the truth has cross opportunities among the listings read"
+    );
+    assert_eq!(
+        found, expected,
+        "every one the truth lists, and none it does not"
+    );
+}

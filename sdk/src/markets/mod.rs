@@ -7,6 +7,7 @@
 //! - [`csfloat`]: `/api/v1/listings/price-list` and `/api/v1/listings` (integer cents).
 //! - [`phase`]: the Doppler / Gamma Doppler [`phase::Phase`], read from each market's
 //!   fields, and whether a title's price depends on one.
+//! - [`cross`]: the judgement of a DMarket listing resold on one of them, net of its fee.
 //! - [`snapshot`]: a [`snapshot::Snapshot`] per market: prices by name and phase, with the
 //!   time it was fetched; a stale one refuses every lookup.
 //!
@@ -16,6 +17,7 @@
 //!
 //! This file is a facade: it declares the modules and nothing imports it.
 
+pub mod cross;
 pub mod csfloat;
 pub mod phase;
 pub mod skinport;
