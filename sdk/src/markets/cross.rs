@@ -194,12 +194,13 @@ mod tests {
     }
 
     fn quote(lowest: i64, quantity: u32, median: Option<i64>, volume: Option<u32>) -> Quote {
-        let mut q = Quote::default();
-        q.lowest = Some(Money::usd(lowest));
-        q.quantity = quantity;
-        q.median_7d = median.map(Money::usd);
-        q.volume_7d = volume;
-        q
+        Quote {
+            lowest: Some(Money::usd(lowest)),
+            quantity,
+            median_7d: median.map(Money::usd),
+            volume_7d: volume,
+            ..Quote::default()
+        }
     }
 
     fn book(market: ReferenceMarket, rows: Vec<(&str, Option<Phase>, Quote)>, at: i64) -> Snapshot {
