@@ -1081,17 +1081,11 @@ mod tests {
     const FEES: &[u8] = include_bytes!("../tests/fixtures/customized_fees.json");
 
     fn form(w: &WireStats, endpoint: &str, form: &str) -> u64 {
-        w.forms
-            .get(&(endpoint.to_owned(), form.to_owned()))
-            .copied()
-            .unwrap_or(0)
+        w.seen(endpoint, form)
     }
 
     fn dropped(w: &WireStats, endpoint: &str, reason: &str) -> u64 {
-        w.dropped
-            .get(&(endpoint.to_owned(), reason.to_owned()))
-            .copied()
-            .unwrap_or(0)
+        w.dropped_because(endpoint, reason)
     }
 
     #[test]

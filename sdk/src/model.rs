@@ -345,6 +345,22 @@ impl WireStats {
         self.dropped.values().sum()
     }
 
+    /// Entries of `endpoint` dropped for `reason`.
+    pub fn dropped_because(&self, endpoint: &str, reason: &str) -> u64 {
+        self.dropped
+            .get(&(endpoint.to_owned(), reason.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Times `endpoint` was seen answering in `form`.
+    pub fn seen(&self, endpoint: &str, form: &str) -> u64 {
+        self.forms
+            .get(&(endpoint.to_owned(), form.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// Entries of `endpoint` dropped.
     pub fn dropped_for(&self, endpoint: &str) -> u64 {
         self.dropped

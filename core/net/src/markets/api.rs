@@ -10,14 +10,18 @@ use crate::sign::Signer;
 pub trait MarketApi: Send + Sync + std::fmt::Debug {
     /// The rate-limit group of a request path.
     fn group(&self, path: &str) -> EndpointGroup;
-    /// The authentication headers of one attempt (made now, over the exact bytes sent).
+    /// The authentication headers of one attempt (made now, over the exact bytes sent) by
+    /// the DMarket signer. None by default: a market that needs no signature (or whose key
+    /// is a fixed header, [`MarketApi::fixed_headers`]) keeps it.
     fn auth_headers(
         &self,
-        signer: &Signer,
-        request: &ApiRequest,
-        query: &str,
-        body: &[u8],
-    ) -> Vec<(&'static str, String)>;
+        _signer: &Signer,
+        _request: &ApiRequest,
+        _query: &str,
+        _body: &[u8],
+    ) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
     /// The server's message from an error body (or the status's reason).
     fn error_message(&self, status: u16, body: &[u8]) -> String;
     /// `message` with what a person should do about a refused request.
@@ -88,4 +92,13 @@ pub enum EndpointGroup {
     Fees,
     /// Everything else, counted together (aggregated prices included).
     Other,
+}
+
+/// The status's reason phrase (`Too Many Requests`), for an error body that says nothing.
+pub(crate) fn status_reason(status: u16) -> String {
+    http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("error")
+        .to_owned()
 }

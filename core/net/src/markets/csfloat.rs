@@ -8,13 +8,11 @@
 use std::time::Duration;
 
 use http::HeaderMap;
-use skinscan_sdk::ApiRequest;
 use skinscan_sdk::markets::csfloat::{LISTINGS_PATH, PRICE_LIST_PATH, parse_error_body};
 
 use crate::limit::Rate;
-use crate::markets::api::{EndpointGroup, FixedHeader, MarketApi};
+use crate::markets::api::{EndpointGroup, FixedHeader, MarketApi, status_reason};
 use crate::secret::Secret;
-use crate::sign::Signer;
 
 /// The default rate of `/api/v1/listings`: "v1/listings 5 requests/minute", cited from the
 /// BetterFloat wiki in csfloat/docs issue #8 (weak: one commenter, unpublished by CSFloat).
@@ -104,25 +102,8 @@ impl MarketApi for Csfloat {
         }
     }
 
-    /// None: CSFloat is never given a DMarket signer; its key is a fixed header.
-    fn auth_headers(
-        &self,
-        _signer: &Signer,
-        _request: &ApiRequest,
-        _query: &str,
-        _body: &[u8],
-    ) -> Vec<(&'static str, String)> {
-        Vec::new()
-    }
-
     fn error_message(&self, status: u16, body: &[u8]) -> String {
-        parse_error_body(body).unwrap_or_else(|| {
-            http::StatusCode::from_u16(status)
-                .ok()
-                .and_then(|s| s.canonical_reason())
-                .unwrap_or("error")
-                .to_owned()
-        })
+        parse_error_body(body).unwrap_or_else(|| status_reason(status))
     }
 
     fn explain(

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use skinscan_sdk::ApiRequest;
 
-use super::api::{EndpointGroup, MarketApi};
+use super::api::{EndpointGroup, MarketApi, status_reason};
 use crate::sign::Signer;
 
 /// DMarket's API.
@@ -47,13 +47,7 @@ impl MarketApi for Dmarket {
                     e.message
                 }
             })
-            .unwrap_or_else(|| {
-                http::StatusCode::from_u16(status)
-                    .ok()
-                    .and_then(|s| s.canonical_reason())
-                    .unwrap_or("error")
-                    .to_owned()
-            })
+            .unwrap_or_else(|| status_reason(status))
     }
 
     fn explain(

@@ -8,12 +8,10 @@
 use std::io::Read;
 use std::time::Duration;
 
-use skinscan_sdk::ApiRequest;
 use skinscan_sdk::markets::skinport::{ITEMS_PATH, SALES_HISTORY_PATH, parse_error_body};
 
 use crate::limit::Rate;
-use crate::markets::api::{EndpointGroup, FixedHeader, MarketApi};
-use crate::sign::Signer;
+use crate::markets::api::{EndpointGroup, FixedHeader, MarketApi, status_reason};
 
 /// Requests Skinport allows per [`PUBLISHED_WINDOW`] ("8 requests / 5 Minutes", quoted from
 /// its docs by several independent clients).
@@ -109,18 +107,6 @@ impl MarketApi for Skinport {
         }
     }
 
-    /// None: `/v1/items` and `/v1/sales/history` need no authorization, and skinscan asks
-    /// nothing else of Skinport.
-    fn auth_headers(
-        &self,
-        _signer: &Signer,
-        _request: &ApiRequest,
-        _query: &str,
-        _body: &[u8],
-    ) -> Vec<(&'static str, String)> {
-        Vec::new()
-    }
-
     fn error_message(&self, status: u16, body: &[u8]) -> String {
         let message = parse_error_body(body)
             .map(|e| match (e.id.is_empty(), e.message.is_empty()) {
@@ -128,13 +114,7 @@ impl MarketApi for Skinport {
                 (false, true) => e.id,
                 _ => e.message,
             })
-            .unwrap_or_else(|| {
-                http::StatusCode::from_u16(status)
-                    .ok()
-                    .and_then(|s| s.canonical_reason())
-                    .unwrap_or("error")
-                    .to_owned()
-            });
+            .unwrap_or_else(|| status_reason(status));
         // The pipeline's 429 path reads only this message: the hint goes here.
         if status == 429 {
             format!("{message} ({RATE_HINT})")

@@ -10,17 +10,11 @@ const LISTINGS: &[u8] = include_bytes!("../../../tests/fixtures/csfloat_listings
 const LISTINGS_BARE: &[u8] = include_bytes!("../../../tests/fixtures/csfloat_listings_bare.json");
 
 fn form(w: &WireStats, endpoint: &str, form: &str) -> u64 {
-    w.forms
-        .get(&(endpoint.to_owned(), form.to_owned()))
-        .copied()
-        .unwrap_or(0)
+    w.seen(endpoint, form)
 }
 
 fn dropped(w: &WireStats, endpoint: &str, reason: &str) -> u64 {
-    w.dropped
-        .get(&(endpoint.to_owned(), reason.to_owned()))
-        .copied()
-        .unwrap_or(0)
+    w.dropped_because(endpoint, reason)
 }
 
 #[test]

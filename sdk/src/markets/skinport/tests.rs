@@ -10,17 +10,11 @@ const ITEMS_TOLERATED: &[u8] =
 const SALES: &[u8] = include_bytes!("../../../tests/fixtures/skinport_sales_history.json");
 
 fn form(w: &WireStats, endpoint: &str, form: &str) -> u64 {
-    w.forms
-        .get(&(endpoint.to_owned(), form.to_owned()))
-        .copied()
-        .unwrap_or(0)
+    w.seen(endpoint, form)
 }
 
 fn dropped(w: &WireStats, endpoint: &str, reason: &str) -> u64 {
-    w.dropped
-        .get(&(endpoint.to_owned(), reason.to_owned()))
-        .copied()
-        .unwrap_or(0)
+    w.dropped_because(endpoint, reason)
 }
 
 fn usd(c: i64) -> Option<Money> {
