@@ -9,6 +9,8 @@
 #   BENCH_WATCH=signed | skew | refresh  # the signed watch run alone | the unequal-arrivals
 #                                     # pair | prices refreshed ahead or not, a 10 s TTL
 #   BENCH_KEEP=1                      # keep the run's files and say where
+#   BENCH_NET=1 bash bench/run.sh     # rows 4a (loadgen vs h2load against nghttpd) and 9
+#                                     # (the three limiters) alone, about a minute
 #
 # Needs: cargo, python3, curl; installs h2load (Debian's nghttp2-client) and GNU time if
 # missing, and httpx[http2] (the original bot's HTTP stack, from PyPI) in target/bench-venv.
@@ -22,6 +24,7 @@ install() { # command package
   apt-get install -y "$2" >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y "$2" >/dev/null; }
 }
 install h2load nghttp2-client
+install nghttpd nghttp2-server
 install valgrind valgrind
 [ -x /usr/bin/time ] || install /usr/bin/time time
 
@@ -49,12 +52,14 @@ other = "100000/s"'
 
 echo "building (release)..." >&2
 cargo build --release --locked -q -p skinscan-core --bin skinscan --example loadgen --example storebench
+cargo build --release --locked -q -p skinscan-net --example limiters
 BIN=$PWD/target/release/skinscan
 LOADGEN=$PWD/target/release/examples/loadgen
 WORK=$(mktemp -d)
 SIM_PID=
 # BENCH_KEEP=1 keeps the run's files (configs, JSON Lines, truth, logs) and names the folder.
-cleanup() { [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null; if [ -n "${BENCH_KEEP:-}" ]; then echo "files kept in $WORK" >&2; else rm -rf "$WORK"; fi; }
+NGHTTPD_PID=
+cleanup() { [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null; [ -n "$NGHTTPD_PID" ] && kill "$NGHTTPD_PID" 2>/dev/null; if [ -n "${BENCH_KEEP:-}" ]; then echo "files kept in $WORK" >&2; else rm -rf "$WORK"; fi; }
 trap cleanup EXIT
 
 # start_sim ARGS...: a simulator on an ephemeral port; sets SIM_URL and SIM_PID.
@@ -99,6 +104,57 @@ use_default_blacklist = false
 [plugins.tf2]
 use_default_blacklist = false
 include_keys = true'
+# Row 4a: the request path against a server that is not the bottleneck. nghttpd serves the
+# exact page loadgen asks for (fetched once from the simulator, the same bytes, the query
+# ignored by nghttpd), one connection, 100 in flight; h2load and loadgen alternate three
+# times in one run, so both see the same machine.
+net_rows() {
+  start_sim --no-published-limits --items-per-game 1000
+  "$LOADGEN" --url "$SIM_URL" --requests 1 --concurrency 1 >"$WORK/path.json"
+  local path; path=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["path"])' "$WORK/path.json")
+  mkdir -p "$WORK/htdocs/${path%/*}"
+  curl -s --http2-prior-knowledge -o "$WORK/htdocs/${path%%\?*}" "$SIM_URL$path"
+  stop_sim
+  local port; port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  nghttpd --no-tls -a 127.0.0.1 -d "$WORK/htdocs" "$port" >"$WORK/nghttpd.out" 2>&1 &
+  NGHTTPD_PID=$!
+  for _ in $(seq 1 50); do curl -s -o /dev/null --http2-prior-knowledge "http://127.0.0.1:$port$path" && break; sleep 0.1; done
+  for i in 1 2 3; do
+    h2load -c1 -m100 -n100000 "http://127.0.0.1:$port$path" >"$WORK/ng_h2load$i.txt" 2>&1
+    "$LOADGEN" --url "http://127.0.0.1:$port" --requests 100000 --concurrency 100 >"$WORK/ng_loadgen$i.json"
+  done
+  kill "$NGHTTPD_PID" 2>/dev/null || true; wait "$NGHTTPD_PID" 2>/dev/null || true; NGHTTPD_PID=
+  wc -c <"$WORK/htdocs/${path%%\?*}" >"$WORK/ng_bytes"
+  # Row 9: the three limiters, N requests at R/s by 8 tasks, each in turn, one process.
+  "$PWD/target/release/examples/limiters" --rates 30,1000 --seconds 5 --tasks 8 >"$WORK/limiters.jsonl"
+}
+net_table() {
+  python3 - "$WORK" <<'PY'
+import json, re, sys
+work = sys.argv[1]
+size = int(open(f"{work}/ng_bytes").read())
+ratios = []
+for i in (1, 2, 3):
+    h2 = open(f"{work}/ng_h2load{i}.txt").read()
+    h2rps = float(re.search(r"finished in [\d.]+m?s, ([\d.]+) req/s", h2).group(1))
+    h2ok = re.search(r"(\d+) succeeded", h2).group(1)
+    lg = json.load(open(f"{work}/ng_loadgen{i}.json"))
+    ratios.append(lg["rps"] / h2rps)
+    print(f"| 4a. Request path vs h2load, nghttpd serving the same {size:,}-byte page, one connection, 100 in flight, 100,000 requests (alternation {i}) | >= 0.8x h2load | "
+          f"skinscan {lg['rps']:,.0f} req/s ({lg['errors']} errors, {lg['connections']} connection) vs h2load {h2rps:,.0f} req/s ({h2ok} ok) = {lg['rps']/h2rps:.2f}x |")
+print(f"| 4a. ... median of the three | >= 0.8x | {sorted(ratios)[1]:.2f}x |")
+for line in open(f"{work}/limiters.jsonl"):
+    r = json.loads(line)
+    print(f"| 9. Limiter {r['limiter']}: N = {r['n']:,} at R = {r['rate']:g}/s, {r['tasks']} tasks | wall / (N/R) close to 1; max in any 1 s <= R | "
+          f"{r['wall_s']:.3f} s / {r['ideal_s']:.3f} s = {r['wall_over_ideal']:.4f}; max {r['max_in_1s']} in 1 s ({r['max_in_1s_over_rate']:.3f} x R) |")
+PY
+}
+if [ -n "${BENCH_NET:-}" ]; then
+  net_rows
+  net_table
+  exit 0
+fi
+
 # watch_run NAME SIGNED(0|1) KIND(watch|cycle|seed|peer): a living market (5 new listings/s
 # per game, 10% underpriced, competitors buy those after 20 s on average), 100 ms latency,
 # the published limits; 70 s run, the 55 s after a 10 s warm-up scored against the truth.
@@ -215,6 +271,10 @@ path=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["path"])'
 h2load -c1 -m100 -n200000 "$SIM_URL$path" >"$WORK/h2load.txt" 2>&1
 "$VENV/bin/python" bench/httpx_peer.py "$SIM_URL" "$path" 5000 100 >"$WORK/httpx.json"
 sim_stats >"$WORK/throughput.stats"
+
+echo "4a, 9. the request path vs h2load against nghttpd; the three limiters" >&2
+net_rows
+start_sim --no-published-limits --items-per-game 1000
 
 echo "6. memory over a million requests through Upstream::send (a leak is a rising line)" >&2
 "$LOADGEN" --url "$SIM_URL" --requests 1000000 --concurrency 100 --rate 1e9 --limit 1 --rss-every 100000 >"$WORK/leak.json"
@@ -353,3 +413,6 @@ for r in rows: print("| " + " | ".join(r) + " |")
 print()
 print("Simulator alone, h2load -c1 -m100 on market pages: " + f"{h2rps:,.0f} req/s")
 PY
+
+# Rows 4a and 9 (their own lines: three alternations and six limiter runs).
+net_table

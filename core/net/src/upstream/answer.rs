@@ -88,9 +88,9 @@ pub(super) fn classify(
     max_wait: Duration,
 ) -> Outcome {
     match status {
-        200..=299 => match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
-            Ok(_) => Outcome::Success,
-            Err(e) => Outcome::BadBody(e.to_string()),
+        200..=299 => match super::shape::whole_json(body) {
+            Ok(()) => Outcome::Success,
+            Err(why) => Outcome::BadBody(why),
         },
         429 => {
             // DMarket documents 429 without Retry-After: RateLimit-Reset says when the

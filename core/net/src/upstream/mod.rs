@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 mod answer;
+mod shape;
 mod stats;
 
 use crate::events;

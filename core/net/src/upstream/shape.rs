@@ -1,0 +1,278 @@
+//! A cheap check that a 2xx body is one whole JSON document, so a body cut short or not JSON
+//! is retried by the host before a plugin parses it. The plugin parses every body anyway:
+//! parsing it a second time here (`serde_json` into `IgnoredAny`) was half the request
+//! path's CPU (see BENCHMARKS.md, "what the profile showed").
+//!
+//! An object or array is checked structurally, 64 bytes at a time and without allocating:
+//! strings (with their escapes) are found from the quote and backslash bit masks, brackets
+//! outside strings are counted, and the document must close exactly at its last bracket with
+//! only whitespace after it. That catches every prefix of a document (the cut: an open string
+//! or an unclosed bracket) and anything that does not open with `{` or `[` (an HTML error
+//! page). Anything else (a bare string, number or literal) goes to `serde_json` whole.
+//!
+//! What it does not check: the tokens between brackets (`{"a":tru}` passes) and whether a
+//! `]` closes a `[` (`{]` passes). Such a body is malformed at the server, not cut in
+//! transit; the plugin's parse reports it with the path, as it would any unknown answer.
+//! Must not allocate: it runs on every answer.
+
+/// Why a body is not one whole JSON document.
+pub(super) fn whole_json(body: &[u8]) -> Result<(), String> {
+    let start = body
+        .iter()
+        .position(|b| !is_ws(*b))
+        .ok_or_else(|| "an empty body".to_owned())?;
+    if !matches!(body[start], b'{' | b'[') {
+        return serde_json::from_slice::<serde::de::IgnoredAny>(body)
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+    }
+    let doc = &body[start..];
+    let mut scan = Scan::default();
+    let mut chunks = doc.chunks_exact(BLOCK);
+    let mut offset = 0;
+    for block in chunks.by_ref() {
+        let block: &[u8; BLOCK] = block.try_into().expect("chunks_exact yields BLOCK bytes");
+        if let Some(end) = scan.block(block) {
+            return trailing(doc, offset + end);
+        }
+        offset += BLOCK;
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        // Whitespace pads the last block: it opens no string and closes nothing.
+        let mut block = [b' '; BLOCK];
+        block[..rest.len()].copy_from_slice(rest);
+        if let Some(end) = scan.block(&block) {
+            return trailing(doc, offset + end);
+        }
+    }
+    Err(if scan.in_string != 0 {
+        "cut short inside a string".to_owned()
+    } else {
+        format!("cut short with {} brackets open", scan.depth)
+    })
+}
+
+const BLOCK: usize = 64;
+
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// After the document's last bracket (at `end`), only whitespace.
+fn trailing(doc: &[u8], end: usize) -> Result<(), String> {
+    match doc[end + 1..].iter().position(|b| !is_ws(*b)) {
+        None => Ok(()),
+        Some(at) => Err(format!(
+            "{} bytes after the end of the JSON document",
+            doc.len() - (end + 1 + at)
+        )),
+    }
+}
+
+/// The state carried from one block to the next.
+#[derive(Default)]
+struct Scan {
+    /// Brackets open.
+    depth: u64,
+    /// All ones when the previous block ended inside a string.
+    in_string: u64,
+    /// 1 when the previous block ended with an unescaped backslash.
+    escape_next: u64,
+}
+
+impl Scan {
+    /// Scans one block; the index of the bracket that closes the document, if in this block.
+    fn block(&mut self, block: &[u8; BLOCK]) -> Option<usize> {
+        let m = Masks::of(block);
+        let escaped = self.escaped(m.backslashes);
+        let quotes = m.quotes & !escaped;
+        // Bit i is set when byte i is inside a string (its opening quote included).
+        let strings = prefix_xor(quotes) ^ self.in_string;
+        self.in_string = ((strings as i64) >> 63) as u64;
+        let open = m.open & !strings;
+        let close = m.close & !strings;
+        let closes = u64::from(close.count_ones());
+        if self.depth > closes {
+            // The document cannot close in this block.
+            self.depth = self.depth + u64::from(open.count_ones()) - closes;
+            return None;
+        }
+        let mut brackets = open | close;
+        while brackets != 0 {
+            let at = brackets.trailing_zeros();
+            if open & (1 << at) != 0 {
+                self.depth += 1;
+            } else {
+                self.depth -= 1;
+                if self.depth == 0 {
+                    return Some(at as usize);
+                }
+            }
+            brackets &= brackets - 1;
+        }
+        None
+    }
+
+    /// The bytes escaped by a backslash (simdjson's odd-length backslash runs), carrying a
+    /// run that ends the block into the next.
+    fn escaped(&mut self, backslashes: u64) -> u64 {
+        if backslashes == 0 {
+            return std::mem::take(&mut self.escape_next);
+        }
+        const EVEN: u64 = 0x5555_5555_5555_5555;
+        let backslashes = backslashes & !self.escape_next;
+        let follows = (backslashes << 1) | self.escape_next;
+        let odd_starts = backslashes & !EVEN & !follows;
+        let (even_starts, carry) = odd_starts.overflowing_add(backslashes);
+        self.escape_next = u64::from(carry);
+        (EVEN ^ (even_starts << 1)) & follows
+    }
+}
+
+/// Where a block's quotes, backslashes and brackets are: bit i for byte i.
+#[derive(Default)]
+struct Masks {
+    quotes: u64,
+    backslashes: u64,
+    /// `{` and `[`.
+    open: u64,
+    /// `}` and `]`.
+    close: u64,
+}
+
+impl Masks {
+    /// SSE2 (every x86_64 has it): 16 bytes per compare.
+    #[cfg(target_arch = "x86_64")]
+    fn of(block: &[u8; BLOCK]) -> Masks {
+        use std::arch::x86_64::{
+            _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        };
+        let mut m = Masks::default();
+        for (k, lane) in block.chunks_exact(16).enumerate() {
+            // SAFETY: SSE2 is part of the x86_64 baseline, so these intrinsics are always
+            // available; `lane` is 16 readable bytes and `loadu` needs no alignment.
+            let [quotes, backslashes, open, close] = unsafe {
+                let v = _mm_loadu_si128(lane.as_ptr().cast());
+                // `[` and `]` are `{` and `}` with bit 5 clear.
+                let folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
+                [
+                    _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8)),
+                    _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8)),
+                    _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'{' as i8)),
+                    _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'}' as i8)),
+                ]
+                .map(|eq| _mm_movemask_epi8(eq))
+            };
+            let at = |bits: i32| u64::from(bits as u16) << (16 * k);
+            m.quotes |= at(quotes);
+            m.backslashes |= at(backslashes);
+            m.open |= at(open);
+            m.close |= at(close);
+        }
+        m
+    }
+
+    /// Byte by byte elsewhere.
+    #[cfg(not(target_arch = "x86_64"))]
+    fn of(block: &[u8; BLOCK]) -> Masks {
+        let mut m = Masks::default();
+        for (i, &b) in block.iter().enumerate() {
+            let bit = 1u64 << i;
+            match b | 0x20 {
+                _ if b == b'"' => m.quotes |= bit,
+                _ if b == b'\\' => m.backslashes |= bit,
+                b'{' => m.open |= bit,
+                b'}' => m.close |= bit,
+                _ => {}
+            }
+        }
+        m
+    }
+}
+
+/// Bit i = the xor of bits 0..=i.
+fn prefix_xor(mut x: u64) -> u64 {
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x ^= x << 16;
+    x ^= x << 32;
+    x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serde_says(body: &[u8]) -> bool {
+        serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
+    }
+
+    #[test]
+    fn whole_documents_pass_and_every_cut_of_them_fails() {
+        let docs: [&[u8]; 6] = [
+            br#"{"objects":[],"total":{"items":0},"cursor":""}"#,
+            br#"  [1, {"a": "b]}\"{"}, [], "\\", "x\\\"y"]  "#,
+            br#"{"k":"\\\\\\\"}]","n":[[[[{}]]]]}"#,
+            b"{}\n",
+            br#"{"title":"\u00e9 \"quoted\" {not a bracket}"}"#,
+            br#"{"long":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\\"}","b":[{"c":"}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}"}]}"#,
+        ];
+        for doc in docs {
+            assert!(serde_says(doc), "{}", String::from_utf8_lossy(doc));
+            assert_eq!(whole_json(doc), Ok(()), "{}", String::from_utf8_lossy(doc));
+            let end = doc.iter().rposition(|b| !is_ws(*b)).unwrap();
+            for cut in 0..=end {
+                assert!(
+                    whole_json(&doc[..cut]).is_err(),
+                    "{:?} passed",
+                    String::from_utf8_lossy(&doc[..cut])
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_real_page_passes_and_its_cuts_fail_at_every_block_boundary() {
+        let mut page = String::from(r#"{"objects":["#);
+        for i in 0..40 {
+            page.push_str(&format!(
+                r#"{{"itemId":"id-{i}","title":"AK-47 | \"Redline\" (Field-Tested) \\ {{x}}","price":{{"USD":"{i}0"}},"extra":{{"tags":["a","b"]}}}},"#
+            ));
+        }
+        page.pop();
+        page.push_str(r#"],"total":{"items":40},"cursor":"abc"}"#);
+        let page = page.as_bytes();
+        assert!(serde_says(page));
+        assert_eq!(whole_json(page), Ok(()));
+        for cut in (1..page.len()).filter(|c| c % 64 < 3 || c % 64 > 61 || c % 7 == 0) {
+            assert!(whole_json(&page[..cut]).is_err(), "cut at {cut} passed");
+        }
+    }
+
+    #[test]
+    fn what_is_not_one_json_document_fails_with_a_reason() {
+        for (body, why) in [
+            (&b""[..], "an empty body"),
+            (b"  \n", "an empty body"),
+            (
+                b"<html><body>502 Bad Gateway</body></html>",
+                "expected value",
+            ),
+            (br#"{"objects":["#, "cut short with 2 brackets open"),
+            (br#"{"objects":"ab"#, "cut short inside a string"),
+            (br#"{"a":1} {"b":2}"#, "7 bytes after the end"),
+            (b"[1]x", "1 bytes after the end"),
+            (b"nul", "EOF while parsing"),
+        ] {
+            let e = whole_json(body).unwrap_err();
+            assert!(e.contains(why), "{body:?}: {e}");
+        }
+        // Scalars are JSON documents too (serde_json decides them).
+        for body in [&b"\"ok\""[..], b"12", b"true", b" null "] {
+            assert_eq!(whole_json(body), Ok(()));
+        }
+    }
+}
