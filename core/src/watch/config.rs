@@ -107,16 +107,9 @@ impl WatchConfig {
                 Ok(v as usize)
             }
         };
-        let nonzero = |key: &str, d: Duration| {
-            if d.is_zero() {
-                Err(invalid(key, "must be longer than 0s".to_owned()))
-            } else {
-                Ok(d)
-            }
-        };
         Ok(WatchOptions {
-            price_ttl: nonzero("watch.price_ttl", self.price_ttl.0)?,
-            gone_every: nonzero("watch.gone_every", self.gone_every.0)?,
+            price_ttl: self.price_ttl.nonzero("watch.price_ttl")?,
+            gone_every: self.gone_every.nonzero("watch.gone_every")?,
             gone_titles: self.gone_titles as usize,
             floor_share: share("watch.floor_share", self.floor_share, 1.0)?,
             sweep_share: share("watch.sweep_share", self.sweep_share, 0.5)?,
