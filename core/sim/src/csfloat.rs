@@ -71,6 +71,11 @@ pub(crate) fn reference(seed: u64, market: &GameMarket, title: u32) -> Option<i6
     (b.quantity > 0).then_some(b.min)
 }
 
+/// Whether `path` is one CSFloat answers.
+pub(crate) fn serves(path: &str) -> bool {
+    path == PRICE_LIST || path == LISTINGS
+}
+
 impl Csfloat {
     pub(crate) fn new() -> Csfloat {
         Csfloat {

@@ -558,6 +558,12 @@ async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<SimResponse
 /// and dated as every answer is; `None` for DMarket's paths.
 fn other_market(req: &Request<Incoming>, state: &State) -> Option<SimResponse> {
     let path = req.uri().path();
+    // DMarket's requests (every request, by default) pass without a query parse.
+    let played = (state.skinport.is_some() && skinport::serves(path))
+        || (state.csfloat.is_some() && csfloat::serves(path));
+    if !played {
+        return None;
+    }
     let q = parse_query(req.uri().query().unwrap_or(""));
     let now = Instant::now().into_std();
     let seed = state.config.seed;

@@ -78,6 +78,11 @@ pub(crate) fn reference(seed: u64, market: &GameMarket, title: u32) -> Option<i6
     (p.quantity > 0).then_some(p.min - 1)
 }
 
+/// Whether `path` is one Skinport answers.
+pub(crate) fn serves(path: &str) -> bool {
+    path == ITEMS || path == SALES_HISTORY
+}
+
 impl Skinport {
     pub(crate) fn new() -> Skinport {
         Skinport {
@@ -95,7 +100,7 @@ impl Skinport {
         accept_encoding: Option<&str>,
         now: Instant,
     ) -> Option<Answer> {
-        if path != ITEMS && path != SALES_HISTORY {
+        if !serves(path) {
             return None;
         }
         let admission = self.window.admit(now);
