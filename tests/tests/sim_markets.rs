@@ -4,7 +4,6 @@
 //! DMarket listings the same simulator serves.
 
 use std::collections::HashMap;
-use std::io::Read;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method};
@@ -26,12 +25,14 @@ async fn get(c: &H2Client, path: &str, accept_encoding: Option<&str>) -> HttpRes
         .expect("the sim answers")
 }
 
+/// A Brotli body decoded as the client decodes it.
+fn debrotli(body: &[u8]) -> Vec<u8> {
+    skinscan_core::markets::skinport::decode_brotli(body, 64 << 20).expect("a Brotli body")
+}
+
+/// A Brotli body read as JSON.
 fn unbrotli(body: &[u8]) -> serde_json::Value {
-    let mut out = Vec::new();
-    brotli::Decompressor::new(body, 4096)
-        .read_to_end(&mut out)
-        .expect("a Brotli body");
-    serde_json::from_slice(&out).expect("JSON inside")
+    serde_json::from_slice(&debrotli(body)).expect("JSON inside")
 }
 
 async fn markets_sim(items: u64) -> skinscan_core::sim::SimServer {
@@ -209,7 +210,7 @@ async fn the_sdk_reads_every_simulated_row_and_agrees_with_the_cross_truth() {
     let server = markets_sim(50).await;
     let c = client(&server.url());
     let br = get(&c, "/v1/items?app_id=730&currency=USD", Some("br")).await;
-    let plain = skinscan_core::markets::skinport::decode_brotli(&br.body, 64 << 20).unwrap();
+    let plain = debrotli(&br.body);
     let items = skinport::parse_items(&plain, Currency::Usd).unwrap();
     assert_eq!(
         items.wire.dropped_total(),
@@ -275,7 +276,7 @@ async fn the_cross_judgement_finds_exactly_the_truths_opportunities_among_the_li
     let c = client(&server.url());
     let now = 1_800_000_000;
     let br = get(&c, "/v1/items?app_id=730&currency=USD", Some("br")).await;
-    let plain = skinscan_core::markets::skinport::decode_brotli(&br.body, 64 << 20).unwrap();
+    let plain = debrotli(&br.body);
     let sp = SnapshotBuilder::new(ReferenceMarket::Skinport, Currency::Usd)
         .skinport_items(skinport::parse_items(&plain, Currency::Usd).unwrap(), now)
         .build();
