@@ -19,6 +19,10 @@ pub enum Method {
     Get,
     /// `POST`.
     Post,
+    /// `PATCH` (DMarket's buy, `PATCH /exchange/v1/offers-buy`): signed like a `POST`, over
+    /// the exact body. Never `read_only`: the host does not retry it once it may have
+    /// reached the server.
+    Patch,
 }
 
 impl Method {
@@ -27,6 +31,7 @@ impl Method {
         match self {
             Method::Get => "GET",
             Method::Post => "POST",
+            Method::Patch => "PATCH",
         }
     }
 }

@@ -32,7 +32,7 @@ use crate::settings::PluginSettings;
 /// First bytes of every declaration.
 pub const MAGIC: [u8; 8] = *b"SKNSCAN\0";
 /// Bumped whenever the declaration or the boundary contract changes.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 /// The sdk's version.
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The rustc that compiled this sdk (`rustc 1.95.0 (...)`).

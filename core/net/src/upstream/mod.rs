@@ -683,6 +683,7 @@ fn http_method(method: Method) -> http::Method {
     match method {
         Method::Get => http::Method::GET,
         Method::Post => http::Method::POST,
+        Method::Patch => http::Method::PATCH,
     }
 }
 
