@@ -372,8 +372,11 @@ pub async fn watch(
         jsonl,
         format,
         settings.top,
-        keeping_sinks(&settings, store)?,
+        keeping_sinks(&settings, store.clone())?,
     )));
+    let buyer = crate::buy::Buyer::start(&settings.buy, store, upstream.clone(), outputs.clone())
+        .await
+        .map_err(|e| AppError::Usage(e.to_string()))?;
     let stop = shutdown.child_token();
     if let Some(d) = options.duration {
         let stop = stop.clone();
@@ -383,14 +386,30 @@ pub async fn watch(
         });
     }
     let started = Instant::now();
-    let stats = crate::watch::run(
+    let stats = crate::watch::run_buying(
         upstream.clone(),
         plugins,
         outputs.clone(),
         settings.watch.clone(),
+        buyer.clone(),
         stop,
     )
     .await;
+    if let Some(b) = &buyer {
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(
+            attempted = load(&b.stats.attempted),
+            bought = load(&b.stats.bought),
+            refused = load(&b.stats.refused),
+            unknown = load(&b.stats.unknown),
+            skipped = load(&b.stats.skipped),
+            spent_cents = load(&b.stats.spent_cents),
+            profit_cents = load(&b.stats.profit_cents),
+            halted = b.halted().as_deref().unwrap_or("no"),
+            "buying ({})",
+            settings.buy.mode.as_str()
+        );
+    }
     outputs.finish().await?;
     let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
     let s = upstream.stats(false);

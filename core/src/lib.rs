@@ -10,6 +10,7 @@
 //! `skinscan_net::http`), so the binary, the tests and embedders see one surface.
 
 pub mod app;
+pub mod buy;
 pub mod config;
 pub mod output;
 pub mod plugin;

@@ -152,6 +152,14 @@ enum Command {
         /// lists the cross opportunities): skinport, csfloat.
         #[arg(long, value_enum, value_delimiter = ',', value_name = "MARKET,...")]
         markets: Vec<MarketArg>,
+        /// Every API key's balance at start, in cents (GET /account/v1/balance).
+        #[arg(long, default_value_t = 100_000, value_name = "CENTS")]
+        balance_cents: i64,
+        /// What happens to the first buys (PATCH /exchange/v1/offers-buy), in order: none,
+        /// reset-after, stall-after, 5xx-after, hostile-after (bought, answer lost or
+        /// garbled), hostile, price-changed (not bought). Later buys are answered normally.
+        #[arg(long, default_value = "", value_name = "FAULT,...")]
+        buy_faults: String,
     },
     /// List the plugins: name, source (built-in or library), sdk version, enabled.
     Plugins,
@@ -288,6 +296,8 @@ fn run(cli: Cli) -> Result<u8, AppError> {
             competitor_mean_secs,
             game_rate,
             markets,
+            balance_cents,
+            buy_faults,
         } => {
             init_logging(
                 cli.log_format.map_or(LogFormat::Human, Into::into),
@@ -316,7 +326,13 @@ fn run(cli: Cli) -> Result<u8, AppError> {
                         })
                 })
                 .transpose()?;
+            let buy = skinscan_core::sim::buy::SimBuyConfig {
+                balance_cents,
+                script: skinscan_core::sim::buy::parse_script(&buy_faults)
+                    .map_err(|e| AppError::Usage(format!("--buy-faults: {e}")))?,
+            };
             let config = SimConfig {
+                buy,
                 seed,
                 items_per_game,
                 limits: (!no_published_limits).then(skinscan_core::sim::SimLimits::published),

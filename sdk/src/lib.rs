@@ -175,6 +175,7 @@ pub mod strategy;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 pub mod titles;
+pub mod trading;
 
 pub use context::{ApiRequest, ApiResponse, FetchError, Method, ScanContext, ScanError};
 pub use model::{

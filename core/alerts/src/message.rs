@@ -17,6 +17,9 @@ pub struct Alert {
     pub reason: Option<GoneReason>,
     /// From listing to detection (`new`, watch mode).
     pub delay_ms: Option<u64>,
+    /// A buy's outcome (`bought`, `buy_refused`, `buy_unknown`) and its reason, when this
+    /// alert is one.
+    pub buy: Option<(&'static str, Option<String>)>,
 }
 
 /// The markup of a text message.
@@ -80,6 +83,13 @@ fn link(markup: Markup, text: &str, url: &str) -> String {
 }
 
 fn headline(a: &Alert) -> &'static str {
+    if let Some((event, _)) = &a.buy {
+        return match *event {
+            "bought" => "Bought",
+            "buy_refused" => "Buy refused",
+            _ => "Buy outcome unknown",
+        };
+    }
     match (a.kind, a.reason) {
         (WatchKind::New, _) => "New opportunity",
         (WatchKind::Changed, _) => "Price changed",
@@ -119,6 +129,9 @@ pub fn single(a: &Alert, markup: Markup, link_template: &str) -> String {
             ),
         ),
     ];
+    if let Some((_, Some(reason))) = &a.buy {
+        lines.push(escape(markup, reason));
+    }
     if let Some(ms) = a.delay_ms {
         lines.push(escape(
             markup,
@@ -179,6 +192,10 @@ pub fn json(a: &Alert, link_template: &str) -> serde_json::Value {
         map.remove("cycle");
         map.insert("event".into(), a.kind.as_str().into());
         map.insert("reason".into(), a.reason.map(|r| r.as_str()).into());
+        if let Some((event, reason)) = &a.buy {
+            map.insert("event".into(), (*event).into());
+            map.insert("reason".into(), reason.clone().into());
+        }
         map.insert("delay_ms".into(), a.delay_ms.into());
         map.insert("link".into(), listing_link(link_template, o).into());
     }

@@ -134,8 +134,28 @@ impl Sink for AlertSink {
                     opportunity: e.opportunity.clone(),
                     reason: e.reason,
                     delay_ms: e.delay.map(|d| d.as_millis() as u64),
+                    buy: None,
                 })
                 .await;
+            }
+            // Buys are few and each is once (the ledger): no filter, no de-duplication.
+            Event::Buy(e) => {
+                let alert = Alert {
+                    kind: WatchKind::New,
+                    opportunity: e.opportunity.clone(),
+                    reason: None,
+                    delay_ms: None,
+                    buy: Some((
+                        e.kind.as_str(),
+                        e.reason
+                            .clone()
+                            .or_else(|| e.resolution.map(|r| format!("resolved: {r}"))),
+                    )),
+                };
+                if self.tx.try_send(Job::Alert(alert)).is_err() {
+                    self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                    skinscan_events::AlertDropped { sink: self.name }.emit();
+                }
             }
             Event::GameFinished { outcome, .. } => {
                 for o in outcome.report.iter().flat_map(|r| &r.opportunities) {
@@ -144,6 +164,7 @@ impl Sink for AlertSink {
                         opportunity: o.clone(),
                         reason: None,
                         delay_ms: None,
+                        buy: None,
                     })
                     .await;
                 }

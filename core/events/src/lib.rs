@@ -8,6 +8,9 @@
 //! Adding an event: a struct here, its counter in [`Metrics`], one `emit` call where it
 //! happens.
 //!
+//! Long because every event of the host is here, each a few lines (a struct, its counter, its
+//! `emit`): one file is the list of what the host counts.
+//!
 //! **Layer rule:** the lowest host crate: every other host crate may emit these events; it
 //! depends on none of them (only the sdk, for its types).
 
@@ -69,6 +72,40 @@ pub struct Metrics {
     alerts_sent: Family<SinkLabel, Counter>,
     alerts_failed: Family<AlertFailLabel, Counter>,
     alerts_dropped: Family<SinkLabel, Counter>,
+    buys: Family<BuyLabel, Counter>,
+    buy_skipped: Family<BuySkipLabel, Counter>,
+    buy_forms: Family<BuyFormLabel, Counter>,
+    buy_spent: Family<ModeLabel, prometheus_client::metrics::gauge::Gauge>,
+}
+
+/// A buy's outcome and mode.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BuyLabel {
+    /// `bought`, `buy_refused`, `buy_unknown`.
+    pub event: String,
+    /// `live` or `dry-run`.
+    pub mode: String,
+}
+
+/// Why a buy was not attempted.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BuySkipLabel {
+    /// A short class: `stop_file`, `recheck`, `budget`, `rate`, `duplicate`, `balance`, ...
+    pub reason: String,
+}
+
+/// The form of a trading answer.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BuyFormLabel {
+    /// `buy:status`, `buy:not-json`, `balance:cents-string`, ...
+    pub form: String,
+}
+
+/// A mode.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ModeLabel {
+    /// `live` or `dry-run`.
+    pub mode: String,
 }
 
 /// A price-cache label: the game and `hit` or `miss`.
@@ -138,8 +175,32 @@ impl Metrics {
             alerts_sent: Family::default(),
             alerts_failed: Family::default(),
             alerts_dropped: Family::default(),
+            buys: Family::default(),
+            buy_skipped: Family::default(),
+            buy_forms: Family::default(),
+            buy_spent: Family::default(),
             registry: Registry::default(),
         };
+        registry.register(
+            "buys",
+            "Buys sent (or rehearsed), by outcome event and mode",
+            m.buys.clone(),
+        );
+        registry.register(
+            "buy_skipped",
+            "Buys not attempted, by reason",
+            m.buy_skipped.clone(),
+        );
+        registry.register(
+            "buy_answer_forms",
+            "Forms of trading answers seen (buy and balance)",
+            m.buy_forms.clone(),
+        );
+        registry.register(
+            "buy_spent_cents",
+            "Spent or in flight over the last 24 h, in cents, by mode",
+            m.buy_spent.clone(),
+        );
         registry.register(
             "requests",
             "Requests sent to the market (first attempts)",
@@ -539,6 +600,71 @@ impl PriceCacheLookup<'_> {
                     .inc_by(n);
             }
         }
+    }
+}
+
+/// The buyer finished a buy: counted by event and mode, the 24-hour spend set.
+#[derive(Debug)]
+pub struct BuyFinished<'a> {
+    /// `bought`, `buy_refused`, `buy_unknown`.
+    pub event: &'a str,
+    /// `live` or `dry-run`.
+    pub mode: &'a str,
+    /// Spent or in flight over the last 24 h, in cents.
+    pub spent_day_cents: i64,
+}
+
+impl BuyFinished<'_> {
+    /// Counts it and sets the spend gauge (the buyer logs the outcome itself, with its reason).
+    pub fn emit(&self) {
+        let m = metrics();
+        m.buys
+            .get_or_create(&BuyLabel {
+                event: self.event.to_owned(),
+                mode: self.mode.to_owned(),
+            })
+            .inc();
+        m.buy_spent
+            .get_or_create(&ModeLabel {
+                mode: self.mode.to_owned(),
+            })
+            .set(self.spent_day_cents);
+    }
+}
+
+/// The buyer did not attempt a buy.
+#[derive(Debug)]
+pub struct BuySkipped<'a> {
+    /// A short class.
+    pub reason: &'a str,
+}
+
+impl BuySkipped<'_> {
+    /// Counts it.
+    pub fn emit(&self) {
+        metrics()
+            .buy_skipped
+            .get_or_create(&BuySkipLabel {
+                reason: self.reason.to_owned(),
+            })
+            .inc();
+    }
+}
+
+/// A trading answer came in a form; true the first time that form is seen (log it then).
+#[derive(Debug)]
+pub struct BuyAnswerForm<'a> {
+    /// `buy:status`, `balance:cents-string`, ...
+    pub form: &'a str,
+}
+
+impl BuyAnswerForm<'_> {
+    /// Counts it; true when it is the first of its form.
+    pub fn emit(&self) -> bool {
+        let c = metrics().buy_forms.get_or_create(&BuyFormLabel {
+            form: self.form.to_owned(),
+        });
+        c.inc() == 0
     }
 }
 

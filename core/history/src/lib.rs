@@ -12,11 +12,13 @@
 //! **Layer rule:** depends on the sdk and `skinscan-report` only (it stores what a scan
 //! reported and is a sink of its events).
 
+mod buys;
 mod config;
 mod query;
 mod sink;
 mod store;
 
+pub use buys::{BuyCaps, BuyIntent, BuyRow, BuyState, BuyWindow, Refusal};
 pub use config::HistoryConfig;
 pub use query::{BestRow, PricePoint, TitleRow, TitleStats};
 pub use sink::HistorySink;

@@ -11,10 +11,13 @@ use skinscan_sdk::{Opportunity, ReferencePrice};
 use skinscan_report::{WatchEvent, WatchKind};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migrations, in order: entry `i` takes a database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[V1, crate::buys::MIGRATION];
+
+/// Version 1: opportunities, their events, prices, alerts.
+const V1: &str = r#"
 CREATE TABLE opportunities (
     id               INTEGER PRIMARY KEY,
     game             TEXT    NOT NULL,
@@ -68,7 +71,7 @@ CREATE TABLE alerts (
     PRIMARY KEY (sink, game, offer)
 );
 CREATE INDEX alerts_at ON alerts (at_ms);
-"#];
+"#;
 
 /// A history database could not be used: which file, and why.
 #[derive(Debug, thiserror::Error)]

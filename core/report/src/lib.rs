@@ -7,10 +7,12 @@
 //!
 //! **Layer rule:** depends on the sdk and `skinscan-net` (for the upstream's counters) only.
 
+mod buy;
 mod cycle;
 mod record;
 mod sink;
 
+pub use buy::{BuyEvent, BuyKind};
 pub use cycle::{CycleReport, GameFailure, GameOutcome, GoneReason, WatchEvent, WatchKind};
 pub use record::{OpportunityRecord, format_roi};
 pub use sink::{Event, Sink, SinkFailure};

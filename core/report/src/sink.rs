@@ -38,6 +38,8 @@ pub enum Event {
     CycleFinished(Arc<CycleReport>),
     /// Watch mode saw an opportunity appear or go.
     Watch(Arc<WatchEvent>),
+    /// The buyer bought, was refused, or sent a buy whose outcome was unknown.
+    Buy(Arc<crate::buy::BuyEvent>),
     /// Reference prices were read from the market (only to sinks that want them).
     PricesObserved {
         /// The plugin.

@@ -45,6 +45,8 @@ pub struct SimConfig {
     /// (`/api/v1/listings/price-list`, `/api/v1/listings`), over the same catalogue's titles;
     /// `/__sim/cross` then lists the cross opportunities the catalogue holds.
     pub markets: SimMarkets,
+    /// The selling side: balances per key, buy faults (`buy.rs`).
+    pub buy: crate::buy::SimBuyConfig,
 }
 
 /// The reference markets the simulator also answers as.
@@ -81,6 +83,7 @@ impl Default for SimConfig {
             clock_offset_secs: 0,
             living: None,
             markets: SimMarkets::default(),
+            buy: crate::buy::SimBuyConfig::default(),
         }
     }
 }

@@ -21,6 +21,7 @@
 //! It owns its own sockets and never shares code paths with the host's client, so a test
 //! against it checks the host, not the simulator against itself.
 
+pub mod buy;
 mod catalogue;
 mod config;
 mod csfloat;

@@ -72,6 +72,8 @@ pub struct TruthEntry {
     pub gone: f64,
     /// Selling into the best buy order after a 7% fee, in cents.
     pub profit_cents: i64,
+    /// Unix time a client bought it through `offers-buy`, before the competitor did.
+    pub bought_at: Option<f64>,
 }
 
 /// The living part of the market.
@@ -168,6 +170,7 @@ impl Living {
                     created: self.start_unix + created,
                     gone: self.start_unix + gone,
                     profit_cents: title.best_order - (title.best_order * 7 + 99) / 100 - price,
+                    bought_at: None,
                 });
             }
             state.live.push(Arrival { listing, gone });
@@ -183,6 +186,24 @@ impl Living {
         }
         let games = self.games.lock().unwrap_or_else(|p| p.into_inner());
         games.get(game).map(|s| s.live.clone()).unwrap_or_default()
+    }
+
+    /// A client bought arrival `seq` of `game` at `now` (seconds since start): it leaves the
+    /// market, and the truth says who won.
+    pub(crate) fn bought(&self, game: &str, seq: u64, now: f64) {
+        let mut games = self.games.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(g) = games.get_mut(game) {
+            g.live.retain(|a| a.listing.seq != seq);
+        }
+        drop(games);
+        let id = crate::catalogue::uuid(self.seed, game, 3, seq);
+        let mut truth = self.truth.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(t) = truth
+            .iter_mut()
+            .find(|t| t.offer_id == id && t.game == game)
+        {
+            t.bought_at = Some(self.start_unix + now);
+        }
     }
 
     /// Every underpriced listing that has arrived so far (in every game asked about).

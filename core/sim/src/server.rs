@@ -111,6 +111,7 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> std::io::Result<Sim
     });
     let skinport = config.markets.skinport.then(Skinport::new);
     let csfloat = config.markets.csfloat.then(Csfloat::new);
+    let config_buy = config.buy.clone();
     let state = Arc::new(State {
         limiter: config.rate.map(|rate| {
             let burst = f64::from(config.burst.unwrap_or(rate.ceil().max(1.0) as u32).max(1));
@@ -128,6 +129,7 @@ pub async fn start(config: SimConfig, listen: SocketAddr) -> std::io::Result<Sim
         windows: Mutex::new(BTreeMap::new()),
         started: Instant::now(),
         living,
+        sales: crate::buy::Sales::new(config_buy),
         skinport,
         csfloat,
     });
@@ -270,6 +272,7 @@ struct State {
     windows: Mutex<Windows>,
     started: Instant,
     living: Option<Living>,
+    sales: crate::buy::Sales,
     skinport: Option<Skinport>,
     csfloat: Option<Csfloat>,
 }
@@ -485,7 +488,7 @@ impl Drop for InFlight<'_> {
 
 /// The error a handler returns to make hyper reset the stream (RST_STREAM on HTTP/2).
 #[derive(Debug)]
-struct ResetStream;
+pub(crate) struct ResetStream;
 
 impl std::fmt::Display for ResetStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -519,6 +522,9 @@ async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<SimResponse
     }
     if let Some(r) = other_market(&req, &state) {
         return Ok(r);
+    }
+    if req.uri().path() == "/__sim/buys" {
+        return Ok(json_response(StatusCode::OK, state.sales.truth()));
     }
     if req.uri().path() == "/__sim/stats" {
         let body = serde_json::to_vec(&state.stats.snapshot()).unwrap_or_default();
@@ -731,6 +737,9 @@ async fn handle_admitted(
         }
     }
 
+    if crate::buy::serves(&path) {
+        return buy_answer(state, &parts, &body, outbound).await;
+    }
     let mut response = route(
         state,
         &parts.method,
@@ -762,6 +771,43 @@ async fn handle_admitted(
     }
     stats.answered(response.status());
     Ok(response)
+}
+
+/// The trading endpoints' answer (`buy.rs`), after the latency's second half.
+async fn buy_answer(
+    state: &State,
+    parts: &http::request::Parts,
+    body: &[u8],
+    outbound: Duration,
+) -> Result<SimResponse, ResetStream> {
+    let now = Instant::now()
+        .saturating_duration_since(state.started)
+        .as_secs_f64();
+    let market = crate::buy::Market {
+        catalogue: &state.catalogue,
+        living: state.living.as_ref(),
+        seed: state.config.seed,
+        now,
+        unix: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64()),
+    };
+    let key = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok());
+    let reply = state
+        .sales
+        .answer(&market, parts.method.as_str(), parts.uri.path(), key, body);
+    if !outbound.is_zero() {
+        tokio::time::sleep(outbound).await;
+    }
+    match reply {
+        crate::buy::Reply::Answer(status, body) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            state.stats.answered(status);
+            Ok(json_response(status, body))
+        }
+        crate::buy::Reply::Reset => Err(ResetStream),
+        crate::buy::Reply::Stall => std::future::pending().await,
+    }
 }
 
 fn pick_fault(probabilities: &[(Fault, f64)], rng: &mut Rng) -> Option<Fault> {
@@ -1137,8 +1183,16 @@ fn render_page(
     offset: usize,
     total: usize,
 ) -> SimResponse {
-    let end = offset + page.len();
-    let cursor = if end < total && !page.is_empty() {
+    // A sold listing leaves the page; the cursor still counts it (the next page starts after).
+    let taken = page.len();
+    let unsold: Vec<SimListing> = page
+        .iter()
+        .filter(|l| !state.sales.sold(&g.game_id, l.seq))
+        .copied()
+        .collect();
+    let page = &unsold[..];
+    let end = offset + taken;
+    let cursor = if end < total && taken > 0 {
         encode_cursor(end, state.config.seed)
     } else {
         String::new()

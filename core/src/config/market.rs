@@ -318,6 +318,7 @@ impl MarketConfig {
                 public_key: signer.as_ref().map(Signer::verifying_key),
                 missing_paths: Vec::new(),
                 markets: crate::sim::SimMarkets::default(),
+                buy: crate::sim::buy::SimBuyConfig::default(),
             }))
         } else {
             Endpoint::Remote(

@@ -74,6 +74,9 @@ pub struct RawConfig {
     /// `[alerts]`: Telegram, Discord, webhook.
     #[serde(default)]
     pub alerts: AlertsConfig,
+    /// `[buy]`: buying what watch mode finds (off by default).
+    #[serde(default)]
+    pub buy: crate::buy::BuyConfig,
     /// `[plugins.<name>]`: each game's table (`enabled`, `path`, and its own settings).
     #[serde(default)]
     pub plugins: BTreeMap<String, toml::Table>,
@@ -129,6 +132,8 @@ pub struct Settings {
     pub history: Option<HistoryConfig>,
     /// Alert sinks.
     pub alerts: Vec<crate::alerts::AlertOptions>,
+    /// `[buy]`, validated.
+    pub buy: crate::buy::BuyOptions,
 }
 
 /// Where environment values come from (the process, `.env`, or a test's map).
@@ -360,6 +365,7 @@ pub fn apply_env(mut raw: RawConfig, env: &dyn Env) -> Result<RawConfig, ConfigE
     ] {
         filter.digest_at.get_or_insert(5);
     }
+    raw.buy.apply_env(env.get(crate::buy::LIVE_SWITCH))?;
     let set = |name: &str| env.get(name).filter(|v| !v.trim().is_empty());
     if let Some(v) = set("TELEGRAM_BOT_TOKEN") {
         raw.alerts.telegram.token = Some(Secret::new(v.trim()));
@@ -438,6 +444,7 @@ pub fn validate(raw: RawConfig, source: Option<PathBuf>) -> Result<Settings, Con
         watch: raw.watch.options()?,
         history: raw.history.enabled.then(|| raw.history.clone()),
         alerts: raw.alerts.options()?,
+        buy: raw.buy.options(raw.history.enabled)?,
         raw,
     })
 }

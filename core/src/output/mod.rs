@@ -77,6 +77,13 @@ impl JsonlSink {
         self.write_line(&line)
     }
 
+    /// Appends one JSON object as a line (a buy event).
+    pub fn append_value(&self, value: &serde_json::Value) -> Result<(), SinkError> {
+        let mut line = serde_json::to_vec(value).expect("a JSON value always serializes");
+        line.push(b'\n');
+        self.write_line(&line)
+    }
+
     /// One write of one whole line on an O_APPEND file. A write that fails part-way (disk
     /// full, file size limit) is cut back to the last whole line.
     fn write_line(&self, line: &[u8]) -> Result<(), SinkError> {

@@ -33,6 +33,7 @@ impl Sink for JsonSink {
                 "detected_at": humantime::format_rfc3339_millis(e.detected_at).to_string(),
                 "delay_ms": e.delay.map(|d| d.as_millis() as u64),
             }),
+            Event::Buy(e) => e.to_json(),
             _ => return Ok(()),
         };
         let mut out = std::io::stdout().lock();

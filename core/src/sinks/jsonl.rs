@@ -22,6 +22,7 @@ impl Sink for JsonlLines {
         let written = match event {
             Event::GameFinished { cycle, outcome } => self.file.append(*cycle, outcome).map(|_| ()),
             Event::Watch(e) => self.file.append_event(e),
+            Event::Buy(e) => self.file.append_value(&e.to_json()),
             _ => Ok(()),
         };
         written.map_err(|e| SinkFailure {

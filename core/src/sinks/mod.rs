@@ -125,6 +125,11 @@ impl Fanout {
         self.publish(&Event::Watch(Arc::new(event)));
     }
 
+    /// The buyer bought, was refused, or sent a buy whose outcome was unknown.
+    pub fn buy(&self, event: crate::report::BuyEvent) {
+        self.publish(&Event::Buy(Arc::new(event)));
+    }
+
     /// The cycle ended: every sink gets its report.
     pub fn cycle_finished(&self, report: CycleReport) {
         self.publish(&Event::CycleFinished(Arc::new(report)));

@@ -63,7 +63,7 @@ impl Sink for ProgressSink {
                     }
                 }
             }
-            Event::Watch(_) | Event::PricesObserved { .. } => {}
+            Event::Watch(_) | Event::Buy(_) | Event::PricesObserved { .. } => {}
             Event::CycleFinished(_) => {
                 for (_, bar) in self.per_game.drain() {
                     bar.finish_and_clear();

@@ -81,6 +81,7 @@ impl Sink for TableSink {
         let text = match event {
             Event::CycleFinished(report) => crate::output::render_table(report, self.top),
             Event::Watch(e) => self.track(e),
+            Event::Buy(e) => format!("{}\n", e.line()),
             _ => return Ok(()),
         };
         print(&text);

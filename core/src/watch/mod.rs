@@ -44,6 +44,7 @@ use tokio_util::sync::CancellationToken;
 pub use cache::{PriceCache, Priced};
 pub use plan::PollPlan;
 
+use crate::buy::{Buyer, Candidate};
 use crate::plugin::Plugin;
 use crate::report::{GoneReason, WatchEvent, WatchKind};
 use crate::sinks::Fanout;
@@ -176,6 +177,19 @@ pub async fn run(
     options: WatchOptions,
     stop: CancellationToken,
 ) -> Arc<WatchStats> {
+    run_buying(upstream, plugins, outputs, options, None, stop).await
+}
+
+/// As [`run`], and each new opportunity the `buyer`'s rules admit is re-checked at the last
+/// moment and handed to it (`crate::buy`).
+pub async fn run_buying(
+    upstream: Arc<Upstream>,
+    plugins: Vec<Plugin>,
+    outputs: Arc<Fanout>,
+    options: WatchOptions,
+    buyer: Option<Arc<Buyer>>,
+    stop: CancellationToken,
+) -> Arc<WatchStats> {
     let stats = Arc::new(WatchStats::default());
     let mut judges = Vec::new();
     for plugin in plugins.into_iter().filter(|p| p.enabled) {
@@ -236,6 +250,11 @@ pub async fn run(
             warned_wire: AtomicBool::new(false),
             polls: AtomicU64::new(0),
             began: OnceLock::new(),
+            buyer: buyer.clone(),
+            to_buy: {
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                (tx, Mutex::new(Some(rx)))
+            },
         };
         let span = tracing::info_span!("watch", game = %name);
         tasks.spawn(tracing::Instrument::instrument(game.run(), span));
@@ -285,6 +304,13 @@ struct GameWatch {
     polls: AtomicU64,
     /// When the first poll was answered: listings listed before are the backlog.
     began: OnceLock<SystemTime>,
+    /// The buyer, when buying is on.
+    buyer: Option<Arc<Buyer>>,
+    /// New opportunities the buyer's rules admit, for the buying task.
+    to_buy: (
+        tokio::sync::mpsc::UnboundedSender<Opportunity>,
+        Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<Opportunity>>>,
+    ),
 }
 
 impl GameWatch {
@@ -407,7 +433,26 @@ impl GameWatch {
                 }
             }
         };
-        tokio::join!(poller, judging, gone, sweep, refresh, fees);
+        // Buys run beside everything: each waits on its re-check and the buyer's turn, and
+        // none holds up polling or judging.
+        let buying = async {
+            let (Some(buyer), Some(mut rx)) = (&self.buyer, lock(&self.to_buy.1).take()) else {
+                return;
+            };
+            let mut running = futures::stream::FuturesUnordered::new();
+            let mut open = true;
+            while open || !running.is_empty() {
+                tokio::select! {
+                    next = rx.recv(), if open => match next {
+                        Some(o) => running.push(self.buy_one(buyer, o)),
+                        None => open = false,
+                    },
+                    Some(()) = running.next(), if !running.is_empty() => {}
+                    _ = self.stop.cancelled(), if open => open = false,
+                }
+            }
+        };
+        tokio::join!(poller, judging, gone, sweep, refresh, fees, buying);
         let polls = self.polls.load(Ordering::Relaxed);
         let secs = started.elapsed().as_secs_f64();
         tracing::info!(
@@ -484,6 +529,16 @@ impl GameWatch {
             delay,
         }
         .emit();
+        if kind == WatchKind::New
+            && let Some(buyer) = &self.buyer
+        {
+            match buyer.admits(self.judge.info.id.as_str(), &live.opportunity) {
+                Ok(()) => {
+                    let _ = self.to_buy.0.send(live.opportunity.clone());
+                }
+                Err(why) => tracing::debug!(offer = id_of(&live.listing), "not buying: {why}"),
+            }
+        }
         self.outputs.watch(WatchEvent {
             kind,
             opportunity: live.opportunity.clone(),
@@ -670,6 +725,63 @@ impl GameWatch {
             }
             (Err(_), None) => false,
         }
+    }
+
+    /// Hands `judged` to the buyer with the game's last-moment re-check.
+    async fn buy_one(&self, buyer: &Buyer, judged: Opportunity) {
+        let check = self.listings_query().title(&judged.title).to_request();
+        let candidate = Candidate {
+            opportunity: judged.clone(),
+            check: check.clone(),
+        };
+        buyer
+            .buy(
+                self.judge.info.id.as_str(),
+                candidate,
+                self.recheck(judged, check),
+            )
+            .await;
+    }
+
+    /// The last-moment re-check: the title's reference fetched now (never the cache's), the
+    /// listing as listed now (same offer, same price), judged again with the game's rules.
+    async fn recheck(&self, judged: Opportunity, check: ApiRequest) -> Result<Opportunity, String> {
+        let titles = [judged.title.clone()];
+        let ctx = self.ctx();
+        let (priced, page) = tokio::join!(
+            self.cache.refresh(&ctx, &titles),
+            self.upstream.send(&check, &self.stop)
+        );
+        let priced = priced.map_err(|e| format!("no fresh reference price: {e}"))?;
+        let reference = priced
+            .prices
+            .get(&judged.title)
+            .cloned()
+            .flatten()
+            .ok_or("the market has no reference price for the title now")?;
+        let page = page.map_err(|e| format!("the listing could not be read again: {e}"))?;
+        let page = dmarket::parse_listings_page(&page.body, Currency::Usd)
+            .map_err(|e| format!("the listing could not be read again: {e}"))?;
+        self.note_wire(&page.wire);
+        let offer = judged.offer_id.as_deref().unwrap_or(&judged.item_id);
+        let listing = page
+            .listings
+            .iter()
+            .find(|l| id_of(l) == offer)
+            .ok_or("the listing is no longer listed")?;
+        if listing.price != judged.buy_price {
+            return Err(format!(
+                "the listing's price moved from {} to {}",
+                judged.buy_price, listing.price
+            ));
+        }
+        self.judge
+            .admit(listing)
+            .map_err(|r| format!("no longer admitted: {r:?}"))?;
+        let fees = lock(&self.fees).clone();
+        self.judge
+            .judge(listing, &reference, &fees)
+            .map_err(|r| format!("no longer pays with the fresh reference: {r:?}"))
     }
 
     fn listings_query(&self) -> ListingsQuery {
