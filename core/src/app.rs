@@ -627,6 +627,13 @@ pub enum HistoryQuery {
         /// Rows.
         limit: usize,
     },
+    /// The buy ledger.
+    Buys {
+        /// How far back.
+        since: Duration,
+        /// Rows.
+        limit: usize,
+    },
     /// One title's record and prices.
     Title {
         /// The exact title.
@@ -670,6 +677,13 @@ pub fn history(
             match format {
                 OutputFormat::Json => json_text(&rows),
                 OutputFormat::Table => crate::output::render_history_titles(&rows, *since),
+            }
+        }
+        HistoryQuery::Buys { since, limit } => {
+            let rows = store.buys(*since, *limit).map_err(fail)?;
+            match format {
+                OutputFormat::Json => json_text(&rows),
+                OutputFormat::Table => crate::output::render_history_buys(&rows, *since),
             }
         }
         HistoryQuery::Title { title, since } => {

@@ -223,6 +223,17 @@ enum HistoryCommand {
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
+    /// The buy ledger within --since, newest first: every intention (live and dry run), its
+    /// state (intent, bought, pending, refused, unknown, not_bought), DMarket's reason and
+    /// the balance before and after.
+    Buys {
+        /// How far back ("24h", "7d").
+        #[arg(long, default_value = "7d", value_parser = humantime::parse_duration)]
+        since: Duration,
+        /// Rows.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
     /// One title (exactly as listed): how often it was underpriced, and its observed prices.
     Title {
         /// The title, e.g. "AK-47 | Redline (Field-Tested)".
@@ -464,6 +475,7 @@ fn run(cli: Cli) -> Result<u8, AppError> {
                     app::HistoryQuery::Titles { since, game, limit }
                 }
                 HistoryCommand::Title { title, since } => app::HistoryQuery::Title { title, since },
+                HistoryCommand::Buys { since, limit } => app::HistoryQuery::Buys { since, limit },
             };
             app::history(&settings, db.as_deref(), &query, format)
         }

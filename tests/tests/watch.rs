@@ -138,7 +138,7 @@ async fn every_long_lived_underpriced_listing_is_reported_once_and_its_sale_seen
         let plugin = if game == "a8db" { "csgo" } else { "dota2" };
         unix(began[plugin])
     };
-    let truth = http1_get_json(sim.addr(), "/__sim/truth").await;
+    let truth = sim_json(sim.addr(), "/__sim/truth").await;
     let expected: Vec<&serde_json::Value> = truth["underpriced"]
         .as_array()
         .unwrap()
@@ -582,16 +582,6 @@ async fn a_poll_pages_deeper_to_catch_up_and_stops_at_what_it_has_seen() {
     let news = events.iter().filter(|e| e.kind == WatchKind::New).count();
     assert_eq!(news, 10, "three old, seven new, each once: {events:?}");
     assert_eq!(stats.new_listings.load(SeqCst), 10);
-}
-
-async fn http1_get_json(addr: std::net::SocketAddr, path: &str) -> serde_json::Value {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    s.write_all(request.as_bytes()).await.unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    serde_json::from_str(out.split("\r\n\r\n").nth(1).unwrap()).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

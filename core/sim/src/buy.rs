@@ -39,6 +39,8 @@ pub enum BuyFault {
     Hostile(String),
     /// Not bought: the seller raised the price just before (`TxFailed`, `PriceChanged`).
     PriceChanged,
+    /// Bought, answered `TxSuccess`, but twice the price is debited (a hostile market).
+    Overcharge,
 }
 
 /// The selling side of the simulator.
@@ -240,13 +242,18 @@ impl Sales {
             }
             // Charged the listing's price (what the live API charges for an amount above it
             // is unknown; the client never sends more).
-            *balance -= found.price;
+            let charged = if fault == BuyFault::Overcharge {
+                found.price * 2
+            } else {
+                found.price
+            };
+            *balance -= charged;
             s.sold.insert((game.clone(), found.seq));
             s.purchases.push(Purchase {
                 offer_id: offer_id.clone(),
                 game: game.clone(),
                 key: key.to_owned(),
-                price_cents: found.price,
+                price_cents: charged,
                 at: market.unix,
             });
         }
@@ -344,8 +351,8 @@ fn error(status: u16, code: &str, message: &str) -> Reply {
 }
 
 /// Parses `skinscan sim --buy-faults`: comma-separated, one per buy in order: `none`,
-/// `reset-after`, `stall-after`, `5xx-after`, `hostile-after`, `hostile`, `price-changed`
-/// (the hostile body is `{"result":"ok"}`, a shape DMarket never documented).
+/// `reset-after`, `stall-after`, `5xx-after`, `hostile-after`, `hostile`, `price-changed`,
+/// `overcharge` (the hostile body is `{"result":"ok"}`, a shape DMarket never documented).
 pub fn parse_script(text: &str) -> Result<Vec<BuyFault>, String> {
     let hostile = || r#"{"result":"ok"}"#.to_owned();
     text.split(',')
@@ -359,8 +366,9 @@ pub fn parse_script(text: &str) -> Result<Vec<BuyFault>, String> {
             "hostile-after" => Ok(BuyFault::HostileAfter(hostile())),
             "hostile" => Ok(BuyFault::Hostile(hostile())),
             "price-changed" => Ok(BuyFault::PriceChanged),
+            "overcharge" => Ok(BuyFault::Overcharge),
             other => Err(format!(
-                "unknown buy fault {other:?}: use none, reset-after, stall-after, 5xx-after, hostile-after, hostile or price-changed"
+                "unknown buy fault {other:?}: use none, reset-after, stall-after, 5xx-after, hostile-after, hostile, price-changed or overcharge"
             )),
         })
         .collect()

@@ -270,6 +270,53 @@ pub fn render_history_best(rows: &[crate::history::BestRow], since: Duration) ->
     out
 }
 
+/// `skinscan history buys` as a table.
+pub fn render_history_buys(rows: &[crate::history::BuyRow], since: Duration) -> String {
+    let mut out = format!(
+        "Buys in the last {} (spent = bought, pending, unknown and intent)\n",
+        humantime::format_duration(since)
+    );
+    let opt = |c: Option<i64>| c.map_or("-".to_owned(), cents);
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                ms_time(r.intent_ms),
+                r.mode.clone(),
+                printable(&r.game).into_owned(),
+                truncate(&printable(&r.title), 40),
+                cents(r.price_cents),
+                cents(r.profit_cents),
+                r.state.clone(),
+                truncate(&printable(r.reason.as_deref().unwrap_or("")), 40),
+                opt(r.balance_before_cents),
+                opt(r.balance_after_cents),
+                printable(&r.offer).into_owned(),
+            ]
+        })
+        .collect();
+    out.push_str(&aligned(
+        &[
+            "AT",
+            "MODE",
+            "GAME",
+            "TITLE",
+            "PRICE",
+            "PROFIT",
+            "STATE",
+            "REASON",
+            "BAL BEFORE",
+            "BAL AFTER",
+            "OFFER",
+        ],
+        &cells,
+        &[
+            false, false, false, false, true, true, false, false, true, true, false,
+        ],
+    ));
+    out
+}
+
 /// `skinscan history titles` as a table.
 pub fn render_history_titles(rows: &[crate::history::TitleRow], since: Duration) -> String {
     let mut out = format!(

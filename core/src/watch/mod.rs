@@ -126,6 +126,7 @@ struct WatchContext<'a> {
 #[async_trait]
 impl ScanContext for WatchContext<'_> {
     async fn send(&self, request: ApiRequest) -> Result<ApiResponse, FetchError> {
+        crate::buy::refuse_plugin_trading(&request)?;
         self.upstream.send(&request, self.cancel).await
     }
 
