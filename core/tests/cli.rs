@@ -55,6 +55,7 @@ impl Scratch {
             "TELEGRAM_CHAT_IDS",
             "DISCORD_WEBHOOK_URL",
             "SKINSCAN_WEBHOOK_SECRET",
+            "SKINSCAN_BUY_LIVE",
         ] {
             cmd.env_remove(var);
         }
@@ -1822,4 +1823,177 @@ fn probe_exits_1_naming_the_variable_when_telegram_refuses_the_token() {
     );
     assert!(!stdout.contains("never-shown"), "{stdout}");
     assert_eq!(seen.lock().unwrap().len(), 1, "getMe only");
+}
+
+// ---- buying --------------------------------------------------------------------------
+
+#[test]
+fn live_buying_without_the_environment_switch_refuses_to_start() {
+    let dir = Scratch::new("buy-live");
+    dir.file(
+        "c.toml",
+        "[buy]\nmode = \"live\"\n[market.embedded]\nitems_per_game = 10\n",
+    );
+    for env in [&[][..], &[("SKINSCAN_BUY_LIVE", "0")][..]] {
+        let out = dir.run(&["watch", "--for", "1s", "--config", "c.toml"], env);
+        assert_refused(&out, 2, &["buy.mode", "SKINSCAN_BUY_LIVE=1", "dry-run"]);
+    }
+    let out = dir.run(
+        &["watch", "--for", "1s", "--config", "c.toml"],
+        &[("SKINSCAN_BUY_LIVE", "yes")],
+    );
+    assert_refused(&out, 2, &["SKINSCAN_BUY_LIVE", "must be 1"]);
+    // Without history there is no ledger: refused too, naming the fix.
+    dir.file(
+        "d.toml",
+        "[buy]\nmode = \"dry-run\"\n[history]\nenabled = false\n",
+    );
+    let out = dir.run(&["config", "check", "--config", "d.toml"], &[]);
+    assert_refused(&out, 2, &["buy.mode", "history.enabled = true"]);
+}
+
+/// `GET path` of a running `skinscan sim` at `addr`, as JSON.
+fn sim_get(addr: &str, path: &str) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    serde_json::from_str(out.split("\r\n\r\n").nth(1).unwrap()).unwrap()
+}
+
+#[cfg(unix)]
+#[test]
+fn sigkill_between_intention_and_outcome_then_restart_buys_once_and_settles_it() {
+    let dir = Scratch::new("buy-kill");
+    let (public, secret) = skinscan_core::sign::generate_keypair_hex([9; 32]);
+    // The first buy is bought, and its answer never comes.
+    let (mut sim, first) = start_sim(
+        &dir,
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--items-per-game",
+            "300",
+            "--no-published-limits",
+            "--buy-faults",
+            "stall-after",
+            "--public-key",
+            &public,
+        ],
+    );
+    let url = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_owned();
+    let addr = url.strip_prefix("http://").unwrap().to_owned();
+    dir.file(
+        "c.toml",
+        &format!(
+            "[market]\nendpoint = \"{url}\"\nrate_limit = 200\nrequest_timeout = \"60s\"\n\
+             [history]\npath = \"h.db\"\n\
+             [buy]\nmode = \"live\"\nmax_price = 10000\ndaily_budget = 100000\nmax_buys_per_hour = 100\nmin_profit = 0\nmin_roi = 0\n\
+             [plugins.dota2]\nenabled = false\n[plugins.rust]\nenabled = false\n[plugins.tf2]\nenabled = false\n"
+        ),
+    );
+    let env = [
+        ("DMARKET_PUBLIC_KEY", public.as_str()),
+        ("DMARKET_SECRET_KEY", secret.expose()),
+        ("SKINSCAN_BUY_LIVE", "1"),
+    ];
+    let mut cmd = dir.command(&["watch", "--config", "c.toml", "--format", "json"]);
+    cmd.envs(env).stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let said = wait_for(&rx, "buying: LIVE");
+    assert!(said.iter().any(|l| l.contains("buys an hour")), "{said:#?}");
+    // The market has sold it (so the intention was written before): kill -9 while the
+    // answer is stalled.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while sim_get(&addr, "/__sim/buys")["requests"] != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no buy reached the market"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let bought = sim_get(&addr, "/__sim/buys")["purchases"][0]["offer_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let status = Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let _ = wait_with_deadline(&mut child, Duration::from_secs(10));
+    let ledger = json_out(&dir.run(
+        &[
+            "history", "buys", "--format", "json", "--db", "h.db", "--config", "c.toml",
+        ],
+        &env,
+    ));
+    assert_eq!(
+        ledger[0]["state"], "intent",
+        "the crash left the intention: {ledger}"
+    );
+    assert_eq!(ledger[0]["offer"], bought.as_str());
+
+    // Restart: the intention is settled from the account before any new buy.
+    let out = dir.run(
+        &[
+            "watch", "--for", "3s", "--config", "c.toml", "--format", "json",
+        ],
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let truth = sim_get(&addr, "/__sim/buys");
+    let purchases = truth["purchases"].as_array().unwrap();
+    let of_it = purchases
+        .iter()
+        .filter(|p| p["offer_id"] == bought.as_str())
+        .count();
+    assert_eq!(of_it, 1, "bought once: {truth}");
+    let mut offers: Vec<&str> = purchases
+        .iter()
+        .map(|p| p["offer_id"].as_str().unwrap())
+        .collect();
+    let n = offers.len();
+    offers.sort_unstable();
+    offers.dedup();
+    assert_eq!(offers.len(), n, "no offer bought twice: {truth}");
+    let ledger = json_out(&dir.run(
+        &[
+            "history", "buys", "--format", "json", "--db", "h.db", "--config", "c.toml",
+        ],
+        &env,
+    ));
+    let row = ledger
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["offer"] == bought.as_str())
+        .unwrap();
+    assert_eq!(row["state"], "bought", "settled: {ledger}");
+    assert!(
+        row["reason"].as_str().unwrap().contains("resolved"),
+        "{row}"
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &sim.id().to_string()])
+        .status();
+    let _ = wait_with_deadline(&mut sim, Duration::from_secs(10));
 }
