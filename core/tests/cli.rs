@@ -1955,11 +1955,23 @@ fn sigkill_between_intention_and_outcome_then_restart_buys_once_and_settles_it()
     // Restart: the intention is settled from the account before any new buy.
     let out = dir.run(
         &[
-            "watch", "--for", "3s", "--config", "c.toml", "--format", "json",
+            "watch", "--for", "3s", "--config", "c.toml", "--format", "json", "--jsonl", "w.jsonl",
         ],
         &env,
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // The backlog's other opportunities are bought: the event is in stdout's JSON and in
+    // the JSON Lines file.
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.lines().any(|l| l.contains(r#""event":"bought""#)),
+        "{stdout}"
+    );
+    let jsonl = std::fs::read_to_string(dir.0.join("w.jsonl")).unwrap();
+    assert!(
+        jsonl.lines().any(|l| l.contains(r#""event":"bought""#)),
+        "{jsonl}"
+    );
     let truth = sim_get(&addr, "/__sim/buys");
     let purchases = truth["purchases"].as_array().unwrap();
     let of_it = purchases

@@ -850,3 +850,41 @@ mod printable_tests {
         );
     }
 }
+
+#[cfg(test)]
+mod buy_tests {
+    use super::*;
+
+    #[test]
+    fn buys_are_counted_by_event_and_the_spend_is_a_gauge_on_metrics() {
+        BuyFinished {
+            event: "bought",
+            mode: "live",
+            spent_day_cents: 1_250,
+        }
+        .emit();
+        BuySkipped { reason: "budget" }.emit();
+        assert!(
+            BuyAnswerForm {
+                form: "buy:test-only"
+            }
+            .emit()
+        );
+        assert!(
+            !BuyAnswerForm {
+                form: "buy:test-only"
+            }
+            .emit()
+        );
+        let text = metrics().encode();
+        assert!(
+            text.contains(r#"skinscan_buys_total{event="bought",mode="live"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"skinscan_buy_spent_cents{mode="live"} 1250"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"skinscan_buy_skipped_total{reason="budget"}"#));
+    }
+}

@@ -51,6 +51,11 @@ fn the_shipped_config_parses_and_matches_the_defaults() {
         toml::to_string(&shipped.output).unwrap(),
         toml::to_string(&defaults.output).unwrap()
     );
+    assert_eq!(
+        toml::to_string(&shipped.buy).unwrap(),
+        toml::to_string(&defaults.buy).unwrap()
+    );
+    assert_eq!(s.buy.mode, crate::buy::BuyMode::Off, "buying ships off");
 }
 
 #[test]

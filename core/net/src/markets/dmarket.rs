@@ -92,7 +92,10 @@ impl EndpointGroup {
         EndpointGroup::Other,
     ];
 
-    /// The group of a request path.
+    /// The group of a request path. The trading paths (the buy, `PATCH
+    /// /exchange/v1/offers-buy`, and the balance, `GET /account/v1/balance`) are in
+    /// `other`: DMarket's rate-limit article names no trading endpoint, so they count in the
+    /// cumulative 20/s (signed) group, uncertain but the reading that sends least.
     pub fn of(path: &str) -> EndpointGroup {
         use skinscan_sdk::dmarket::{CUSTOMIZED_FEES_PATH, LAST_SALES_PATH};
         match path {
@@ -133,6 +136,13 @@ impl EndpointGroup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trading_paths_count_in_the_cumulative_group() {
+        use skinscan_sdk::trading::{BALANCE_PATH, OFFERS_BUY_PATH};
+        assert_eq!(EndpointGroup::of(OFFERS_BUY_PATH), EndpointGroup::Other);
+        assert_eq!(EndpointGroup::of(BALANCE_PATH), EndpointGroup::Other);
+    }
 
     #[test]
     fn refusals_get_the_hint_that_fits() {
