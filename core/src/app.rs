@@ -165,6 +165,13 @@ pub async fn scan(
         "skinscan {} ready",
         env!("CARGO_PKG_VERSION")
     );
+    match settings.buy.mode {
+        crate::buy::BuyMode::Off => tracing::info!("buying: OFF (buy.mode = \"off\")"),
+        mode => tracing::warn!(
+            "buying: OFF for `skinscan scan` (buy.mode = \"{}\" applies to `skinscan watch` only): nothing is bought",
+            mode.as_str()
+        ),
+    }
     let scheduler = Scheduler::new(
         upstream,
         plugins,

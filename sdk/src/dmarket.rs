@@ -9,6 +9,14 @@
 //! skipped, counted by endpoint and reason, and kept as an example ([`WireStats`]); only a
 //! body that is not the endpoint's JSON at all is an error, and that error quotes the body.
 //!
+//! **Trading** (buying an offer, the balance) is DMarket's too but lives in
+//! [`crate::trading`], with its facts and their sources (shared/dmarket-trading.md): the buy is
+//! `PATCH /exchange/v1/offers-buy` with the offer's `extra.offerId` (v1) or `offerId` (v2,
+//! as parsed here into [`Listing::offer_id`]) and the listing's price as a cent string;
+//! there is no idempotency key, so a buy is never retried; the balance is
+//! `GET /account/v1/balance` in cents. Uncertain: what `TxPending` settles into, whether the
+//! balance excludes target-held funds, the trading endpoints' rate-limit group.
+//!
 //! Long because it is DMarket's whole wire format in one place: every request builder and
 //! tolerant parser beside the variants it accepts (about 1,050 lines), then their tests
 //! (about 420). Splitting by endpoint would scatter the shared money and count readers.

@@ -342,3 +342,35 @@ fn signatures_are_hmac_sha256_over_the_body_in_hex() {
         "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
     );
 }
+
+#[test]
+fn a_buy_alert_says_what_happened_and_why_in_text_and_json() {
+    use crate::message::{Alert, Markup, json, single};
+    use skinscan_report::WatchKind;
+    use skinscan_sdk::arbitrage::FeeRule;
+    use skinscan_sdk::{Bps, GameId, Listing, Money, Strategy};
+    let mut listing = Listing::new("item-1", "AK-47 | Redline (Field-Tested)", Money::usd(900));
+    listing.offer_id = Some("o1".into());
+    let opportunity = skinscan_sdk::arbitrage::opportunity(
+        &GameId::new("csgo").unwrap(),
+        &listing,
+        Strategy::Instant,
+        1_200,
+        &FeeRule::fixed(Bps::new(700).unwrap()),
+    );
+    let alert = Alert {
+        kind: WatchKind::New,
+        opportunity,
+        reason: None,
+        delay_ms: None,
+        buy: Some(("buy_refused", Some("OfferNotFound".into()))),
+    };
+    let text = single(&alert, Markup::Html, "https://dmarket.com/{offer}");
+    assert!(
+        text.contains("Buy refused") && text.contains("OfferNotFound"),
+        "{text}"
+    );
+    let body = json(&alert, "https://dmarket.com/{offer}");
+    assert_eq!(body["event"], "buy_refused");
+    assert_eq!(body["reason"], "OfferNotFound");
+}

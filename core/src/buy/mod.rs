@@ -105,10 +105,12 @@ impl Buyer {
         upstream: Arc<Upstream>,
         outputs: Arc<Fanout>,
     ) -> Result<Option<Arc<Buyer>>, BuyStartError> {
-        tracing::info!("{}", options.summary());
         if options.mode == BuyMode::Off {
+            tracing::info!("{}", options.summary());
             return Ok(None);
         }
+        // Said even under --quiet: money may be spent.
+        tracing::warn!("{}", options.summary());
         let store = store.ok_or_else(|| {
             BuyStartError("buy.mode needs history.enabled = true (the buy ledger)".into())
         })?;
