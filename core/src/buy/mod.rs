@@ -30,7 +30,9 @@
 //! section is its own file.
 
 mod config;
+mod turn;
 pub use config::{BuyConfig, BuyMode, BuyOptions, Dollars, LIVE_SWITCH};
+use turn::{Priority, Turnstile};
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -72,7 +74,12 @@ pub struct Candidate {
     pub opportunity: Opportunity,
     /// A listings request by title that shows whether the offer is still listed.
     pub check: ApiRequest,
+    /// Listed before the watch began: waits behind arrivals, which competitors race for.
+    pub backlog: bool,
 }
+
+/// How old the last-moment re-check may be when the buy's turn comes; older, it is done again.
+pub const RECHECK_FRESH: Duration = Duration::from_secs(1);
 
 /// The buyer: one per run, shared by every game's watch.
 #[derive(Debug)]
@@ -82,7 +89,9 @@ pub struct Buyer {
     upstream: Arc<Upstream>,
     outputs: Arc<Fanout>,
     /// One buy at a time; holds the last balance read (cents).
-    turn: tokio::sync::Mutex<Option<i64>>,
+    turnstile: Turnstile,
+    /// The last balance read, in cents (touched only by the holder of the turn).
+    balance: Mutex<Option<i64>>,
     halted: AtomicBool,
     halt_reason: Mutex<Option<String>>,
     forms: Mutex<HashSet<String>>,
@@ -124,7 +133,8 @@ impl Buyer {
             store,
             upstream,
             outputs,
-            turn: tokio::sync::Mutex::new(None),
+            turnstile: Turnstile::default(),
+            balance: Mutex::new(None),
             halted: AtomicBool::new(false),
             halt_reason: Mutex::new(None),
             forms: Mutex::new(HashSet::new()),
@@ -207,44 +217,47 @@ impl Buyer {
     }
 
     /// Buys `candidate` of `game` if every check passes; `recheck` is the game's
-    /// last-moment judgement (a fresh reference, the listing as listed now).
-    pub async fn buy<F>(&self, game: &str, candidate: Candidate, recheck: F)
+    /// last-moment judgement (a fresh reference, the listing as listed now): run before
+    /// waiting for the turn, and again under it when that was more than [`RECHECK_FRESH`]
+    /// ago, so what is bought was judged on reads at most that old.
+    pub async fn buy<F, Fut>(&self, game: &str, candidate: Candidate, recheck: F)
     where
-        F: std::future::Future<Output = Result<Opportunity, String>>,
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<Opportunity, String>>,
     {
         let judged = &candidate.opportunity;
         if let Err(why) = self.admits(game, judged) {
             return self.skip("rules", judged, &why);
         }
-        let fresh = match recheck.await {
+        let checked = tokio::time::Instant::now();
+        let mut fresh = match self.rechecked(game, judged, recheck()).await {
             Ok(o) => o,
-            Err(why) => return self.skip("recheck", judged, &why),
+            Err((o, why)) => return self.skip("recheck", &o, &why),
         };
-        if fresh.buy_price != judged.buy_price || fresh.offer_id != judged.offer_id {
-            return self.skip(
-                "recheck",
-                judged,
-                &format!(
-                    "the listing now costs {}, judged at {}",
-                    fresh.buy_price, judged.buy_price
-                ),
-            );
+        let _turn = self
+            .turnstile
+            .acquire(Priority::new(candidate.backlog, judged.listed_at))
+            .await;
+        if checked.elapsed() > RECHECK_FRESH {
+            fresh = match self.rechecked(game, judged, recheck()).await {
+                Ok(o) => o,
+                Err((o, why)) => return self.skip("recheck", &o, &why),
+            };
         }
-        if let Err(why) = self.admits(game, &fresh) {
-            return self.skip("recheck", &fresh, &format!("after the re-check: {why}"));
-        }
-        let mut turn = self.turn.lock().await;
-        // Checked again under the lock: a halt or the stop file may have come meanwhile.
+        // Checked again under the turn: a halt or the stop file may have come meanwhile.
         if let Err(why) = self.admits(game, &fresh) {
             return self.skip("rules", &fresh, &why);
         }
+        // The balance is only touched by the holder of the turn: a copy, written back.
+        let mut turn: Option<i64> = *lock(&self.balance);
         let live = self.options.mode == BuyMode::Live;
         let price = fresh.buy_price;
         if live {
             if turn.is_none() {
-                *turn = self.read_balance().await.ok();
+                turn = self.read_balance().await.ok();
+                *lock(&self.balance) = turn;
             }
-            let Some(balance) = *turn else {
+            let Some(balance) = turn else {
                 return self.skip("balance", &fresh, "the balance could not be read");
             };
             if balance < price.cents() {
@@ -265,7 +278,7 @@ impl Buyer {
             sell_cents: fresh.sell_price.cents(),
             profit_cents: fresh.net_profit.cents(),
             listed_at: fresh.listed_at,
-            balance_before_cents: *turn,
+            balance_before_cents: turn,
             check_request: Some(encode_check(&candidate.check)),
         };
         let caps = BuyCaps {
@@ -301,7 +314,7 @@ impl Buyer {
                 None,
             );
         }
-        let before = *turn;
+        let before = turn;
         tracing::info!(offer = %offer, price = %price, "buying {}", fresh.title);
         // Its own token: shutdown must not cancel a buy that may be on the wire.
         let sent = self
@@ -327,7 +340,7 @@ impl Buyer {
         self.settle(id, state, reason.as_deref(), None);
         // The balance after every buy: the next buy's baseline, and the proof of this one.
         let after = self.read_balance().await.ok();
-        *turn = after;
+        *lock(&self.balance) = after;
         let (kind, resolution) = match state {
             BuyState::Bought | BuyState::Pending => {
                 self.check_delta(&fresh, before, after, state);
@@ -360,6 +373,27 @@ impl Buyer {
             self.settle_balance(id, a);
         }
         self.finish(kind, &fresh, reason, resolution, after);
+    }
+
+    /// The re-check's verdict on `judged`: the same offer at the same price, still passing.
+    async fn rechecked(
+        &self,
+        game: &str,
+        judged: &Opportunity,
+        recheck: impl std::future::Future<Output = Result<Opportunity, String>>,
+    ) -> Result<Opportunity, (Opportunity, String)> {
+        let fresh = recheck.await.map_err(|why| (judged.clone(), why))?;
+        if fresh.buy_price != judged.buy_price || fresh.offer_id != judged.offer_id {
+            let why = format!(
+                "the listing now costs {}, judged at {}",
+                fresh.buy_price, judged.buy_price
+            );
+            return Err((judged.clone(), why));
+        }
+        if let Err(why) = self.admits(game, &fresh) {
+            return Err((fresh, format!("after the re-check: {why}")));
+        }
+        Ok(fresh)
     }
 
     /// The balance read after a buy the ledger says was bought: a drop larger than the
@@ -451,7 +485,7 @@ impl Buyer {
             Err(e) => return self.halt(format!("the buy ledger cannot be read: {e}")),
         };
         let now = self.read_balance().await.ok();
-        *self.turn.lock().await = now;
+        *lock(&self.balance) = now;
         if rows.is_empty() {
             return;
         }

@@ -309,8 +309,8 @@ struct GameWatch {
     buyer: Option<Arc<Buyer>>,
     /// New opportunities the buyer's rules admit, for the buying task.
     to_buy: (
-        tokio::sync::mpsc::UnboundedSender<Opportunity>,
-        Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<Opportunity>>>,
+        tokio::sync::mpsc::UnboundedSender<(Opportunity, bool)>,
+        Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<(Opportunity, bool)>>>,
     ),
 }
 
@@ -445,7 +445,7 @@ impl GameWatch {
             while open || !running.is_empty() {
                 tokio::select! {
                     next = rx.recv(), if open => match next {
-                        Some(o) => running.push(self.buy_one(buyer, o)),
+                        Some((o, backlog)) => running.push(self.buy_one(buyer, o, backlog)),
                         None => open = false,
                     },
                     Some(()) = running.next(), if !running.is_empty() => {}
@@ -535,7 +535,7 @@ impl GameWatch {
         {
             match buyer.admits(self.judge.info.id.as_str(), &live.opportunity) {
                 Ok(()) => {
-                    let _ = self.to_buy.0.send(live.opportunity.clone());
+                    let _ = self.to_buy.0.send((live.opportunity.clone(), backlog));
                 }
                 Err(why) => tracing::debug!(offer = id_of(&live.listing), "not buying: {why}"),
             }
@@ -729,18 +729,17 @@ impl GameWatch {
     }
 
     /// Hands `judged` to the buyer with the game's last-moment re-check.
-    async fn buy_one(&self, buyer: &Buyer, judged: Opportunity) {
+    async fn buy_one(&self, buyer: &Buyer, judged: Opportunity, backlog: bool) {
         let check = self.listings_query().title(&judged.title).to_request();
         let candidate = Candidate {
             opportunity: judged.clone(),
             check: check.clone(),
+            backlog,
         };
         buyer
-            .buy(
-                self.judge.info.id.as_str(),
-                candidate,
-                self.recheck(judged, check),
-            )
+            .buy(self.judge.info.id.as_str(), candidate, || {
+                self.recheck(judged.clone(), check.clone())
+            })
             .await;
     }
 
