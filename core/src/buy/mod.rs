@@ -166,7 +166,12 @@ impl Buyer {
         self.halted.store(true, Ordering::Release);
     }
 
-    /// Whether `o` of `game` passes the buy rules (before the last-moment re-check).
+    /// Whether `buy.strategies` names `s`.
+    pub fn allows(&self, s: skinscan_sdk::Strategy) -> bool {
+        self.options.strategies.iter().any(|x| x == s.as_str())
+    }
+
+    /// Whether `o` of `game` passes the buy rules.
     pub fn admits(&self, game: &str, o: &Opportunity) -> Result<(), String> {
         let opts = &self.options;
         if let Some(why) = self.halted() {
@@ -217,9 +222,11 @@ impl Buyer {
     }
 
     /// Buys `candidate` of `game` if every check passes; `recheck` is the game's
-    /// last-moment judgement (a fresh reference, the listing as listed now): run before
-    /// waiting for the turn, and again under it when that was more than [`RECHECK_FRESH`]
-    /// ago, so what is bought was judged on reads at most that old.
+    /// last-moment judgement (a fresh reference, the listing as listed now). An arrival is
+    /// re-checked before it waits for the turn (it is usually first in line), the backlog only
+    /// under the turn (its re-checks at start would flood the listing budget); under the turn
+    /// it is done again when older than [`RECHECK_FRESH`], so what is bought was judged on
+    /// reads at most that old.
     pub async fn buy<F, Fut>(&self, game: &str, candidate: Candidate, recheck: F)
     where
         F: Fn() -> Fut,
@@ -229,21 +236,40 @@ impl Buyer {
         if let Err(why) = self.admits(game, judged) {
             return self.skip("rules", judged, &why);
         }
-        let checked = tokio::time::Instant::now();
-        let mut fresh = match self.rechecked(game, judged, recheck()).await {
-            Ok(o) => o,
-            Err((o, why)) => return self.skip("recheck", &o, &why),
-        };
-        let _turn = self
-            .turnstile
-            .acquire(Priority::new(candidate.backlog, judged.listed_at))
-            .await;
-        if checked.elapsed() > RECHECK_FRESH {
-            fresh = match self.rechecked(game, judged, recheck()).await {
-                Ok(o) => o,
+        let priority = Priority::new(candidate.backlog, judged.listed_at);
+        let mut early = None;
+        if !candidate.backlog {
+            let checked = tokio::time::Instant::now();
+            match self.rechecked(game, judged, recheck()).await {
+                Ok(o) => early = Some((o, checked)),
                 Err((o, why)) => return self.skip("recheck", &o, &why),
-            };
+            }
         }
+        // A re-check gone stale while waiting is done again without holding the turn (the
+        // turn is then someone else's), twice at most; a third time it is done under it.
+        let mut rounds = 0;
+        let (_turn, fresh) = loop {
+            let turn = self.turnstile.acquire(priority).await;
+            if let Some((o, checked)) = &early
+                && checked.elapsed() <= RECHECK_FRESH
+            {
+                break (turn, o.clone());
+            }
+            rounds += 1;
+            if rounds <= 2 {
+                drop(turn);
+                let checked = tokio::time::Instant::now();
+                match self.rechecked(game, judged, recheck()).await {
+                    Ok(o) => early = Some((o, checked)),
+                    Err((o, why)) => return self.skip("recheck", &o, &why),
+                }
+                continue;
+            }
+            match self.rechecked(game, judged, recheck()).await {
+                Ok(o) => break (turn, o),
+                Err((o, why)) => return self.skip("recheck", &o, &why),
+            }
+        };
         // Checked again under the turn: a halt or the stop file may have come meanwhile.
         if let Err(why) = self.admits(game, &fresh) {
             return self.skip("rules", &fresh, &why);

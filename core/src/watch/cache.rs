@@ -150,6 +150,15 @@ impl PriceCache {
             .collect()
     }
 
+    /// `title`'s cached reference if it was read from the market within `within` (a fetch
+    /// that recent is as fresh as a new one); `None` otherwise.
+    pub fn fresh_within(&self, title: &str, within: Duration) -> Option<Option<ReferencePrice>> {
+        self.lock()
+            .get(title)
+            .filter(|e| e.at.elapsed() <= within)
+            .map(|e| e.price.clone())
+    }
+
     /// Fetches `titles` again (not a lookup: neither a hit nor a miss, and not a use); the
     /// titles whose best order or offer moved are named.
     pub async fn refresh(

@@ -44,7 +44,7 @@ use tokio_util::sync::CancellationToken;
 pub use cache::{PriceCache, Priced};
 pub use plan::PollPlan;
 
-use crate::buy::{Buyer, Candidate};
+use crate::buy::{Buyer, Candidate, RECHECK_FRESH};
 use crate::plugin::Plugin;
 use crate::report::{GoneReason, WatchEvent, WatchKind};
 use crate::sinks::Fanout;
@@ -309,9 +309,18 @@ struct GameWatch {
     buyer: Option<Arc<Buyer>>,
     /// New opportunities the buyer's rules admit, for the buying task.
     to_buy: (
-        tokio::sync::mpsc::UnboundedSender<(Opportunity, bool)>,
-        Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<(Opportunity, bool)>>>,
+        tokio::sync::mpsc::UnboundedSender<ToBuy>,
+        Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<ToBuy>>>,
     ),
+}
+
+/// A new opportunity for the buyer, with the listing as the poll read it and when.
+struct ToBuy {
+    opportunity: Opportunity,
+    listing: Listing,
+    backlog: bool,
+    /// When the listing was judged (its page read just before).
+    seen: Instant,
 }
 
 impl GameWatch {
@@ -445,7 +454,7 @@ impl GameWatch {
             while open || !running.is_empty() {
                 tokio::select! {
                     next = rx.recv(), if open => match next {
-                        Some((o, backlog)) => running.push(self.buy_one(buyer, o, backlog)),
+                        Some(c) => running.push(self.buy_one(buyer, c)),
                         None => open = false,
                     },
                     Some(()) = running.next(), if !running.is_empty() => {}
@@ -530,16 +539,6 @@ impl GameWatch {
             delay,
         }
         .emit();
-        if kind == WatchKind::New
-            && let Some(buyer) = &self.buyer
-        {
-            match buyer.admits(self.judge.info.id.as_str(), &live.opportunity) {
-                Ok(()) => {
-                    let _ = self.to_buy.0.send((live.opportunity.clone(), backlog));
-                }
-                Err(why) => tracing::debug!(offer = id_of(&live.listing), "not buying: {why}"),
-            }
-        }
         self.outputs.watch(WatchEvent {
             kind,
             opportunity: live.opportunity.clone(),
@@ -708,6 +707,7 @@ impl GameWatch {
                 live.insert(id, entry.clone());
                 drop(live);
                 self.report(WatchKind::New, &entry, None, backlog);
+                self.offer_to_buyer(listing, reference, backlog);
                 true
             }
             (Err(_), Some(_)) => {
@@ -728,60 +728,134 @@ impl GameWatch {
         }
     }
 
+    /// A new opportunity, judged again with only `buy.strategies` (the judge reports the most
+    /// profitable strategy: a `relist` find may still pay as `instant`), goes to the buyer
+    /// when its rules admit it; the rest never cost a re-check.
+    fn offer_to_buyer(&self, listing: &Listing, reference: &ReferencePrice, backlog: bool) {
+        let Some(buyer) = &self.buyer else {
+            return;
+        };
+        let verdict = self
+            .judge_for(buyer, listing, reference)
+            .and_then(|o| buyer.admits(self.judge.info.id.as_str(), &o).map(|()| o));
+        match verdict {
+            Ok(o) => {
+                let _ = self.to_buy.0.send(ToBuy {
+                    opportunity: o,
+                    listing: listing.clone(),
+                    backlog,
+                    seen: Instant::now(),
+                });
+            }
+            Err(why) => tracing::debug!(offer = id_of(listing), "not buying: {why}"),
+        }
+    }
+
+    /// `listing` judged with the game's rules and only the strategies `buy.strategies` allows.
+    fn judge_for(
+        &self,
+        buyer: &Buyer,
+        listing: &Listing,
+        reference: &ReferencePrice,
+    ) -> Result<Opportunity, String> {
+        self.judge
+            .admit(listing)
+            .map_err(|r| format!("not admitted: {r:?}"))?;
+        let mut filters = self.judge.cfg.filters.clone();
+        filters.strategies.retain(|s| buyer.allows(*s));
+        if filters.strategies.is_empty() {
+            return Err("the game judges with none of buy.strategies".into());
+        }
+        let fees = lock(&self.fees).clone();
+        skinscan_sdk::arbitrage::evaluate_listing(
+            &self.judge.info.id,
+            listing,
+            reference,
+            &fees,
+            &filters,
+        )
+        .map_err(|r| format!("does not pay with buy.strategies: {r:?}"))
+    }
+
     /// Hands `judged` to the buyer with the game's last-moment re-check.
-    async fn buy_one(&self, buyer: &Buyer, judged: Opportunity, backlog: bool) {
-        let check = self.listings_query().title(&judged.title).to_request();
+    async fn buy_one(&self, buyer: &Buyer, c: ToBuy) {
+        let check = self
+            .listings_query()
+            .title(&c.opportunity.title)
+            .to_request();
         let candidate = Candidate {
-            opportunity: judged.clone(),
+            opportunity: c.opportunity.clone(),
             check: check.clone(),
-            backlog,
+            backlog: c.backlog,
         };
         buyer
             .buy(self.judge.info.id.as_str(), candidate, || {
-                self.recheck(judged.clone(), check.clone())
+                self.recheck(buyer, &c, check.clone())
             })
             .await;
     }
 
     /// The last-moment re-check: the title's reference fetched now (never the cache's), the
-    /// listing as listed now (same offer, same price), judged again with the game's rules.
-    async fn recheck(&self, judged: Opportunity, check: ApiRequest) -> Result<Opportunity, String> {
+    /// listing as listed now (same offer, same price), judged again with the game's rules and
+    /// only the strategies `buy.strategies` allows.
+    ///
+    /// The listing is read again unless the poll read it less than [`RECHECK_FRESH`] ago
+    /// (that read is as fresh as a new one, and the listing budget is the scarce one).
+    async fn recheck(
+        &self,
+        buyer: &Buyer,
+        c: &ToBuy,
+        check: ApiRequest,
+    ) -> Result<Opportunity, String> {
+        let judged = &c.opportunity;
         let titles = [judged.title.clone()];
         let ctx = self.ctx();
-        let (priced, page) = tokio::join!(
-            self.cache.refresh(&ctx, &titles),
-            self.upstream.send(&check, &self.stop)
-        );
+        let reread = c.seen.elapsed() > RECHECK_FRESH;
+        let listing_now = async {
+            if !reread {
+                return None;
+            }
+            Some(self.upstream.send(&check, &self.stop).await)
+        };
+        // The reference is fetched again unless the cache read it from the market less than
+        // RECHECK_FRESH ago (then it is as fresh as a new read).
+        let reference_now = async {
+            match self.cache.fresh_within(&judged.title, RECHECK_FRESH) {
+                Some(p) => Ok(p),
+                None => self
+                    .cache
+                    .refresh(&ctx, &titles)
+                    .await
+                    .map(|mut priced| priced.prices.remove(&judged.title).flatten()),
+            }
+        };
+        let (priced, page) = tokio::join!(reference_now, listing_now);
         let priced = priced.map_err(|e| format!("no fresh reference price: {e}"))?;
-        let reference = priced
-            .prices
-            .get(&judged.title)
-            .cloned()
-            .flatten()
-            .ok_or("the market has no reference price for the title now")?;
-        let page = page.map_err(|e| format!("the listing could not be read again: {e}"))?;
-        let page = dmarket::parse_listings_page(&page.body, Currency::Usd)
-            .map_err(|e| format!("the listing could not be read again: {e}"))?;
-        self.note_wire(&page.wire);
-        let offer = judged.offer_id.as_deref().unwrap_or(&judged.item_id);
-        let listing = page
-            .listings
-            .iter()
-            .find(|l| id_of(l) == offer)
-            .ok_or("the listing is no longer listed")?;
+        let reference = priced.ok_or("the market has no reference price for the title now")?;
+        let listing = match page {
+            // Read by the poll less than RECHECK_FRESH ago.
+            None => c.listing.clone(),
+            Some(page) => {
+                let page = page.map_err(|e| format!("the listing could not be read again: {e}"))?;
+                let page = dmarket::parse_listings_page(&page.body, Currency::Usd)
+                    .map_err(|e| format!("the listing could not be read again: {e}"))?;
+                self.note_wire(&page.wire);
+                let offer = judged.offer_id.as_deref().unwrap_or(&judged.item_id);
+                page.listings
+                    .into_iter()
+                    .find(|l| id_of(l) == offer)
+                    .ok_or("the listing is no longer listed")?
+            }
+        };
+        let listing = &listing;
         if listing.price != judged.buy_price {
             return Err(format!(
                 "the listing's price moved from {} to {}",
                 judged.buy_price, listing.price
             ));
         }
-        self.judge
-            .admit(listing)
-            .map_err(|r| format!("no longer admitted: {r:?}"))?;
-        let fees = lock(&self.fees).clone();
-        self.judge
-            .judge(listing, &reference, &fees)
-            .map_err(|r| format!("no longer pays with the fresh reference: {r:?}"))
+        self.judge_for(buyer, listing, &reference)
+            .map_err(|why| format!("with the fresh reference: {why}"))
     }
 
     fn listings_query(&self) -> ListingsQuery {
