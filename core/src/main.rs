@@ -47,6 +47,9 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per process and matched at once: the size of its largest variant (`sim`'s
+// flags) costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Scan the market: cycles every scanner.scan_interval until Ctrl-C.

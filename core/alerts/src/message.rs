@@ -19,7 +19,7 @@ pub struct Alert {
     pub delay_ms: Option<u64>,
     /// A buy's outcome (`bought`, `buy_refused`, `buy_unknown`) and its reason, when this
     /// alert is one.
-    pub buy: Option<(&'static str, Option<String>)>,
+    pub buy: Option<Box<(&'static str, Option<String>)>>,
 }
 
 /// The markup of a text message.
@@ -83,7 +83,7 @@ fn link(markup: Markup, text: &str, url: &str) -> String {
 }
 
 fn headline(a: &Alert) -> &'static str {
-    if let Some((event, _)) = &a.buy {
+    if let Some((event, _)) = a.buy.as_deref() {
         return match *event {
             "bought" => "Bought",
             "buy_refused" => "Buy refused",
@@ -129,7 +129,7 @@ pub fn single(a: &Alert, markup: Markup, link_template: &str) -> String {
             ),
         ),
     ];
-    if let Some((_, Some(reason))) = &a.buy {
+    if let Some((_, Some(reason))) = a.buy.as_deref() {
         lines.push(escape(markup, reason));
     }
     if let Some(ms) = a.delay_ms {
@@ -192,7 +192,7 @@ pub fn json(a: &Alert, link_template: &str) -> serde_json::Value {
         map.remove("cycle");
         map.insert("event".into(), a.kind.as_str().into());
         map.insert("reason".into(), a.reason.map(|r| r.as_str()).into());
-        if let Some((event, reason)) = &a.buy {
+        if let Some((event, reason)) = a.buy.as_deref() {
             map.insert("event".into(), (*event).into());
             map.insert("reason".into(), reason.clone().into());
         }

@@ -145,12 +145,12 @@ impl Sink for AlertSink {
                     opportunity: e.opportunity.clone(),
                     reason: None,
                     delay_ms: None,
-                    buy: Some((
+                    buy: Some(Box::new((
                         e.kind.as_str(),
                         e.reason
                             .clone()
                             .or_else(|| e.resolution.map(|r| format!("resolved: {r}"))),
-                    )),
+                    ))),
                 };
                 if self.tx.try_send(Job::Alert(alert)).is_err() {
                     self.stats.dropped.fetch_add(1, Ordering::Relaxed);

@@ -363,7 +363,7 @@ fn a_buy_alert_says_what_happened_and_why_in_text_and_json() {
         opportunity,
         reason: None,
         delay_ms: None,
-        buy: Some(("buy_refused", Some("OfferNotFound".into()))),
+        buy: Some(Box::new(("buy_refused", Some("OfferNotFound".into())))),
     };
     let text = single(&alert, Markup::Html, "https://dmarket.com/{offer}");
     assert!(
