@@ -57,6 +57,22 @@ pub fn is_trading_path(path: &str) -> bool {
     path == OFFERS_BUY_PATH || path.starts_with("/account/")
 }
 
+/// The host's check on every request a plugin (or the host's own scan and watch blocks)
+/// sends through a `ScanContext`: plugins never trade. A `PATCH`, or any request to a
+/// trading path, is refused before it reaches the upstream; only the host's buyer, behind
+/// its guards, sends those.
+pub fn refuse_from_plugin(request: &ApiRequest) -> Result<(), crate::FetchError> {
+    if request.method == Method::Patch || is_trading_path(&request.path) {
+        return Err(crate::FetchError::Host {
+            message: format!(
+                "{} {} refused: plugins cannot trade (only skinscan's buyer, within [buy], can)",
+                request.method, request.path
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// The buy of one offer at `price` (its cents as the `amount` string, `"type":"dmarket"`).
 /// `read_only` is false: the host never retries it once it may have reached the server.
 pub fn buy_request(offer_id: &str, price: Money) -> ApiRequest {
@@ -344,6 +360,16 @@ mod tests {
         );
         assert!(is_trading_path(OFFERS_BUY_PATH) && is_trading_path(BALANCE_PATH));
         assert!(!is_trading_path(crate::dmarket::OFFERS_V2_PATH));
+    }
+
+    #[test]
+    fn a_plugin_cannot_send_a_buy_or_read_the_account() {
+        assert!(refuse_from_plugin(&buy_request("o", P)).is_err());
+        assert!(refuse_from_plugin(&balance_request()).is_err());
+        let mut patch = ApiRequest::get(crate::dmarket::MARKET_ITEMS_PATH);
+        patch.method = Method::Patch;
+        assert!(refuse_from_plugin(&patch).is_err());
+        assert!(refuse_from_plugin(&ApiRequest::get(crate::dmarket::MARKET_ITEMS_PATH)).is_ok());
     }
 
     #[test]

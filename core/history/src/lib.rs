@@ -13,6 +13,7 @@
 //! reported and is a sink of its events).
 
 mod buys;
+mod buys_schema;
 mod config;
 mod query;
 mod sink;

@@ -14,7 +14,7 @@ use skinscan_report::{WatchEvent, WatchKind};
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migrations, in order: entry `i` takes a database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, crate::buys::MIGRATION];
+const MIGRATIONS: &[&str] = &[V1, crate::buys_schema::MIGRATION];
 
 /// Version 1: opportunities, their events, prices, alerts.
 const V1: &str = r#"

@@ -677,21 +677,6 @@ impl Buyer {
     }
 }
 
-/// Plugins never trade: a `PATCH`, or any request to a trading path (the buy, the
-/// account), from a game's `ScanContext` is refused before it reaches the upstream. Only
-/// the buyer, behind its guards, sends them.
-pub fn refuse_plugin_trading(request: &ApiRequest) -> Result<(), FetchError> {
-    if request.method == skinscan_sdk::Method::Patch || trading::is_trading_path(&request.path) {
-        return Err(FetchError::Host {
-            message: format!(
-                "{} {} refused: plugins cannot trade (only skinscan's buyer, within [buy], can)",
-                request.method, request.path
-            ),
-        });
-    }
-    Ok(())
-}
-
 /// A failed send: a refusal DMarket answered (nothing happened), one that never left, or an
 /// unknown (it may have been bought).
 fn classify_error(e: &FetchError) -> (BuyState, Option<String>) {
@@ -733,16 +718,6 @@ fn decode_check(text: &str) -> Option<ApiRequest> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_plugin_cannot_send_a_buy_or_read_the_account() {
-        assert!(refuse_plugin_trading(&trading::buy_request("o", Money::usd(1))).is_err());
-        assert!(refuse_plugin_trading(&trading::balance_request()).is_err());
-        let mut patch = ApiRequest::get("/exchange/v1/market/items");
-        patch.method = skinscan_sdk::Method::Patch;
-        assert!(refuse_plugin_trading(&patch).is_err());
-        assert!(refuse_plugin_trading(&ApiRequest::get("/exchange/v1/market/items")).is_ok());
-    }
 
     #[test]
     fn a_lost_answer_is_unknown_and_a_refusal_is_not() {

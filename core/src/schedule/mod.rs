@@ -73,7 +73,7 @@ struct HostContext {
 #[async_trait]
 impl ScanContext for HostContext {
     async fn send(&self, request: ApiRequest) -> Result<ApiResponse, FetchError> {
-        crate::buy::refuse_plugin_trading(&request)?;
+        skinscan_sdk::trading::refuse_from_plugin(&request)?;
         // A host panic must be caught on the host's side of the boundary, never unwind into
         // a plugin's frames.
         let answer = AssertUnwindSafe(self.upstream.send(&request, &self.cancel))

@@ -126,7 +126,7 @@ struct WatchContext<'a> {
 #[async_trait]
 impl ScanContext for WatchContext<'_> {
     async fn send(&self, request: ApiRequest) -> Result<ApiResponse, FetchError> {
-        crate::buy::refuse_plugin_trading(&request)?;
+        skinscan_sdk::trading::refuse_from_plugin(&request)?;
         self.upstream.send(&request, self.cancel).await
     }
 
