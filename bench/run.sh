@@ -9,7 +9,7 @@
 #   BENCH_WATCH=signed | skew | refresh  # the signed watch run alone | the unequal-arrivals
 #                                     # pair | prices refreshed ahead or not, a 10 s TTL
 #   BENCH_KEEP=1                      # keep the run's files and say where
-#   BENCH_BUY=1 bash bench/run.sh     # row 10 only (buying on the living market, 70 s)
+#   BENCH_BUY=1 bash bench/run.sh     # row 11 only (buying on the living market, 70 s)
 #   BENCH_NET=1 bash bench/run.sh     # rows 4a (loadgen vs h2load against nghttpd) and 9
 #                                     # (the three limiters) alone, about a minute
 #
@@ -193,7 +193,7 @@ secret_key = \"$SEC\""
     "$(python3 -c "print($t0 + 10)")" "$(python3 -c "print($t0 + 65)")" "$requests" >"$WORK/$name.score"
 }
 
-# Row 10: buying on the living market (as row 7's signed watch: 5 new listings/s per game,
+# Row 11: buying on the living market (as row 7's signed watch: 5 new listings/s per game,
 # 10% underpriced, competitors after 20 s on average, 100 ms latency, the published limits),
 # live against the simulator with caps wide enough never to bind on price; 70 s, the 55 s
 # after a 10 s warm-up scored against the truth and the market's own record of purchases.
@@ -213,9 +213,9 @@ buy_run() {
 }
 BUY_BUDGET=${BUY_BUDGET:-50000000}
 if [ -n "${BENCH_BUY:-}" ]; then
-  echo "10. buying on a living market (one run of 70 s)" >&2
+  echo "11. buying on a living market (one run of 70 s)" >&2
   buy_run
-  echo "| 10. Living market, 20 s competitors: skinscan watch buying live (signed) | $(cat "$WORK/buy.score") |"
+  echo "| 11. Living market, 20 s competitors: skinscan watch buying live (signed) | $(cat "$WORK/buy.score") |"
   exit 0
 fi
 
