@@ -292,3 +292,112 @@ async fn hostile_and_refused_answers_buy_nothing_more() {
         "nothing bought after the overcharge: {truth}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_sells_once_debits_the_key_and_answers_each_refusal_in_dmarkets_shape() {
+    use skinscan_sdk::trading::{self, BuyAnswer};
+    use skinscan_sdk::{Currency, FetchError, Money};
+    let (public, secret) = generate_keypair_hex([5; 32]);
+    let keys = Signer::from_hex(&public, &secret).unwrap();
+    let sim = sim(SimConfig {
+        items_per_game: 20,
+        limits: None,
+        public_key: Some(keys.verifying_key()),
+        buy: SimBuyConfig {
+            balance_cents: 1_000_000,
+            ..SimBuyConfig::default()
+        },
+        ..SimConfig::default()
+    })
+    .await;
+    let mut config = upstream_config(&sim.url(), 500.0);
+    config.policy.signer = Some(keys);
+    let upstream = Upstream::new(config);
+    let never = CancellationToken::new();
+    assert_eq!(balance(&upstream).await, 1_000_000);
+    let page = send_page(&upstream).await.unwrap();
+    let page = skinscan_sdk::dmarket::parse_listings_page(&page.body, Currency::Usd).unwrap();
+    let l = page
+        .listings
+        .iter()
+        .find(|l| l.price.cents() < 100_000)
+        .unwrap();
+    let offer = l.offer_id.clone().unwrap();
+    let buy = |price: Money| trading::buy_request(&offer, price);
+    // Under the listing's price: not bought.
+    let a = upstream
+        .send(&buy(Money::usd(l.price.cents() - 1)), &never)
+        .await
+        .unwrap();
+    assert_eq!(
+        trading::parse_buy_answer(&a.body, &offer, l.price).answer,
+        BuyAnswer::Failed {
+            code: "PriceChanged".into()
+        }
+    );
+    // At it: bought, debited, gone from the listings.
+    let a = upstream.send(&buy(l.price), &never).await.unwrap();
+    assert!(matches!(
+        trading::parse_buy_answer(&a.body, &offer, l.price).answer,
+        BuyAnswer::Bought { .. }
+    ));
+    assert_eq!(balance(&upstream).await, 1_000_000 - l.price.cents());
+    let page = send_page(&upstream).await.unwrap();
+    assert!(!String::from_utf8_lossy(&page.body).contains(&offer));
+    // Again: the offer is gone.
+    let a = upstream.send(&buy(l.price), &never).await.unwrap();
+    assert_eq!(
+        trading::parse_buy_answer(&a.body, &offer, l.price).answer,
+        BuyAnswer::Failed {
+            code: "OfferNotFound".into()
+        }
+    );
+    let truth = sim_json(sim.addr(), "/__sim/buys").await;
+    assert_eq!(truth["purchases"].as_array().unwrap().len(), 1, "{truth}");
+    assert_eq!(truth["requests"], 3);
+
+    // A key whose balance cannot cover it: 400 NotEnoughBalance, nothing bought.
+    let (public, secret) = generate_keypair_hex([6; 32]);
+    let keys = Signer::from_hex(&public, &secret).unwrap();
+    let poor = skinscan_tests::sim(SimConfig {
+        items_per_game: 20,
+        limits: None,
+        public_key: Some(keys.verifying_key()),
+        buy: SimBuyConfig {
+            balance_cents: 1,
+            ..SimBuyConfig::default()
+        },
+        ..SimConfig::default()
+    })
+    .await;
+    let mut config = upstream_config(&poor.url(), 500.0);
+    config.policy.signer = Some(keys);
+    let upstream = Upstream::new(config);
+    let page = send_page(&upstream).await.unwrap();
+    let page = skinscan_sdk::dmarket::parse_listings_page(&page.body, Currency::Usd).unwrap();
+    let l = &page.listings[0];
+    let e = upstream
+        .send(
+            &trading::buy_request(l.offer_id.as_deref().unwrap(), l.price),
+            &never,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, FetchError::Http { status: 400, message } if message.contains("not enough balance")),
+        "{e:?}"
+    );
+    assert_eq!(
+        sim_json(poor.addr(), "/__sim/buys").await["purchases"],
+        serde_json::json!([])
+    );
+}
+
+async fn balance(u: &Upstream) -> i64 {
+    let r = skinscan_sdk::trading::balance_request();
+    let a = u.send(&r, &CancellationToken::new()).await.unwrap();
+    skinscan_sdk::trading::parse_balance(&a.body)
+        .unwrap()
+        .usd
+        .cents()
+}
