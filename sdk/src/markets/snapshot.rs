@@ -40,6 +40,15 @@ impl ReferenceMarket {
     }
 }
 
+impl From<ReferenceMarket> for crate::model::Market {
+    fn from(m: ReferenceMarket) -> Self {
+        match m {
+            ReferenceMarket::Skinport => crate::model::Market::Skinport,
+            ReferenceMarket::Csfloat => crate::model::Market::Csfloat,
+        }
+    }
+}
+
 impl fmt::Display for ReferenceMarket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.pad(self.as_str())

@@ -55,7 +55,10 @@ const RESET_IS_A_UNIX_TIME: f64 = 1e9;
 fn parse_reset(v: &str, now: SystemTime) -> Option<Duration> {
     let n: f64 = v.parse().ok()?;
     if n.is_finite() && n >= RESET_IS_A_UNIX_TIME {
-        let now = now.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs_f64();
+        let now = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_secs_f64();
         return parse_seconds(&format!("{}", (n - now).max(0.0)));
     }
     parse_seconds(v)
