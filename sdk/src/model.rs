@@ -2,6 +2,9 @@
 //!
 //! Plain sdk-owned types (std and sdk only) so they can cross a cdylib boundary. Nothing in
 //! here performs I/O or arithmetic beyond construction; pricing lives in `arbitrage`.
+//!
+//! Long because it is the whole vocabulary of the boundary (listing, reference, opportunity,
+//! report, their enums and wire counts: about 520 lines) and these types' tests.
 
 use std::collections::BTreeMap;
 use std::fmt;

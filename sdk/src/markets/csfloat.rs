@@ -392,5 +392,22 @@ pub fn parse_error_body(body: &[u8]) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The snapshot parts this market's answers make.
+impl crate::markets::snapshot::SnapshotBuilder {
+    /// Adds CSFloat's price list: lowest and quantity, phases pooled.
+    pub fn csfloat_price_list(mut self, list: PriceList, fetched_at: i64) -> Self {
+        self.wire_mut().merge(&list.wire);
+        let n = list.entries.len();
+        for e in list.entries {
+            self.push(e.market_hash_name, None, |q| {
+                q.lowest = Some(e.min_price);
+                q.quantity = e.quantity;
+            });
+        }
+        self.part(endpoint::PRICE_LIST, fetched_at, n);
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests;

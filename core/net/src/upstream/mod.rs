@@ -7,6 +7,9 @@
 //! until the reset. A 429 pauses its group for `RateLimit-Reset` / `Retry-After` (the larger;
 //! DMarket documents 429 without `Retry-After`), capped by `max_server_wait`, and slows it
 //! (AIMD). Every attempt runs in a `request{path, attempt}` span.
+//!
+//! Long because `send`'s pipeline (limits, breaker, attempt, classify, retry, server-window
+//! holds) shares the upstream's private state; the answer's reading is in `answer.rs`.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
