@@ -1,0 +1,172 @@
+//! Cross-market arbitrage through the whole host: the embedded market with both simulated
+//! reference markets, configured as a user would (`market.embedded.markets`), one cycle.
+//! Every cross opportunity the simulator's truth lists is found, at the truth's net, on the
+//! market that nets most, and nothing its fees make unprofitable; one connection per
+//! market, no 429.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use skinscan_core::app;
+use skinscan_core::config::{Env, parse_str, validate};
+use skinscan_core::http::{H2Client, HttpOptions, Target};
+use skinscan_core::schedule::{NoObserver, ScheduleOptions, Scheduler};
+use skinscan_core::upstream::Upstream;
+use skinscan_sdk::Strategy;
+use tokio_util::sync::CancellationToken;
+
+const ITEMS: u64 = 150;
+
+fn config() -> String {
+    let mut toml = format!(
+        r#"
+[market]
+endpoint = "embedded"
+rate_limit = 500
+[market.embedded]
+items_per_game = {ITEMS}
+latency = "0s"
+jitter = "0s"
+markets = ["skinport", "csfloat"]
+"#
+    );
+    for game in ["csgo", "dota2", "rust", "tf2"] {
+        toml.push_str(&format!(
+            r#"
+[plugins.{game}]
+items = {ITEMS}
+strategies = ["cross"]
+min_price = 0.01
+max_price = 100000
+min_profit_percent = 0
+use_default_blacklist = false
+max_results = 10000
+"#
+        ));
+    }
+    toml.replace(
+        "[plugins.csgo]\n",
+        "[plugins.csgo]\ninclude_souvenir = true\n",
+    )
+}
+
+#[tokio::test]
+async fn a_cycle_finds_every_cross_opportunity_of_the_truth_on_the_market_that_nets_most() {
+    let raw = parse_str(&config(), "test").unwrap();
+    let raw = skinscan_core::config::apply_env(raw, &BTreeMap::<String, String>::new() as &dyn Env)
+        .unwrap();
+    let mut settings = validate(raw, None).unwrap();
+    assert_eq!(settings.references.markets.len(), 2);
+    let (server, target) = app::market(&mut settings).await.unwrap();
+    let server = server.expect("the embedded market runs");
+    let refs = app::references(&settings, &target)
+        .unwrap()
+        .expect("two markets");
+    let plugins = app::plugins_for(&settings, None).unwrap();
+    let upstream = Arc::new(Upstream::new(settings.upstream.for_target(target.clone())));
+    let scheduler = Scheduler::new(
+        upstream.clone(),
+        plugins,
+        ScheduleOptions {
+            parallel: true,
+            concurrent_scans: 4,
+            game_timeout: std::time::Duration::from_secs(60),
+            grace_period: std::time::Duration::from_secs(2),
+        },
+    )
+    .with_references(Some(refs.clone()));
+    let report = scheduler
+        .run_cycle(1, &CancellationToken::new(), Arc::new(NoObserver))
+        .await;
+
+    // What the host found: item -> (market, net).
+    let mut found: BTreeMap<String, (String, i64)> = BTreeMap::new();
+    for g in &report.games {
+        assert!(g.failure.is_none(), "{}: {:?}", g.game, g.failure);
+        for o in &g.report.as_ref().unwrap().opportunities {
+            assert_eq!(o.strategy, Strategy::Cross);
+            assert!(o.net_profit.cents() > 0, "{o:?}");
+            assert_eq!(
+                o.sell_price.cents() - o.fee.cents() - o.buy_price.cents(),
+                o.net_profit.cents()
+            );
+            found.insert(
+                o.offer_id.clone().expect("listings carry their offer id"),
+                (o.sell_market.as_str().to_owned(), o.net_profit.cents()),
+            );
+        }
+    }
+    // What the truth lists: the best market per item (Skinport first on a tie, as the book).
+    let client = H2Client::new(
+        Target::parse(&server.url()).unwrap(),
+        HttpOptions::default(),
+    );
+    let truth = client
+        .send(
+            http::Method::GET,
+            "/__sim/cross",
+            http::HeaderMap::new(),
+            bytes::Bytes::new(),
+        )
+        .await
+        .unwrap();
+    let truth: serde_json::Value = serde_json::from_slice(&truth.body).unwrap();
+    let mut expected: BTreeMap<String, (String, i64)> = BTreeMap::new();
+    for e in truth["cross"].as_array().unwrap() {
+        let item = e["offer_id"].as_str().unwrap().to_owned();
+        let market = e["sell_market"].as_str().unwrap().to_owned();
+        let net = e["net_cents"].as_i64().unwrap();
+        let better = expected.get(&item).is_none_or(|(m, n)| {
+            net > *n || (net == *n && market == "skinport" && m != "skinport")
+        });
+        if better {
+            expected.insert(item, (market, net));
+        }
+    }
+    assert!(
+        expected.len() >= 20,
+        "the truth holds cross opportunities: {}",
+        expected.len()
+    );
+    let markets: std::collections::BTreeSet<&str> =
+        expected.values().map(|(m, _)| m.as_str()).collect();
+    assert_eq!(markets.len(), 2, "both markets pay somewhere: {markets:?}");
+    let missing: Vec<_> = expected
+        .iter()
+        .filter(|(k, v)| found.get(*k) != Some(v))
+        .collect();
+    let extra: Vec<_> = found
+        .iter()
+        .filter(|(k, _)| !expected.contains_key(*k))
+        .collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing or different: {missing:?}\nnot in the truth: {extra:?}"
+    );
+
+    // One connection per market, no 429 anywhere, each market asked once per game.
+    let dmarket = upstream.stats(false);
+    assert_eq!((dmarket.connections, dmarket.rate_limited), (1, 0));
+    let status = refs.status();
+    assert_eq!(status.len(), 2);
+    for m in &status {
+        assert_eq!(m.stats.connections, 1, "{}", m.market);
+        assert_eq!(m.stats.rate_limited, 0, "{}", m.market);
+        assert_eq!(m.stats.requests, m.games.len() as u64, "{}", m.market);
+        for (game, rows, fetched_at, error) in &m.games {
+            assert!(
+                *rows > 0 && fetched_at.is_some() && error.is_none(),
+                "{} {game}",
+                m.market
+            );
+        }
+    }
+    assert_eq!(
+        report
+            .markets
+            .iter()
+            .map(|(m, _)| m.as_str())
+            .collect::<Vec<_>>(),
+        ["skinport", "csfloat"]
+    );
+}
