@@ -407,7 +407,7 @@ pub async fn watch(
     let jsonl = open_jsonl(options.jsonl.as_ref(), &settings)?;
     let (_market, target) = market(&mut settings).await?;
     serve_metrics(&settings, &shutdown).await?;
-    let upstream = Arc::new(Upstream::new(settings.upstream.for_target(target)));
+    let upstream = Arc::new(Upstream::new(settings.upstream.for_target(target.clone())));
     let store = open_history(&settings, &shutdown)?;
     let outputs = Arc::new(Fanout::new(output_sinks(
         None,
@@ -425,11 +425,24 @@ pub async fn watch(
         });
     }
     let started = Instant::now();
+    let refs = references(&settings, &target)?;
+    if let Some(refs) = &refs {
+        // The first snapshots before the first poll, so the first listings are judged
+        // against them; then each market keeps its own staggered schedule.
+        let games: Vec<String> = plugins
+            .iter()
+            .filter(|p| p.enabled)
+            .map(|p| p.name.clone())
+            .collect();
+        refs.refresh_due(&games, &stop).await;
+        tokio::spawn(refs.clone().run(games, stop.clone()));
+    }
     let stats = crate::watch::run(
         upstream.clone(),
         plugins,
         outputs.clone(),
         settings.watch.clone(),
+        refs,
         stop,
     )
     .await;

@@ -29,7 +29,7 @@ use crate::dmarket::{
     self, FEES_PAGE_LIMIT, ListingApi, ListingsQuery, MAX_PAGE_LIMIT, MAX_TITLES_PER_PRICE_REQUEST,
     ParseError,
 };
-use crate::markets::book::{ReferenceBook, best_verdict, evaluate_cross};
+use crate::markets::book::{ReferenceBook, best_verdict, evaluate_cross, unix_now};
 use crate::model::{
     GameInfo, GameReport, Level, Listing, ReferencePrice, RejectReason, Strategy, WireStats,
 };
@@ -397,8 +397,8 @@ impl Judge {
     }
 
     /// The best opportunity in `listing`: against DMarket's `reference` of its title (when
-    /// priced) under `fees`, and for `cross` against `book`'s markets at `fees.now` (when
-    /// the host holds any), or why there is none ([`best_verdict`]).
+    /// priced) under `fees`, and for `cross` against `book`'s markets now (when the host
+    /// holds any), or why there is none ([`best_verdict`]).
     pub fn judge_with(
         &self,
         listing: &Listing,
@@ -409,7 +409,8 @@ impl Judge {
         self.admit(listing)?;
         let filters = &self.cfg.filters;
         let dmarket = reference.map(|r| evaluate_listing(&self.info.id, listing, r, fees, filters));
-        let cross = book.and_then(|b| evaluate_cross(&self.info.id, listing, b, filters, fees.now));
+        let cross =
+            book.and_then(|b| evaluate_cross(&self.info.id, listing, b, filters, unix_now()));
         best_verdict(dmarket, cross)
     }
 }
@@ -790,7 +791,7 @@ impl Scan<'_> {
         let cross = self
             .book
             .as_deref()
-            .and_then(|b| evaluate_cross(&self.info.id, listing, b, filters, self.fees.now));
+            .and_then(|b| evaluate_cross(&self.info.id, listing, b, filters, unix_now()));
         match best_verdict(dmarket, cross) {
             Ok(opportunity) => {
                 report.opportunities.push(opportunity);

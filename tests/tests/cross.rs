@@ -10,7 +10,9 @@ use std::sync::Arc;
 use skinscan_core::app;
 use skinscan_core::config::{Env, parse_str, validate};
 use skinscan_core::http::{H2Client, HttpOptions, Target};
+use skinscan_core::report::{WatchEvent, WatchKind};
 use skinscan_core::schedule::{NoObserver, ScheduleOptions, Scheduler};
+use skinscan_core::sinks::{Event, Fanout, Sink, SinkFailure};
 use skinscan_core::upstream::Upstream;
 use skinscan_sdk::Strategy;
 use tokio_util::sync::CancellationToken;
@@ -96,33 +98,7 @@ async fn a_cycle_finds_every_cross_opportunity_of_the_truth_on_the_market_that_n
             );
         }
     }
-    // What the truth lists: the best market per item (Skinport first on a tie, as the book).
-    let client = H2Client::new(
-        Target::parse(&server.url()).unwrap(),
-        HttpOptions::default(),
-    );
-    let truth = client
-        .send(
-            http::Method::GET,
-            "/__sim/cross",
-            http::HeaderMap::new(),
-            bytes::Bytes::new(),
-        )
-        .await
-        .unwrap();
-    let truth: serde_json::Value = serde_json::from_slice(&truth.body).unwrap();
-    let mut expected: BTreeMap<String, (String, i64)> = BTreeMap::new();
-    for e in truth["cross"].as_array().unwrap() {
-        let item = e["offer_id"].as_str().unwrap().to_owned();
-        let market = e["sell_market"].as_str().unwrap().to_owned();
-        let net = e["net_cents"].as_i64().unwrap();
-        let better = expected.get(&item).is_none_or(|(m, n)| {
-            net > *n || (net == *n && market == "skinport" && m != "skinport")
-        });
-        if better {
-            expected.insert(item, (market, net));
-        }
-    }
+    let expected = truth(&server.url()).await;
     assert!(
         expected.len() >= 20,
         "the truth holds cross opportunities: {}",
@@ -169,4 +145,110 @@ async fn a_cycle_finds_every_cross_opportunity_of_the_truth_on_the_market_that_n
             .collect::<Vec<_>>(),
         ["skinport", "csfloat"]
     );
+}
+
+/// The simulator's truth: the best market per offer (Skinport first on a tie, as the book).
+async fn truth(url: &str) -> BTreeMap<String, (String, i64)> {
+    let client = H2Client::new(Target::parse(url).unwrap(), HttpOptions::default());
+    let truth = client
+        .send(
+            http::Method::GET,
+            "/__sim/cross",
+            http::HeaderMap::new(),
+            bytes::Bytes::new(),
+        )
+        .await
+        .unwrap();
+    let truth: serde_json::Value = serde_json::from_slice(&truth.body).unwrap();
+    let mut expected: BTreeMap<String, (String, i64)> = BTreeMap::new();
+    for e in truth["cross"].as_array().unwrap() {
+        let item = e["offer_id"].as_str().unwrap().to_owned();
+        let market = e["sell_market"].as_str().unwrap().to_owned();
+        let net = e["net_cents"].as_i64().unwrap();
+        let better = expected.get(&item).is_none_or(|(m, n)| {
+            net > *n || (net == *n && market == "skinport" && m != "skinport")
+        });
+        if better {
+            expected.insert(item, (market, net));
+        }
+    }
+    expected
+}
+
+#[derive(Debug, Clone, Default)]
+struct Collect(Arc<std::sync::Mutex<Vec<WatchEvent>>>);
+
+#[async_trait::async_trait]
+impl Sink for Collect {
+    fn name(&self) -> &'static str {
+        "collect"
+    }
+    async fn handle(&mut self, event: &Event) -> Result<(), SinkFailure> {
+        if let Event::Watch(e) = event {
+            self.0.lock().unwrap().push((**e).clone());
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn watch_mode_judges_listings_against_the_snapshots_without_a_request_per_listing() {
+    let raw = parse_str(&config(), "test").unwrap();
+    let raw = skinscan_core::config::apply_env(raw, &BTreeMap::<String, String>::new() as &dyn Env)
+        .unwrap();
+    let mut settings = validate(raw, None).unwrap();
+    let (server, target) = app::market(&mut settings).await.unwrap();
+    let server = server.expect("the embedded market runs");
+    let refs = app::references(&settings, &target)
+        .unwrap()
+        .expect("two markets");
+    let games = ["csgo".to_owned(), "rust".to_owned()];
+    let mut plugins = app::plugins_for(&settings, None).unwrap();
+    for p in &mut plugins {
+        p.enabled = games.contains(&p.name);
+    }
+    let stop = CancellationToken::new();
+    refs.refresh_due(&games, &stop).await;
+    let upstream = Arc::new(Upstream::new(settings.upstream.for_target(target.clone())));
+    let events = Collect::default();
+    let outputs = Arc::new(Fanout::new(vec![Box::new(events.clone())]));
+    let run = tokio::spawn(skinscan_core::watch::run(
+        upstream,
+        plugins,
+        outputs.clone(),
+        settings.watch.clone(),
+        Some(refs.clone()),
+        stop.clone(),
+    ));
+    let expected = truth(&server.url()).await;
+    // Wait (real time: the watch polls and sweeps) until a dozen cross events came.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let n = events.0.lock().unwrap().len();
+        if n >= 12 || std::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    stop.cancel();
+    run.await.unwrap();
+    let seen = events.0.lock().unwrap().clone();
+    let new: Vec<_> = seen.iter().filter(|e| e.kind == WatchKind::New).collect();
+    assert!(new.len() >= 12, "cross events reported: {}", new.len());
+    for e in &new {
+        let o = &e.opportunity;
+        assert_eq!(o.strategy, Strategy::Cross);
+        let offer = o.offer_id.clone().unwrap();
+        assert_eq!(
+            expected.get(&offer),
+            Some(&(o.sell_market.as_str().to_owned(), o.net_profit.cents())),
+            "{o:?}"
+        );
+    }
+    // The snapshots were fetched once per game (Skinport: both games; CSFloat: csgo), and
+    // no listing cost a request to another market.
+    for m in refs.status() {
+        let covered = m.games.iter().filter(|(g, ..)| games.contains(g)).count() as u64;
+        assert_eq!(m.stats.requests, covered, "{}", m.market);
+    }
 }

@@ -16,6 +16,14 @@ use crate::model::{
 };
 use crate::money::Bps;
 
+/// Unix seconds now: the time a snapshot's age is judged at (a judgement made minutes into a
+/// scan, or hours into a watch, uses the clock then, never the scan's start).
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 /// One market's snapshot and the rules its resales are judged under.
 #[derive(Debug, Clone)]
 pub struct BookEntry {
