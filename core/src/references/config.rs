@@ -497,6 +497,8 @@ fn policy(
     policy.burst = (rate.count.floor() as u32).clamp(1, crate::limit::MAX_BURST);
     policy.group_limits = group_limits;
     policy.request_timeout = request_timeout;
+    // No source says whether these hosts offer HTTP/2: HTTP/1.1 is taken when they do not.
+    policy.http.allow_http1 = true;
     if let Some(path) = ca_file {
         let mut tls = TlsOptions::default();
         tls.add_ca_file(path).map_err(|e| {
