@@ -474,7 +474,7 @@ pub async fn watch(
 pub async fn probe(mut settings: Settings, format: OutputFormat) -> Result<u8, AppError> {
     let plugins = plugins_for(&settings, None)?;
     let (_market, target) = market(&mut settings).await?;
-    let upstream = Upstream::new(settings.upstream.for_target(target));
+    let upstream = Upstream::new(settings.upstream.for_target(target.clone()));
     let games: Vec<crate::probe::ProbeGame> = plugins
         .iter()
         .filter(|p| p.enabled)
@@ -501,8 +501,14 @@ pub async fn probe(mut settings: Settings, format: OutputFormat) -> Result<u8, A
         Some(alerts_client(&settings)?)
     };
     let alerts = &settings.alerts;
+    let markets = references(&settings, &target)?
+        .map(|r| r.probe_targets())
+        .unwrap_or_default();
     let report = tokio::time::timeout(crate::probe::PROBE_TIMEOUT, async {
         let mut report = crate::probe::run(&upstream, &games).await;
+        report
+            .requests
+            .extend(crate::probe::run_markets(&markets).await);
         if let Some(client) = &client {
             for options in alerts {
                 report

@@ -384,6 +384,8 @@ pub struct HttpResponse {
     pub body: Bytes,
     /// Which connection answered (1 for the first, 2 after a reconnect, ...).
     pub connection: u64,
+    /// The HTTP version it answered in.
+    pub version: http::Version,
 }
 
 /// An HTTP/2 client holding at most one connection to its target.
@@ -567,6 +569,7 @@ impl H2Client {
             headers: parts.headers,
             body: body.to_bytes(),
             connection: live.generation,
+            version: parts.version,
         })
     }
 

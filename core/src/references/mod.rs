@@ -57,6 +57,25 @@ struct Slot {
     last_error: Option<String>,
 }
 
+/// One market as `skinscan probe` asks it.
+#[derive(Debug, Clone)]
+pub struct ProbeTarget {
+    /// Which.
+    pub market: ReferenceMarket,
+    /// Its upstream.
+    pub upstream: Arc<Upstream>,
+    /// The game asked about, and its Steam `app_id`.
+    pub game: String,
+    /// Its Steam `app_id`.
+    pub app_id: u32,
+    /// The currency asked for.
+    pub currency: skinscan_sdk::Currency,
+    /// Skinport's `tradable` filter.
+    pub tradable_only: bool,
+    /// Whether scans read the sales history too.
+    pub sales_history: bool,
+}
+
 /// One market's state, for `skinscan probe`, the cycle's summary and tests.
 #[derive(Debug, Clone)]
 pub struct MarketStatus {
@@ -156,6 +175,25 @@ impl References {
         }
         let protection = self.protection.get(game).copied().unwrap_or_default();
         Some(Arc::new(ReferenceBook::new(entries, protection)))
+    }
+
+    /// What `skinscan probe` asks of each market: its upstream and its first game.
+    pub fn probe_targets(&self) -> Vec<ProbeTarget> {
+        self.sources
+            .iter()
+            .filter_map(|s| {
+                let (game, app_id) = s.options.games.iter().next()?;
+                Some(ProbeTarget {
+                    market: s.options.market,
+                    upstream: s.upstream.clone(),
+                    game: game.clone(),
+                    app_id: *app_id,
+                    currency: s.options.currency,
+                    tradable_only: s.options.tradable_only,
+                    sales_history: s.options.sales_history,
+                })
+            })
+            .collect()
     }
 
     /// Each market's state.

@@ -269,6 +269,11 @@ impl Upstream {
             .map_or(whole, |g| g.rate().per_sec().min(whole))
     }
 
+    /// The market's message from an error answer (its error body, else the status's reason).
+    pub fn error_message(&self, status: u16, body: &[u8]) -> String {
+        self.api.error_message(status, body)
+    }
+
     /// Whether requests are signed.
     pub fn signed(&self) -> bool {
         self.config.policy.signer.is_some()
