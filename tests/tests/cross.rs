@@ -252,3 +252,50 @@ async fn watch_mode_judges_listings_against_the_snapshots_without_a_request_per_
         assert_eq!(m.stats.requests, covered, "{}", m.market);
     }
 }
+
+#[tokio::test]
+async fn a_market_that_does_not_answer_is_said_and_its_snapshot_never_used() {
+    // A closed port: every fetch fails at once.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = closed.local_addr().unwrap();
+    drop(closed);
+    let text = format!(
+        "[market]\nendpoint = \"embedded\"\n[market.retry]\nattempts = 1\n[markets.skinport]\nenabled = true\nendpoint = \"http://{addr}\"\napp_ids = {{ csgo = 730 }}\n"
+    );
+    let raw = parse_str(&text, "test").unwrap();
+    let settings = validate(raw, None).unwrap();
+    let refs = skinscan_core::references::References::new(&settings.references, None).unwrap();
+    let games = ["csgo".to_owned()];
+    refs.refresh_due(&games, &CancellationToken::new()).await;
+    let lines = refs.unusable(&games);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("no skinport snapshot has been fetched yet")
+            && lines[0].contains("last fetch:")
+            && lines[0].contains("cross judges no csgo listing against skinport"),
+        "{}",
+        lines[0]
+    );
+    // The book still holds the market, and every lookup refuses: stale, counted as such.
+    let book = refs.book("csgo").unwrap();
+    let listing = skinscan_sdk::Listing::new(
+        "i-1",
+        "AK-47 | Redline (Field-Tested)",
+        skinscan_sdk::Money::usd(100),
+    );
+    let verdict = skinscan_sdk::markets::book::evaluate_cross(
+        &skinscan_sdk::GameId::new("csgo").unwrap(),
+        &listing,
+        &book,
+        &skinscan_sdk::arbitrage::Filters::default(),
+        skinscan_sdk::markets::book::unix_now(),
+    );
+    assert_eq!(
+        verdict,
+        Some(Err(skinscan_sdk::RejectReason::StaleReference))
+    );
+    assert!(
+        refs.book("dota2").is_none(),
+        "a game no market covers has no book"
+    );
+}

@@ -177,6 +177,34 @@ impl References {
         Some(Arc::new(ReferenceBook::new(entries, protection)))
     }
 
+    /// A line for each snapshot of `games` that cannot be used now (never fetched, or older
+    /// than its market's `max_age`), with the last failure: said before each cycle, so a
+    /// market that stopped answering is not silent while `cross` judges nothing there.
+    pub fn unusable(&self, games: &[String]) -> Vec<String> {
+        let now = unix_now();
+        let mut out = Vec::new();
+        for s in &self.sources {
+            let slots = s.slots.lock().unwrap_or_else(|p| p.into_inner());
+            for game in games {
+                let Some(slot) = slots.get(game) else {
+                    continue;
+                };
+                if let Err(e) = slot.snapshot.freshness(now, s.options.rules.max_age) {
+                    let cause = slot
+                        .last_error
+                        .as_deref()
+                        .map(|c| format!(" (last fetch: {c})"))
+                        .unwrap_or_default();
+                    out.push(format!(
+                        "{e}{cause}: cross judges no {game} listing against {} until it is",
+                        s.options.market
+                    ));
+                }
+            }
+        }
+        out
+    }
+
     /// What `skinscan probe` asks of each market: its upstream and its first game.
     pub fn probe_targets(&self) -> Vec<ProbeTarget> {
         self.sources

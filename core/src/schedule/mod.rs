@@ -197,6 +197,9 @@ impl Scheduler {
         if let Some(references) = &self.references {
             let games: Vec<String> = self.plugins.iter().map(|p| p.name.clone()).collect();
             references.refresh_due(&games, shutdown).await;
+            for line in references.unusable(&games) {
+                tracing::warn!("{line}");
+            }
         }
         let concurrency = if self.options.parallel {
             self.options.concurrent_scans.max(1)
