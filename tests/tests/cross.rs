@@ -120,7 +120,30 @@ async fn a_cycle_finds_every_cross_opportunity_of_the_truth_on_the_market_that_n
         "missing or different: {missing:?}\nnot in the truth: {extra:?}"
     );
 
-    // One connection per market, no 429 anywhere, each market asked once per game.
+    // After the cycle, CSFloat's three best candidates were checked against their live
+    // listings: their floor (the simulator's, unchanged) and Steam's price are in the
+    // snapshot now.
+    let book = refs.book("csgo").unwrap();
+    let csfloat = book
+        .entries()
+        .iter()
+        .find(|e| e.snapshot.market().as_str() == "csfloat")
+        .unwrap();
+    let checked: Vec<_> = csfloat
+        .snapshot
+        .iter()
+        .filter(|(_, _, q)| q.steam.is_some())
+        .collect();
+    assert_eq!(checked.len(), 3, "confirm_top = 3 titles checked");
+    for (title, _, q) in &checked {
+        assert!(
+            q.lowest.is_some() && q.steam.unwrap().cents() > 0,
+            "{title}"
+        );
+    }
+
+    // One connection per market, no 429 anywhere, each market asked once per game (and
+    // CSFloat once per candidate checked).
     let dmarket = upstream.stats(false);
     assert_eq!((dmarket.connections, dmarket.rate_limited), (1, 0));
     let status = refs.status();
@@ -128,7 +151,13 @@ async fn a_cycle_finds_every_cross_opportunity_of_the_truth_on_the_market_that_n
     for m in &status {
         assert_eq!(m.stats.connections, 1, "{}", m.market);
         assert_eq!(m.stats.rate_limited, 0, "{}", m.market);
-        assert_eq!(m.stats.requests, m.games.len() as u64, "{}", m.market);
+        let candidates = if m.market.as_str() == "csfloat" { 3 } else { 0 };
+        assert_eq!(
+            m.stats.requests,
+            m.games.len() as u64 + candidates,
+            "{}",
+            m.market
+        );
         for (game, rows, fetched_at, error) in &m.games {
             assert!(
                 *rows > 0 && fetched_at.is_some() && error.is_none(),

@@ -194,6 +194,10 @@ pub struct CsfloatConfig {
     pub max_age: Dur,
     /// The games (plugin ids) judged against CSFloat: it lists CS2 only.
     pub games: Vec<String>,
+    /// After a cycle, the best this many titles that sell on CSFloat are checked against
+    /// their live listings (`/api/v1/listings`, one request each): the floor listed now
+    /// replaces the price list's, and Steam's price (`item.scm`) is logged. 0: off.
+    pub confirm_top: usize,
     /// Limit for one request.
     pub request_timeout: Dur,
     /// A proxy of its own (else `[market]`'s, else the environment's). A secret.
@@ -214,6 +218,7 @@ impl Default for CsfloatConfig {
             refresh: Dur(Duration::from_secs(600)),
             max_age: Dur(Duration::from_secs(1_500)),
             games: vec!["csgo".to_owned()],
+            confirm_top: 3,
             request_timeout: Dur(Duration::from_secs(30)),
             proxy: None,
             ca_file: None,
@@ -254,6 +259,8 @@ pub struct MarketOptions {
     pub sales_history: bool,
     /// Skinport's `tradable` filter.
     pub tradable_only: bool,
+    /// CSFloat candidates checked per cycle ([`CsfloatConfig::confirm_top`]); 0 elsewhere.
+    pub confirm_top: usize,
 }
 
 /// The validated `[markets]`.
@@ -402,6 +409,7 @@ impl SkinportConfig {
             games: self.app_ids.clone(),
             sales_history: self.min_volume_7d > 0 || reference == CrossReference::Median7d,
             tradable_only: self.tradable_only,
+            confirm_top: 0,
         })
     }
 }
@@ -449,6 +457,7 @@ impl CsfloatConfig {
             games: self.games.iter().map(|g| (g.clone(), 730)).collect(),
             sales_history: false,
             tradable_only: false,
+            confirm_top: self.confirm_top.min(50),
         })
     }
 }

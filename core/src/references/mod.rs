@@ -57,6 +57,23 @@ struct Slot {
     last_error: Option<String>,
 }
 
+/// A CSFloat candidate checked against its live listings ([`References::confirm`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirmed {
+    /// The title.
+    pub title: String,
+    /// The price list's floor before.
+    pub price_list: Option<skinscan_sdk::Money>,
+    /// The lowest `buy_now` listing now (the floor used from now on).
+    pub listed: Option<skinscan_sdk::Money>,
+    /// Steam's price as CSFloat reports it (`item.scm`): informational.
+    pub steam: Option<skinscan_sdk::Money>,
+}
+
+fn show(m: Option<skinscan_sdk::Money>) -> String {
+    m.map_or_else(|| "none".to_owned(), |m| m.to_string())
+}
+
 /// One market as `skinscan probe` asks it.
 #[derive(Debug, Clone)]
 pub struct ProbeTarget {
@@ -201,6 +218,96 @@ impl References {
                     ));
                 }
             }
+        }
+        out
+    }
+
+    /// Confirms the best `cross` opportunities that sell on CSFloat (at most its
+    /// `confirm_top` titles, best net first) with `/api/v1/listings` for each title: the
+    /// lowest `buy_now` price listed now and Steam's price (`item.scm`, informational) go
+    /// into the snapshot in use, ahead of the price list's floor, so later judgements use
+    /// the live floor. Each check is logged with both floors. The candidates' own figures
+    /// are not changed: they were judged on the snapshot they were found with.
+    pub async fn confirm(
+        &self,
+        game: &str,
+        found: &[skinscan_sdk::Opportunity],
+        cancel: &CancellationToken,
+    ) -> Vec<Confirmed> {
+        let Some(source) = self
+            .sources
+            .iter()
+            .find(|s| s.options.market == ReferenceMarket::Csfloat && s.options.confirm_top > 0)
+        else {
+            return Vec::new();
+        };
+        let mut candidates: Vec<&skinscan_sdk::Opportunity> = found
+            .iter()
+            .filter(|o| o.sell_market == skinscan_sdk::Market::Csfloat)
+            .collect();
+        candidates.sort_by_key(|o| std::cmp::Reverse(o.net_profit.cents()));
+        let mut titles: Vec<&str> = Vec::new();
+        for o in candidates {
+            if !titles.contains(&o.title.as_str()) {
+                titles.push(&o.title);
+            }
+        }
+        titles.truncate(source.options.confirm_top);
+        let mut out = Vec::new();
+        for title in titles {
+            let request = csfloat::ListingsQuery::new(title)
+                .sort_by(csfloat::SortBy::LowestPrice)
+                .buy_now_only(true)
+                .limit(csfloat::MAX_LISTINGS_LIMIT)
+                .to_request();
+            let answer = source.send(request, cancel).await.and_then(|body| {
+                csfloat::parse_listings(&body).map_err(|e| FetchError::Http {
+                    status: 200,
+                    message: format!("the csfloat listings answer is not what skinscan reads: {e}"),
+                })
+            });
+            let page = match answer {
+                Ok(page) => page,
+                Err(FetchError::Cancelled) => break,
+                Err(e) => {
+                    tracing::warn!(game, title, "csfloat listings of a candidate: {e}");
+                    continue;
+                }
+            };
+            log_wire(&format!("csfloat {game}"), &page.wire, &self.seen_forms);
+            let now = unix_now();
+            let refined = SnapshotBuilder::new(ReferenceMarket::Csfloat, source.options.currency)
+                .csfloat_listings(&page, now);
+            let mut slots = source.slots.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(slot) = slots.get_mut(game) else {
+                continue;
+            };
+            let before = slot
+                .snapshot
+                .lookup(now, source.options.rules.max_age, title, None)
+                .ok()
+                .and_then(|q| q.lowest);
+            let snapshot = refined.rows_of(&slot.snapshot).build();
+            let after = snapshot
+                .lookup(now, source.options.rules.max_age, title, None)
+                .ok()
+                .copied();
+            slot.snapshot = Arc::new(snapshot);
+            let c = Confirmed {
+                title: title.to_owned(),
+                price_list: before,
+                listed: after.and_then(|q| q.lowest),
+                steam: after.and_then(|q| q.steam),
+            };
+            tracing::info!(
+                game,
+                title,
+                "csfloat candidate checked: lowest listed now {}, price list said {}, Steam {}",
+                show(c.listed),
+                show(c.price_list),
+                show(c.steam)
+            );
+            out.push(c);
         }
         out
     }

@@ -258,7 +258,7 @@ impl Scheduler {
                 }
             }
         }
-        let games = games
+        let games: Vec<GameOutcome> = games
             .into_iter()
             .zip(&self.plugins)
             .map(|(outcome, plugin)| {
@@ -271,6 +271,17 @@ impl Scheduler {
                 })
             })
             .collect();
+        if let Some(references) = &self.references
+            && !shutdown.is_cancelled()
+        {
+            for outcome in games.iter() {
+                if let Some(r) = &outcome.report {
+                    references
+                        .confirm(&outcome.game, &r.opportunities, shutdown)
+                        .await;
+                }
+            }
+        }
         let report = CycleReport {
             id,
             started,

@@ -391,6 +391,22 @@ impl SnapshotBuilder {
         });
     }
 
+    /// Adds every row of `snapshot` as one part with its oldest part's name and time (so the
+    /// result is as old as `snapshot`): a snapshot refined by a later, partial answer, given
+    /// first, keeps everything else it had.
+    pub fn rows_of(mut self, snapshot: &Snapshot) -> Self {
+        let Some(oldest) = snapshot.oldest().copied() else {
+            return self;
+        };
+        self.wire.merge(snapshot.wire());
+        for row in &snapshot.rows {
+            let quote = row.quote;
+            self.push(row.name.to_string(), row.phase, |q| *q = quote);
+        }
+        self.part(oldest.name, oldest.fetched_at, snapshot.rows.len());
+        self
+    }
+
     /// Adds rows of another source (`part` names it, `skinport items` style): for quotes
     /// read elsewhere, such as a candidate's CSFloat listings.
     pub fn quotes(
