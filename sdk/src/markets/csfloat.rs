@@ -392,6 +392,9 @@ pub fn parse_error_body(body: &[u8]) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// A snapshot row's key: name and phase.
+type Key = (String, Option<Phase>);
+
 /// The snapshot parts this market's answers make.
 impl crate::markets::snapshot::SnapshotBuilder {
     /// Adds a candidate's `/api/v1/listings` page (fetched at `fetched_at`): per name and
@@ -400,10 +403,9 @@ impl crate::markets::snapshot::SnapshotBuilder {
     /// ([`SnapshotBuilder::rows_of`]): the earlier part's price wins.
     pub fn csfloat_listings(mut self, page: &ListingsPage, fetched_at: i64) -> Self {
         self.wire_mut().merge(&page.wire);
-        let mut best: std::collections::BTreeMap<
-            (String, Option<Phase>),
-            (Money, u32, Option<Money>),
-        > = std::collections::BTreeMap::new();
+        // Per name and phase: the lowest price, how many listed, Steam's price.
+        let mut best: std::collections::BTreeMap<Key, (Money, u32, Option<Money>)> =
+            std::collections::BTreeMap::new();
         for l in page
             .listings
             .iter()
