@@ -160,9 +160,7 @@ async fn run(name: &str, toml: &str) -> Result<Value, String> {
     let mut cycles = Vec::new();
     let mut before: BTreeMap<String, u64> = BTreeMap::new();
     for id in 1..=2 {
-        let report = scheduler
-            .run_cycle(id, &cancel, Arc::new(NoObserver))
-            .await;
+        let report = scheduler.run_cycle(id, &cancel, Arc::new(NoObserver)).await;
         let mut requests: BTreeMap<String, u64> = BTreeMap::new();
         requests.insert("dmarket".into(), upstream.stats(false).requests);
         for (market, stats) in &report.markets {
@@ -187,7 +185,9 @@ async fn run(name: &str, toml: &str) -> Result<Value, String> {
             }
             for o in g.report.iter().flat_map(|r| &r.opportunities) {
                 *by_strategy.entry(o.strategy.to_string()).or_default() += 1;
-                *by_market.entry(o.sell_market.as_str().to_owned()).or_default() += 1;
+                *by_market
+                    .entry(o.sell_market.as_str().to_owned())
+                    .or_default() += 1;
             }
         }
         cycles.push(json!({
@@ -241,7 +241,10 @@ fn synthetic(rows: usize) -> (String, String, Vec<String>) {
                 &PHASES[..],
             )
         } else {
-            (format!("Weapon {} | Finish {} ({wear})", i % 97, i), &[][..])
+            (
+                format!("Weapon {} | Finish {} ({wear})", i % 97, i),
+                &[][..],
+            )
         };
         let versions: Vec<Option<&str>> = if versions.is_empty() {
             vec![None]
@@ -308,7 +311,8 @@ fn snapshot_figures(rows: usize, lookups: usize) -> Value {
     let base = LIVE.load(Ordering::Relaxed);
     PEAK.store(base, Ordering::Relaxed);
     let started = Instant::now();
-    let items = parse_items(items_body.as_bytes(), Currency::Usd).expect("the synthetic answer parses");
+    let items =
+        parse_items(items_body.as_bytes(), Currency::Usd).expect("the synthetic answer parses");
     let parsed = started.elapsed();
     let parsed_rows = items.items.len();
     let snapshot = SnapshotBuilder::new(ReferenceMarket::Skinport, Currency::Usd)
