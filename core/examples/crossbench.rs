@@ -258,7 +258,7 @@ fn synthetic(rows: usize) -> (String, String, Vec<String>) {
             let cents = 50 + (i as u64 * 7_919) % 500_000;
             let price = |c: u64| format!("{}.{:02}", c / 100, c % 100);
             let version = version.map_or("null".to_owned(), |v| format!("{v:?}"));
-            if titles.len() > 0 {
+            if !titles.is_empty() {
                 items.push(',');
                 sales.push(',');
             }
