@@ -179,7 +179,7 @@ pub mod trading;
 
 pub use context::{ApiRequest, ApiResponse, FetchError, Method, ScanContext, ScanError};
 pub use model::{
-    FeeSource, GameId, GameInfo, GameReport, Level, Listing, Opportunity, ReferencePrice,
+    FeeSource, GameId, GameInfo, GameReport, Level, Listing, Market, Opportunity, ReferencePrice,
     RejectReason, Rejections, Strategy, TradeLock, WireStats,
 };
 pub use money::{Bps, CentsRounding, Currency, Money, MoneyError};

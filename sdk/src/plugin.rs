@@ -31,7 +31,8 @@ use crate::settings::PluginSettings;
 
 /// First bytes of every declaration.
 pub const MAGIC: [u8; 8] = *b"SKNSCAN\0";
-/// Bumped whenever the declaration or the boundary contract changes.
+/// Bumped whenever the declaration or the boundary contract changes (3: `ScanContext::
+/// references`, `Strategy::Cross`, `Opportunity::sell_market`, `Method::Patch`).
 pub const ABI_VERSION: u32 = 3;
 /// The sdk's version.
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -51,6 +52,7 @@ const fn layout_hash() -> u64 {
         size_of::<Result<GameReport, ScanError>>(),
         size_of::<GameReport>(),
         size_of::<Opportunity>(),
+        size_of::<crate::markets::book::ReferenceBook>(),
         size_of::<GameInfo>(),
         size_of::<PluginSettings>(),
         size_of::<Box<dyn GameScanner>>(),

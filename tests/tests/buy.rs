@@ -92,6 +92,7 @@ async fn run(
             sweep_share: 0.0,
             ..WatchOptions::default()
         },
+        None,
         Some(buyer.clone()),
         stop.clone(),
     ));

@@ -13,6 +13,9 @@
 //!
 //! **Layer rule:** the lowest host crate: every other host crate may emit these events; it
 //! depends on none of them (only the sdk, for its types).
+//!
+//! Long because each event is a struct, its counter and its `emit` (about 30 events), kept
+//! together so the metric names can be read in one place.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -76,6 +79,9 @@ pub struct Metrics {
     buy_skipped: Family<BuySkipLabel, Counter>,
     buy_forms: Family<BuyFormLabel, Counter>,
     buy_spent: Family<ModeLabel, prometheus_client::metrics::gauge::Gauge>,
+    snapshot_refreshes: Family<SnapshotLabel, Counter>,
+    snapshot_rows: Family<MarketGameLabel, prometheus_client::metrics::gauge::Gauge>,
+    snapshot_fetched_at: Family<MarketGameLabel, prometheus_client::metrics::gauge::Gauge>,
 }
 
 /// A buy's outcome and mode.
@@ -106,6 +112,26 @@ pub struct BuyFormLabel {
 pub struct ModeLabel {
     /// `live` or `dry-run`.
     pub mode: String,
+}
+
+/// A reference market and game.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MarketGameLabel {
+    /// `skinport`, `csfloat`.
+    pub market: String,
+    /// The plugin name.
+    pub game: String,
+}
+
+/// A snapshot refresh's label: market, game, `ok` or `failed`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SnapshotLabel {
+    /// `skinport`, `csfloat`.
+    pub market: String,
+    /// The plugin name.
+    pub game: String,
+    /// `ok` or `failed`.
+    pub result: String,
 }
 
 /// A price-cache label: the game and `hit` or `miss`.
@@ -179,6 +205,9 @@ impl Metrics {
             buy_skipped: Family::default(),
             buy_forms: Family::default(),
             buy_spent: Family::default(),
+            snapshot_refreshes: Family::default(),
+            snapshot_rows: Family::default(),
+            snapshot_fetched_at: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -283,6 +312,21 @@ impl Metrics {
             "alerts_dropped",
             "Alerts dropped because the sink's queue was full, by sink",
             m.alerts_dropped.clone(),
+        );
+        registry.register(
+            "snapshot_refreshes",
+            "Reference snapshot fetches, by market, game and result (ok, failed)",
+            m.snapshot_refreshes.clone(),
+        );
+        registry.register(
+            "snapshot_rows",
+            "Rows (names, phases) in the reference snapshot in use, by market and game",
+            m.snapshot_rows.clone(),
+        );
+        registry.register(
+            "snapshot_fetched_at_seconds",
+            "Unix time the reference snapshot in use was fetched (age = time() - this)",
+            m.snapshot_fetched_at.clone(),
         );
         Metrics { registry, ..m }
     }
@@ -886,5 +930,40 @@ mod buy_tests {
             "{text}"
         );
         assert!(text.contains(r#"skinscan_buy_skipped_total{reason="budget"}"#));
+    }
+}
+
+/// A reference snapshot was fetched, or its fetch failed (the one in use is kept).
+#[derive(Debug)]
+pub struct SnapshotRefreshed<'a> {
+    /// `skinport`, `csfloat`.
+    pub market: &'a str,
+    /// The plugin name.
+    pub game: &'a str,
+    /// Rows of the snapshot now in use, and when it was fetched (unix seconds); `None` when
+    /// the fetch failed.
+    pub fresh: Option<(usize, i64)>,
+}
+
+impl SnapshotRefreshed<'_> {
+    /// Counts it and sets the gauges of the snapshot in use.
+    pub fn emit(&self) {
+        let m = metrics();
+        let label = MarketGameLabel {
+            market: self.market.to_owned(),
+            game: self.game.to_owned(),
+        };
+        let result = if self.fresh.is_some() { "ok" } else { "failed" };
+        m.snapshot_refreshes
+            .get_or_create(&SnapshotLabel {
+                market: self.market.to_owned(),
+                game: self.game.to_owned(),
+                result: result.to_owned(),
+            })
+            .inc();
+        if let Some((rows, at)) = self.fresh {
+            m.snapshot_rows.get_or_create(&label).set(rows as i64);
+            m.snapshot_fetched_at.get_or_create(&label).set(at);
+        }
     }
 }

@@ -14,7 +14,7 @@ use skinscan_report::{WatchEvent, WatchKind};
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migrations, in order: entry `i` takes a database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1, crate::buys_schema::MIGRATION];
+const MIGRATIONS: &[&str] = &[V1, V2, crate::buys_schema::MIGRATION];
 
 /// Version 1: opportunities, their events, prices, alerts.
 const V1: &str = r#"
@@ -71,6 +71,11 @@ CREATE TABLE alerts (
     PRIMARY KEY (sink, game, offer)
 );
 CREATE INDEX alerts_at ON alerts (at_ms);
+"#;
+
+/// Version 2: where a `cross` opportunity sells (every earlier row sold on DMarket).
+const V2: &str = r#"
+ALTER TABLE opportunities ADD COLUMN sell_market TEXT NOT NULL DEFAULT 'dmarket';
 "#;
 
 /// A history database could not be used: which file, and why.
@@ -343,12 +348,14 @@ impl Store {
 fn upsert(tx: &rusqlite::Transaction<'_>, o: &Opportunity, at: i64) -> rusqlite::Result<i64> {
     let mut statement = tx.prepare_cached(
         "INSERT INTO opportunities (game, offer, title, buy_cents, sell_cents, fee_cents, net_profit_cents,
-             roi_bps, strategy, level, trade_lock, listed_at, first_seen_ms, last_seen_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)
+             roi_bps, strategy, level, trade_lock, listed_at, first_seen_ms, last_seen_ms,
+             sell_market)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14)
          ON CONFLICT (game, offer) DO UPDATE SET
              buy_cents = excluded.buy_cents, sell_cents = excluded.sell_cents,
              fee_cents = excluded.fee_cents, net_profit_cents = excluded.net_profit_cents,
              roi_bps = excluded.roi_bps, strategy = excluded.strategy, level = excluded.level,
+             sell_market = excluded.sell_market,
              trade_lock = excluded.trade_lock, last_seen_ms = excluded.last_seen_ms,
              gone_ms = NULL, gone_reason = NULL
          RETURNING id",
@@ -368,6 +375,7 @@ fn upsert(tx: &rusqlite::Transaction<'_>, o: &Opportunity, at: i64) -> rusqlite:
             o.trade_lock.to_string(),
             o.listed_at,
             at,
+            o.sell_market.as_str(),
         ],
         |r| r.get(0),
     )

@@ -128,6 +128,10 @@ pub struct HttpOptions {
     pub tls: TlsOptions,
     /// The HTTP proxy the connection goes through, if any.
     pub proxy: Option<Proxy>,
+    /// Offer `http/1.1` by ALPN beside `h2` and speak it when the server picks it (one
+    /// connection still, one request at a time on it): for the other markets, whose HTTP/2
+    /// support no source states. Off for DMarket, which is refused without HTTP/2.
+    pub allow_http1: bool,
 }
 
 impl Default for HttpOptions {
@@ -138,6 +142,7 @@ impl Default for HttpOptions {
             keep_alive_timeout: Duration::from_secs(10),
             tls: TlsOptions::default(),
             proxy: None,
+            allow_http1: false,
         }
     }
 }
@@ -379,6 +384,8 @@ pub struct HttpResponse {
     pub body: Bytes,
     /// Which connection answered (1 for the first, 2 after a reconnect, ...).
     pub connection: u64,
+    /// The HTTP version it answered in.
+    pub version: http::Version,
 }
 
 /// An HTTP/2 client holding at most one connection to its target.
@@ -413,14 +420,33 @@ impl std::fmt::Debug for Inner {
 
 #[derive(Debug, Clone)]
 struct Live {
-    sender: SendRequest<Full<Bytes>>,
+    sender: Sender,
     generation: u64,
+}
+
+/// The connection's request side: HTTP/2 multiplexes; HTTP/1.1 carries one request at a
+/// time, so its sender is shared behind a lock (requests queue, in order).
+#[derive(Debug, Clone)]
+enum Sender {
+    H2(SendRequest<Full<Bytes>>),
+    H1(Arc<tokio::sync::Mutex<hyper::client::conn::http1::SendRequest<Full<Bytes>>>>),
+}
+
+impl Sender {
+    fn is_closed(&self) -> bool {
+        match self {
+            Sender::H2(s) => s.is_closed(),
+            // Busy means alive; a closed one is seen at its next use.
+            Sender::H1(s) => s.try_lock().is_ok_and(|s| s.is_closed()),
+        }
+    }
 }
 
 impl H2Client {
     /// A client for `target`; connects on first use.
     pub fn new(target: Target, options: HttpOptions) -> H2Client {
-        let tls = (target.scheme == Scheme::Https).then(|| tls_connector(&options.tls));
+        let tls = (target.scheme == Scheme::Https)
+            .then(|| tls_connector(&options.tls, options.allow_http1));
         H2Client {
             inner: Arc::new(Inner {
                 target,
@@ -455,7 +481,15 @@ impl H2Client {
         headers: HeaderMap,
         body: Bytes,
     ) -> Result<HttpResponse, HttpError> {
-        let uri = format!("{}{path_and_query}", self.inner.target.origin());
+        let live = self.sender().await?;
+        let h1 = matches!(live.sender, Sender::H1(_));
+        // HTTP/2 takes the absolute URI (its :scheme and :authority); HTTP/1.1 the path and a
+        // Host header.
+        let uri = if h1 {
+            path_and_query.to_owned()
+        } else {
+            format!("{}{path_and_query}", self.inner.target.origin())
+        };
         let mut request = Request::builder()
             .method(method)
             .uri(uri)
@@ -465,17 +499,45 @@ impl H2Client {
                 message: format!("invalid request: {e}"),
             })?;
         *request.headers_mut() = headers;
-
-        let live = self.sender().await?;
-        let mut sender = live.sender.clone();
-        if let Err(e) = sender.ready().await {
-            self.inner.invalidate(live.generation);
-            return Err(HttpError {
-                kind: HttpErrorKind::NotProcessed,
-                message: chain("connection closed", &e),
-            });
+        if h1 {
+            let t = &self.inner.target;
+            let default_port = match t.scheme {
+                Scheme::Http => 80,
+                Scheme::Https => 443,
+            };
+            let host = match (t.host.contains(':'), t.port == default_port) {
+                (true, true) => format!("[{}]", t.host),
+                (true, false) => format!("[{}]:{}", t.host, t.port),
+                (false, true) => t.host.clone(),
+                (false, false) => format!("{}:{}", t.host, t.port),
+            };
+            if let Ok(v) = http::HeaderValue::from_str(&host) {
+                request.headers_mut().insert(http::header::HOST, v);
+            }
         }
-        let response = sender.send_request(request).await.map_err(|e| {
+        let closed = |e: &hyper::Error| HttpError {
+            kind: HttpErrorKind::NotProcessed,
+            message: chain("connection closed", e),
+        };
+        let sent = match &live.sender {
+            Sender::H2(sender) => {
+                let mut sender = sender.clone();
+                if let Err(e) = sender.ready().await {
+                    self.inner.invalidate(live.generation);
+                    return Err(closed(&e));
+                }
+                sender.send_request(request).await
+            }
+            Sender::H1(shared) => {
+                let mut sender = shared.lock().await;
+                if let Err(e) = sender.ready().await {
+                    self.inner.invalidate(live.generation);
+                    return Err(closed(&e));
+                }
+                sender.send_request(request).await
+            }
+        };
+        let response = sent.map_err(|e| {
             let kind = classify(&e);
             if matches!(
                 kind,
@@ -507,6 +569,7 @@ impl H2Client {
             headers: parts.headers,
             body: body.to_bytes(),
             connection: live.generation,
+            version: parts.version,
         })
     }
 
@@ -589,31 +652,74 @@ impl Inner {
                     kind: HttpErrorKind::Connect,
                     message: tls_failure(t, &self.options.tls, &e),
                 })?;
-                if stream.get_ref().1.alpn_protocol() != Some(b"h2") {
-                    return Err(HttpError {
-                        kind: HttpErrorKind::Connect,
-                        message: no_http2(t),
-                    });
+                match stream.get_ref().1.alpn_protocol() {
+                    Some(b"h2") => self.clone().handshake(stream, generation).await?,
+                    // The server chose HTTP/1.1, or no protocol at all (which means 1.1).
+                    Some(b"http/1.1") | None if self.options.allow_http1 => {
+                        self.clone().handshake_http1(stream, generation).await?
+                    }
+                    _ => {
+                        return Err(HttpError {
+                            kind: HttpErrorKind::Connect,
+                            message: no_http2(t),
+                        });
+                    }
                 }
-                self.clone().handshake(stream, generation).await?
             }
         };
         self.connects.fetch_add(1, Ordering::Relaxed);
+        let version = match sender {
+            Sender::H2(_) => "HTTP/2",
+            Sender::H1(_) => "HTTP/1.1",
+        };
         if !self.announced.swap(true, Ordering::Relaxed) {
-            tracing::info!(upstream = %t.origin(), "HTTP/2: enabled");
+            match sender {
+                Sender::H2(_) => tracing::info!(upstream = %t.origin(), "HTTP/2: enabled"),
+                Sender::H1(_) => tracing::info!(
+                    upstream = %t.origin(),
+                    "HTTP/1.1: the server did not offer HTTP/2 by ALPN; one connection, one \
+                     request at a time"
+                ),
+            }
         } else {
-            tracing::info!(upstream = %t.origin(), "HTTP/2: reconnected");
+            tracing::info!(upstream = %t.origin(), "{version}: reconnected");
         }
         let live = Live { sender, generation };
         *self.live.lock().unwrap_or_else(|p| p.into_inner()) = Some(live.clone());
         Ok(live)
     }
 
-    async fn handshake<IO>(
+    /// An HTTP/1.1 connection (a server whose ALPN chose it, `allow_http1` only).
+    async fn handshake_http1<IO>(
         self: Arc<Self>,
         io: IO,
         generation: u64,
-    ) -> Result<SendRequest<Full<Bytes>>, HttpError>
+    ) -> Result<Sender, HttpError>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+            .await
+            .map_err(|e| HttpError {
+                kind: HttpErrorKind::Connect,
+                message: chain(
+                    &format!("HTTP/1.1 handshake with {} failed", self.target.origin()),
+                    &e,
+                ),
+            })?;
+        let inner = Arc::downgrade(&self);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "HTTP/1.1 connection ended with an error");
+            }
+            if let Some(inner) = inner.upgrade() {
+                inner.invalidate(generation);
+            }
+        });
+        Ok(Sender::H1(Arc::new(tokio::sync::Mutex::new(sender))))
+    }
+
+    async fn handshake<IO>(self: Arc<Self>, io: IO, generation: u64) -> Result<Sender, HttpError>
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -643,7 +749,7 @@ impl Inner {
                 inner.invalidate(generation);
             }
         });
-        Ok(sender)
+        Ok(Sender::H2(sender))
     }
 }
 
@@ -695,8 +801,13 @@ fn tls_failure(t: &Target, tls: &TlsOptions, e: &std::io::Error) -> String {
     }
 }
 
-fn tls_connector(options: &TlsOptions) -> tokio_rustls::TlsConnector {
-    tokio_rustls::TlsConnector::from(Arc::new(tls_client_config(options, &[b"h2"])))
+fn tls_connector(options: &TlsOptions, allow_http1: bool) -> tokio_rustls::TlsConnector {
+    let alpn: &[&[u8]] = if allow_http1 {
+        &[b"h2", b"http/1.1"]
+    } else {
+        &[b"h2"]
+    };
+    tokio_rustls::TlsConnector::from(Arc::new(tls_client_config(options, alpn)))
 }
 
 /// A TLS client configuration trusting the bundled webpki roots, the system's (when asked)

@@ -149,6 +149,7 @@ pub fn render_opportunity_rows(mut all: Vec<&Opportunity>, top: usize) -> String
         "LOCK",
         "LEVEL",
         "STRATEGY",
+        "SELL ON",
     ];
     let rows: Vec<Vec<String>> = all
         .iter()
@@ -165,11 +166,12 @@ pub fn render_opportunity_rows(mut all: Vec<&Opportunity>, top: usize) -> String
                 o.trade_lock.to_string(),
                 o.level.map_or("-".to_owned(), |l| l.to_string()),
                 o.strategy.to_string(),
+                o.sell_market.to_string(),
             ]
         })
         .collect();
     let numeric = [
-        false, false, true, true, true, true, true, false, false, false,
+        false, false, true, true, true, true, true, false, false, false, false,
     ];
     let mut out = aligned(&header, &rows, &numeric);
     if all.len() > top {
@@ -247,6 +249,7 @@ pub fn render_history_best(rows: &[crate::history::BestRow], since: Duration) ->
                 cents(r.net_profit_cents),
                 format_roi(r.roi_bps),
                 printable(&r.strategy).into_owned(),
+                printable(&r.sell_market).into_owned(),
                 ms_time(r.first_seen_ms),
                 r.gone_ms.map_or("live".to_owned(), ms_time),
             ]
@@ -261,11 +264,14 @@ pub fn render_history_best(rows: &[crate::history::BestRow], since: Duration) ->
             "NET PROFIT",
             "ROI",
             "STRATEGY",
+            "SELL ON",
             "SEEN",
             "GONE",
         ],
         &cells,
-        &[false, false, true, true, true, true, false, false, false],
+        &[
+            false, false, true, true, true, true, false, false, false, false,
+        ],
     ));
     out
 }
@@ -417,6 +423,14 @@ pub fn render_table(report: &CycleReport, top: usize) -> String {
         report.stats.retries,
         report.stats.rate_limited
     ));
+    // The other markets' upstreams (their counters since start: snapshots are not fetched
+    // every cycle).
+    for (market, stats) in &report.markets {
+        out.push_str(&format!(
+            "  {market}: {} requests, {} retries, {} rate-limited, {} connection(s) so far\n",
+            stats.requests, stats.retries, stats.rate_limited, stats.connections
+        ));
+    }
     let dropped: u64 = report
         .games
         .iter()
@@ -459,7 +473,7 @@ pub fn render_watch_line(event: &crate::report::WatchEvent) -> String {
         _ => "-".to_owned(),
     };
     format!(
-        "{:<4} {:<6} {:<52} {:>9} -> {:>9}  net {:>8}  {:>6}  {} {}  {}\n",
+        "{:<4} {:<6} {:<52} {:>9} -> {:>9}  net {:>8}  {:>6}  {} on {} {}  {}\n",
         event.kind.as_str().to_ascii_uppercase(),
         printable(o.game.as_str()),
         truncate(&printable(&o.title), 52),
@@ -468,6 +482,7 @@ pub fn render_watch_line(event: &crate::report::WatchEvent) -> String {
         o.net_profit.to_string(),
         format_roi(o.roi_bps),
         o.strategy,
+        o.sell_market,
         o.offer_id.as_deref().map(printable).unwrap_or_default(),
         delay
     )
@@ -521,6 +536,13 @@ pub fn render_json(report: &CycleReport) -> serde_json::Value {
         "bad_bodies": report.stats.bad_bodies,
         "latency_p50_ms": report.stats.p50.as_secs_f64() * 1e3,
         "latency_p99_ms": report.stats.p99.as_secs_f64() * 1e3,
+        "markets": report.markets.iter().map(|(market, s)| serde_json::json!({
+            "market": market,
+            "requests": s.requests,
+            "retries": s.retries,
+            "rate_limited": s.rate_limited,
+            "connections": s.connections,
+        })).collect::<Vec<_>>(),
         "games": games,
     })
 }
@@ -570,6 +592,7 @@ mod tests {
                 requests: 8,
                 ..StatsSnapshot::default()
             },
+            markets: Vec::new(),
             interrupted: false,
         }
     }

@@ -17,6 +17,9 @@ pub struct RateHeaders {
     pub reset: Option<Duration>,
     /// `Retry-After`, in seconds or as an HTTP date.
     pub retry_after: Option<Duration>,
+    /// The wait a 429 naming none stands for on this market (its module's
+    /// `wait_after_429`), set by the pipeline, never read from the answer.
+    pub implied: Option<Duration>,
 }
 
 impl RateHeaders {
@@ -30,12 +33,39 @@ impl RateHeaders {
         };
         let int = |names: &[&str]| text(names).and_then(|v| v.parse::<u64>().ok());
         RateHeaders {
-            limit: int(&["ratelimit-limit", "x-ratelimit-limit-second"]),
-            remaining: int(&["ratelimit-remaining", "x-ratelimit-remaining-second"]),
-            reset: text(&["ratelimit-reset"]).and_then(parse_seconds),
+            limit: int(&[
+                "ratelimit-limit",
+                "x-ratelimit-limit-second",
+                "x-ratelimit-limit",
+            ]),
+            remaining: int(&[
+                "ratelimit-remaining",
+                "x-ratelimit-remaining-second",
+                "x-ratelimit-remaining",
+            ]),
+            reset: text(&["ratelimit-reset", "x-ratelimit-reset"])
+                .and_then(|v| parse_reset(v, SystemTime::now())),
             retry_after: text(&["retry-after"]).and_then(parse_retry_after),
+            implied: None,
         }
     }
+}
+
+/// Past this, a reset value is a Unix time (CSFloat's `X-Ratelimit-Reset: 1776601060`), not
+/// seconds to wait (DMarket's `RateLimit-Reset: 1`): no window lasts 30 years.
+const RESET_IS_A_UNIX_TIME: f64 = 1e9;
+
+/// A reset as seconds to wait or as the Unix time it happens (in the past: 0).
+fn parse_reset(v: &str, now: SystemTime) -> Option<Duration> {
+    let n: f64 = v.parse().ok()?;
+    if n.is_finite() && n >= RESET_IS_A_UNIX_TIME {
+        let now = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_secs_f64();
+        return parse_seconds(&format!("{}", (n - now).max(0.0)));
+    }
+    parse_seconds(v)
 }
 
 /// Seconds as a non-negative number (`"1"`, `"0.5"`); anything else, or absurd, is `None`.
@@ -99,7 +129,7 @@ pub(super) fn classify(
                 (Some(a), Some(r)) if r > a => Some((r, "RateLimit-Reset")),
                 (Some(a), _) => Some((a, "Retry-After")),
                 (None, Some(r)) => Some((r, "RateLimit-Reset")),
-                (None, None) => None,
+                (None, None) => limits.implied.map(|w| (w, "the market's published window")),
             };
             match wait {
                 Some((w, told_by)) if w > max_wait => Outcome::WaitTooLong { wait: w, told_by },
@@ -129,7 +159,8 @@ mod tests {
                 limit: Some(10),
                 remaining: Some(0),
                 reset: Some(Duration::from_secs(1)),
-                retry_after: None
+                retry_after: None,
+                implied: None
             }
         );
         let mut h = HeaderMap::new();
@@ -146,6 +177,32 @@ mod tests {
         assert!(
             wait > Duration::from_secs(28) && wait <= Duration::from_secs(30),
             "{wait:?}"
+        );
+        // CSFloat's spelling: the reset is the Unix time the window ends.
+        let mut h = HeaderMap::new();
+        h.insert("X-Ratelimit-Limit", HeaderValue::from_static("10"));
+        h.insert("X-Ratelimit-Remaining", HeaderValue::from_static("0"));
+        h.insert("X-Ratelimit-Reset", HeaderValue::from_static("1776601060"));
+        let r = RateHeaders::read(&h);
+        assert_eq!((r.limit, r.remaining), (Some(10), Some(0)));
+        let at = |unix: u64| std::time::UNIX_EPOCH + Duration::from_secs(unix);
+        assert_eq!(
+            parse_reset("1776601060", at(1_776_601_000)),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            parse_reset("1776601060", at(1_776_602_000)),
+            Some(Duration::ZERO),
+            "a reset in the past is no wait"
+        );
+        assert_eq!(
+            parse_reset("2", at(1_776_601_000)),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            parse_reset("4776601060", at(1_776_601_000)),
+            None,
+            "a reset decades away is unknown, so the cap applies"
         );
         // Garbage and absurd values are unknown, never an overflow or a panic.
         assert_eq!(parse_seconds("-1"), None);

@@ -7,6 +7,9 @@
 //! until the reset. A 429 pauses its group for `RateLimit-Reset` / `Retry-After` (the larger;
 //! DMarket documents 429 without `Retry-After`), capped by `max_server_wait`, and slows it
 //! (AIMD). Every attempt runs in a `request{path, attempt}` span.
+//!
+//! Long because `send`'s pipeline (limits, breaker, attempt, classify, retry, server-window
+//! holds) shares the upstream's private state; the answer's reading is in `answer.rs`.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -138,6 +141,8 @@ pub struct Upstream {
     last_failure: Mutex<Option<String>>,
     /// What the pipeline needs to know of the market (groups, auth, error bodies, hints).
     api: std::sync::Arc<dyn crate::markets::MarketApi>,
+    /// The market's headers of every attempt ([`MarketApi::fixed_headers`]), made once.
+    fixed_headers: Vec<(http::HeaderName, HeaderValue)>,
 }
 
 /// The server's clock as its `Date` headers tell it, read on the first answer of every
@@ -189,8 +194,17 @@ impl ClockWatch {
 }
 
 impl Upstream {
-    /// Builds the upstream; connects on first use.
+    /// Builds DMarket's upstream; connects on first use.
     pub fn new(config: UpstreamConfig) -> Upstream {
+        Upstream::with_api(config, std::sync::Arc::new(crate::markets::Dmarket))
+    }
+
+    /// Builds the upstream of the market `api` describes; connects on first use. A fixed
+    /// header whose value cannot be sent (a key with a newline, say) is left out and says so.
+    pub fn with_api(
+        config: UpstreamConfig,
+        api: std::sync::Arc<dyn crate::markets::MarketApi>,
+    ) -> Upstream {
         let client = H2Client::new(config.target.clone(), config.policy.http.clone());
         let limiter = RateLimiter::new(
             config.target.origin(),
@@ -221,7 +235,8 @@ impl Upstream {
             user_agent: HeaderValue::from_static(concat!("skinscan/", env!("CARGO_PKG_VERSION"))),
             warned_limit: std::sync::atomic::AtomicBool::new(false),
             last_failure: Mutex::new(None),
-            api: std::sync::Arc::new(crate::markets::Dmarket),
+            fixed_headers: fixed_headers(api.as_ref()),
+            api,
             clock: ClockWatch {
                 skew: std::sync::atomic::AtomicI64::new(i64::MIN),
                 ..ClockWatch::default()
@@ -252,6 +267,11 @@ impl Upstream {
         let whole = self.limiter.rate().per_sec();
         self.group_limiter(self.api.group(path))
             .map_or(whole, |g| g.rate().per_sec().min(whole))
+    }
+
+    /// The market's message from an error answer (its error body, else the status's reason).
+    pub fn error_message(&self, status: u16, body: &[u8]) -> String {
+        self.api.error_message(status, body)
     }
 
     /// Whether requests are signed.
@@ -428,6 +448,9 @@ impl Upstream {
                 HeaderValue::from_static("application/json"),
             );
         }
+        for (name, value) in &self.fixed_headers {
+            headers.insert(name.clone(), value.clone());
+        }
         if let Some(signer) = &self.config.policy.signer {
             for (name, value) in self.api.auth_headers(signer, request, query, body) {
                 if let Ok(mut v) = HeaderValue::from_str(&value) {
@@ -464,7 +487,16 @@ impl Upstream {
         .map_err(|_| FetchError::Timeout { after: timeout })?
         .map_err(|e| FetchError::Transport { message: e.message })?;
         self.clock.observe(response.connection, &response.headers);
-        Ok((response, started.elapsed()))
+        let elapsed = started.elapsed();
+        let response = self
+            .decoded(response)
+            .map_err(|(why, bytes)| FetchError::Transport {
+                message: format!(
+                    "the answer to {} does not decode ({why}; {bytes} bytes)",
+                    request.path
+                ),
+            })?;
+        Ok((response, elapsed))
     }
 
     async fn attempt(
@@ -502,9 +534,34 @@ impl Upstream {
         };
         let status = response.status;
         self.clock.observe(response.connection, &response.headers);
-        let limits = RateHeaders::read(&response.headers);
+        let mut limits = RateHeaders::read(&response.headers);
+        if status == StatusCode::TOO_MANY_REQUESTS
+            && limits.retry_after.is_none()
+            && limits.reset.is_none()
+        {
+            limits.implied = self.api.wait_after_429();
+        }
         self.observe_window(request, &limits, group_limiter, status, started.elapsed());
         let group = self.api.group(&request.path).key();
+        let response = match self.decoded(response) {
+            Ok(r) => r,
+            Err((why, bytes)) => {
+                self.stats.bad_bodies.fetch_add(1, Ordering::Relaxed);
+                let error = FetchError::Transport {
+                    message: format!(
+                        "the answer to {} does not decode ({why}; {bytes} bytes)",
+                        request.path
+                    ),
+                };
+                events::BadBody {
+                    group,
+                    path: &request.path,
+                    error: &error,
+                }
+                .emit();
+                return Verdict::retry_if(request.read_only, error, None);
+            }
+        };
         match classify(
             status.as_u16(),
             &limits,
@@ -612,6 +669,31 @@ impl Upstream {
         }
     }
 
+    /// The answer with its body as the JSON parsers read: a `Content-Encoding` is undone by
+    /// the market's module (Skinport's Brotli); an unencoded body passes without a copy.
+    fn decoded(
+        &self,
+        mut response: crate::http::HttpResponse,
+    ) -> Result<crate::http::HttpResponse, (String, usize)> {
+        let encoding = response
+            .headers
+            .get(http::header::CONTENT_ENCODING)
+            .map(|v| v.to_str().unwrap_or("(not text)").trim().to_owned());
+        match encoding.as_deref() {
+            None | Some("") | Some("identity") => Ok(response),
+            Some(e) => {
+                let bytes = response.body.len();
+                let body = self
+                    .api
+                    .decode_body(Some(e), Vec::from(response.body))
+                    .map_err(|why| (why, bytes))?;
+                response.body = Bytes::from(body);
+                response.headers.remove(http::header::CONTENT_ENCODING);
+                Ok(response)
+            }
+        }
+    }
+
     /// Reads the server's view of the group's window from an answer: a window spent that our
     /// own sends do not explain (another client on the same account or IP) holds the group
     /// until the reset; a server limit below ours is reported once.
@@ -677,6 +759,31 @@ impl Upstream {
             .emit();
         }
     }
+}
+
+/// `api`'s fixed headers as the wire takes them; one that cannot be sent is logged (never
+/// its value when sensitive) and left out, so the market's refusal names what is missing.
+fn fixed_headers(api: &dyn crate::markets::MarketApi) -> Vec<(http::HeaderName, HeaderValue)> {
+    api.fixed_headers()
+        .into_iter()
+        .filter_map(|h| {
+            let name = http::HeaderName::from_static(h.name);
+            match HeaderValue::from_str(&h.value) {
+                Ok(mut value) => {
+                    value.set_sensitive(h.sensitive);
+                    Some((name, value))
+                }
+                Err(_) => {
+                    tracing::error!(
+                        header = h.name,
+                        "this header's value holds characters HTTP cannot carry (a newline?): \
+                         not sent; check the setting it comes from"
+                    );
+                    None
+                }
+            }
+        })
+        .collect()
 }
 
 fn http_method(method: Method) -> http::Method {
