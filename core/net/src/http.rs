@@ -29,10 +29,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::secret::Secret;
 
 use bytes::Bytes;
+use h2::client::SendRequest;
 use http::{HeaderMap, Request, Uri};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::client::conn::http2::SendRequest;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
@@ -389,6 +387,9 @@ pub struct H2Client {
 
 struct Inner {
     target: Target,
+    /// The target's scheme and authority as every request's URI carries them, made once.
+    scheme: http::uri::Scheme,
+    authority: http::uri::Authority,
     options: HttpOptions,
     tls: Option<tokio_rustls::TlsConnector>,
     live: Mutex<Option<Live>>,
@@ -413,7 +414,7 @@ impl std::fmt::Debug for Inner {
 
 #[derive(Debug, Clone)]
 struct Live {
-    sender: SendRequest<Full<Bytes>>,
+    sender: SendRequest<Bytes>,
     generation: u64,
 }
 
@@ -421,8 +422,18 @@ impl H2Client {
     /// A client for `target`; connects on first use.
     pub fn new(target: Target, options: HttpOptions) -> H2Client {
         let tls = (target.scheme == Scheme::Https).then(|| tls_connector(&options.tls));
+        let origin = target.origin();
+        let authority = origin
+            .split_once("://")
+            .and_then(|(_, a)| http::uri::Authority::try_from(a).ok())
+            .expect("a parsed Target's host and port form an authority");
         H2Client {
             inner: Arc::new(Inner {
+                scheme: match target.scheme {
+                    Scheme::Http => http::uri::Scheme::HTTP,
+                    Scheme::Https => http::uri::Scheme::HTTPS,
+                },
+                authority,
                 target,
                 options,
                 tls,
@@ -455,27 +466,47 @@ impl H2Client {
         headers: HeaderMap,
         body: Bytes,
     ) -> Result<HttpResponse, HttpError> {
-        let uri = format!("{}{path_and_query}", self.inner.target.origin());
-        let mut request = Request::builder()
-            .method(method)
-            .uri(uri)
-            .body(Full::new(body))
-            .map_err(|e| HttpError {
-                kind: HttpErrorKind::Other,
-                message: format!("invalid request: {e}"),
-            })?;
+        let invalid = |e: &dyn std::fmt::Display| HttpError {
+            kind: HttpErrorKind::Other,
+            message: format!("invalid request: {e}"),
+        };
+        let mut uri = http::uri::Parts::default();
+        uri.scheme = Some(self.inner.scheme.clone());
+        uri.authority = Some(self.inner.authority.clone());
+        uri.path_and_query =
+            Some(http::uri::PathAndQuery::try_from(path_and_query).map_err(|e| invalid(&e))?);
+        let mut request = Request::new(());
+        *request.method_mut() = method;
+        *request.uri_mut() = Uri::from_parts(uri).map_err(|e| invalid(&e))?;
         *request.headers_mut() = headers;
+        let end_of_stream = body.is_empty();
+        if !end_of_stream {
+            request
+                .headers_mut()
+                .insert(http::header::CONTENT_LENGTH, body.len().into());
+        }
 
         let live = self.sender().await?;
-        let mut sender = live.sender.clone();
-        if let Err(e) = sender.ready().await {
+        let not_processed = |e: h2::Error| {
             self.inner.invalidate(live.generation);
-            return Err(HttpError {
+            HttpError {
                 kind: HttpErrorKind::NotProcessed,
                 message: chain("connection closed", &e),
-            });
+            }
+        };
+        let mut sender = live.sender.clone().ready().await.map_err(not_processed)?;
+        // Nothing is on the wire when this fails.
+        let (response, mut stream) = sender
+            .send_request(request, end_of_stream)
+            .map_err(not_processed)?;
+        drop(sender);
+        if !end_of_stream {
+            stream.send_data(body, true).map_err(|e| HttpError {
+                kind: classify(&e),
+                message: chain("sending the request body failed", &e),
+            })?;
         }
-        let response = sender.send_request(request).await.map_err(|e| {
+        let response = response.await.map_err(|e| {
             let kind = classify(&e);
             if matches!(
                 kind,
@@ -489,23 +520,11 @@ impl H2Client {
             }
         })?;
         let (parts, body) = response.into_parts();
-        let body = Limited::new(body, MAX_BODY).collect().await.map_err(|e| {
-            let kind = match e.downcast_ref::<hyper::Error>() {
-                Some(h) => match classify(h) {
-                    HttpErrorKind::Other => HttpErrorKind::Body,
-                    k => k,
-                },
-                None => HttpErrorKind::Body,
-            };
-            HttpError {
-                kind,
-                message: format!("reading the response body: {e}"),
-            }
-        })?;
+        let body = read_body(body).await?;
         Ok(HttpResponse {
             status: parts.status,
             headers: parts.headers,
-            body: body.to_bytes(),
+            body,
             connection: live.generation,
         })
     }
@@ -556,7 +575,8 @@ impl H2Client {
 impl Inner {
     fn current(&self) -> Option<Live> {
         let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
-        live.as_ref().filter(|l| !l.sender.is_closed()).cloned()
+        // The connection's task clears it when the connection ends.
+        live.clone()
     }
 
     fn invalidate(&self, generation: u64) {
@@ -613,19 +633,15 @@ impl Inner {
         self: Arc<Self>,
         io: IO,
         generation: u64,
-    ) -> Result<SendRequest<Full<Bytes>>, HttpError>
+    ) -> Result<SendRequest<Bytes>, HttpError>
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let o = &self.options;
-        let (sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
-            .timer(TokioTimer::new())
-            .keep_alive_interval(o.keep_alive_interval)
-            .keep_alive_timeout(o.keep_alive_timeout)
-            .keep_alive_while_idle(true)
-            .initial_stream_window_size(4 << 20)
+        let (sender, mut conn) = h2::client::Builder::new()
+            .enable_push(false)
+            .initial_window_size(4 << 20)
             .initial_connection_window_size(16 << 20)
-            .handshake(TokioIo::new(io))
+            .handshake::<_, Bytes>(io)
             .await
             .map_err(|e| HttpError {
                 kind: HttpErrorKind::Connect,
@@ -634,17 +650,97 @@ impl Inner {
                     &e,
                 ),
             })?;
+        // The keep-alive task says when a PING went unanswered; the connection is then
+        // dropped, which fails its streams and makes the next request reconnect.
+        let (unanswered, dead) = tokio::sync::oneshot::channel::<()>();
+        if let Some(ping_pong) = conn.ping_pong() {
+            tokio::spawn(keep_alive(
+                ping_pong,
+                self.options.keep_alive_interval,
+                self.options.keep_alive_timeout,
+                unanswered,
+            ));
+        }
         let inner = Arc::downgrade(&self);
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "HTTP/2 connection ended with an error");
+            tokio::select! {
+                biased;
+                ended = &mut conn => if let Err(e) = ended {
+                    tracing::debug!(error = %e, "HTTP/2 connection ended with an error");
+                },
+                Ok(()) = dead => {
+                    tracing::debug!("HTTP/2 keep-alive PING unanswered: connection dropped");
+                }
             }
+            drop(conn);
             if let Some(inner) = inner.upgrade() {
                 inner.invalidate(generation);
             }
         });
         Ok(sender)
     }
+}
+
+/// PINGs every `interval`; tells `unanswered` when one is not answered within `timeout`.
+/// Ends when the connection does.
+async fn keep_alive(
+    mut ping_pong: h2::PingPong,
+    interval: Duration,
+    timeout: Duration,
+    unanswered: tokio::sync::oneshot::Sender<()>,
+) {
+    let mut unanswered = unanswered;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            () = unanswered.closed() => return,
+        }
+        match tokio::time::timeout(timeout, ping_pong.ping(h2::Ping::opaque())).await {
+            Ok(Ok(_pong)) => {}
+            Ok(Err(_)) => return,
+            Err(_) => {
+                let _ = unanswered.send(());
+                return;
+            }
+        }
+    }
+}
+
+/// The whole body of an answer: a body in one DATA frame (a page under 16 KB) is passed on
+/// without a copy. Flow-control capacity is given back as data arrives.
+async fn read_body(mut body: h2::RecvStream) -> Result<Bytes, HttpError> {
+    let failed = |e: h2::Error| HttpError {
+        kind: match classify(&e) {
+            HttpErrorKind::Other => HttpErrorKind::Body,
+            k => k,
+        },
+        message: chain("reading the response body", &e),
+    };
+    let too_long = || HttpError {
+        kind: HttpErrorKind::Body,
+        message: format!("reading the response body: longer than {MAX_BODY} bytes"),
+    };
+    // The first non-empty chunk, and the copy that starts only if a second one comes.
+    let mut first = Bytes::new();
+    let mut whole: Option<bytes::BytesMut> = None;
+    let mut length = 0;
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.map_err(failed)?;
+        let _ = body.flow_control().release_capacity(chunk.len());
+        length += chunk.len();
+        if length > MAX_BODY {
+            return Err(too_long());
+        }
+        if chunk.is_empty() {
+        } else if first.is_empty() {
+            first = chunk;
+        } else {
+            whole
+                .get_or_insert_with(|| bytes::BytesMut::from(&first[..]))
+                .extend_from_slice(&chunk);
+        }
+    }
+    Ok(whole.map_or(first, bytes::BytesMut::freeze))
 }
 
 fn no_http2(t: &Target) -> String {
@@ -730,28 +826,14 @@ pub fn tls_client_config(options: &TlsOptions, alpn: &[&[u8]]) -> rustls::Client
     config
 }
 
-/// Reads the h2 reason out of a hyper error to tell what a retry risks.
-fn classify(e: &hyper::Error) -> HttpErrorKind {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = source {
-        if let Some(h2) = err.downcast_ref::<h2::Error>() {
-            if h2.reason() == Some(h2::Reason::REFUSED_STREAM) {
-                return HttpErrorKind::NotProcessed;
-            }
-            if h2.is_go_away() || h2.is_io() {
-                return HttpErrorKind::ConnectionLost;
-            }
-            if h2.is_reset() {
-                return HttpErrorKind::Reset;
-            }
-        }
-        if err.is::<std::io::Error>() {
-            return HttpErrorKind::ConnectionLost;
-        }
-        source = err.source();
-    }
-    if e.is_canceled() || e.is_closed() {
+/// Reads the h2 reason out of an error to tell what a retry risks.
+fn classify(e: &h2::Error) -> HttpErrorKind {
+    if e.reason() == Some(h2::Reason::REFUSED_STREAM) {
         HttpErrorKind::NotProcessed
+    } else if e.is_go_away() || e.is_io() {
+        HttpErrorKind::ConnectionLost
+    } else if e.is_reset() {
+        HttpErrorKind::Reset
     } else {
         HttpErrorKind::Other
     }
