@@ -340,7 +340,8 @@ impl Upstream {
             format!("{}?{query}", request.path)
         };
         let body = Bytes::from(request.body.clone().unwrap_or_default());
-        let mut rng = Rng::from_entropy();
+        // Made on the first retry: most requests never back off.
+        let mut rng: Option<Rng> = None;
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
@@ -381,9 +382,10 @@ impl Upstream {
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
             // A 429 that named its wait paused the group's bucket (the next acquire waits
             // it out); one that did not, and every other failure, backs off here.
-            let backoff = server_wait
-                .is_none()
-                .then(|| self.config.policy.retry.backoff(attempt - 1, &mut rng));
+            let backoff = server_wait.is_none().then(|| {
+                let rng = rng.get_or_insert_with(Rng::from_entropy);
+                self.config.policy.retry.backoff(attempt - 1, rng)
+            });
             events::RequestRetried {
                 group: self.api.group(&request.path).key(),
                 path: &request.path,
