@@ -16,7 +16,11 @@
 //! **Architecture Invariant:** all of skinscan's client sockets are opened here. The
 //! connection is owned by the client, which is owned by an `Arc`: no game can close it.
 //!
-//! Long because its unit tests (about 80 lines) follow the client; the code is about 770.
+//! The connection is driven with `h2` directly (hyper's client on top of it, with its dispatch
+//! channel, took about a third more CPU per request on the same page: BENCHMARKS.md row 4a),
+//! read through one buffer, and kept alive by PINGs from a task of its own.
+//!
+//! Long because its unit tests (about 80 lines) follow the client; the code is about 860.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

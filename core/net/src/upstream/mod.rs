@@ -7,6 +7,9 @@
 //! until the reset. A 429 pauses its group for `RateLimit-Reset` / `Retry-After` (the larger;
 //! DMarket documents 429 without `Retry-After`), capped by `max_server_wait`, and slows it
 //! (AIMD). Every attempt runs in a `request{path, attempt}` span.
+//!
+//! Long because the pipeline's steps read best in order in one place; the pure parts (what an
+//! answer says, the body check, the counters) live in `answer.rs`, `shape.rs`, `stats.rs`.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
