@@ -135,11 +135,51 @@ pub async fn market(
                 use rustls::pki_types::pem::PemObject;
                 let ca = rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
                     .map_err(|e| AppError::Runtime(format!("the simulator's CA: {e:?}")))?;
-                settings.upstream.http.tls.extra_roots.push(ca);
+                settings.upstream.http.tls.extra_roots.push(ca.clone());
+                for m in &mut settings.references.markets {
+                    if m.endpoint == crate::references::MarketEndpoint::Embedded {
+                        m.policy.http.tls.extra_roots.push(ca.clone());
+                    }
+                }
             }
             Ok((Some(server), target))
         }
     }
+}
+
+/// The other markets of `[markets.*]`, each with its upstream (`embedded`: the simulator
+/// at `target`), and a line each saying what it is judged with. `None` when none is on.
+pub fn references(
+    settings: &Settings,
+    target: &crate::http::Target,
+) -> Result<Option<Arc<crate::references::References>>, AppError> {
+    if settings.references.markets.is_empty() {
+        return Ok(None);
+    }
+    let embedded = matches!(settings.endpoint, Endpoint::Embedded(_)).then_some(target);
+    let refs = crate::references::References::new(&settings.references, embedded)
+        .map_err(AppError::Runtime)?;
+    for m in &settings.references.markets {
+        let origin = refs
+            .upstreams()
+            .find(|(market, _)| *market == m.market)
+            .map(|(_, u)| u.target().origin())
+            .unwrap_or_default();
+        tracing::info!(
+            market = m.market.as_str(),
+            endpoint = %origin,
+            rate = %m.policy.rate,
+            "cross: judging listings against {} ({origin}, {}, seller fee {} [unverified default], \
+             refresh every {}, never older than {}; games: {})",
+            m.market,
+            m.policy.rate,
+            skinscan_sdk::money::format_bps_percent(i64::from(m.rules.fee.get())),
+            humantime::format_duration(m.refresh),
+            humantime::format_duration(m.rules.max_age),
+            m.games.keys().cloned().collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok(Some(Arc::new(refs)))
 }
 
 /// `skinscan scan`: cycles until shutdown (or `--cycles N`, `--once`). Exits non-zero when
@@ -157,7 +197,8 @@ pub async fn scan(
     let jsonl = open_jsonl(options.jsonl.as_ref(), &settings)?;
     let (_market, target) = market(&mut settings).await?;
     serve_metrics(&settings, &shutdown).await?;
-    let upstream = Arc::new(Upstream::new(settings.upstream.for_target(target)));
+    let upstream = Arc::new(Upstream::new(settings.upstream.for_target(target.clone())));
+    let refs = references(&settings, &target)?;
     tracing::info!(
         endpoint = %upstream.target().origin(),
         rate = %upstream.limiter().rate(),
@@ -174,7 +215,8 @@ pub async fn scan(
             game_timeout: settings.game_timeout,
             grace_period: settings.grace_period,
         },
-    );
+    )
+    .with_references(refs);
     let store = open_history(&settings, &shutdown)?;
     let outputs = Arc::new(Fanout::new(output_sinks(
         options.progress.clone(),
@@ -365,7 +407,7 @@ pub async fn watch(
     let jsonl = open_jsonl(options.jsonl.as_ref(), &settings)?;
     let (_market, target) = market(&mut settings).await?;
     serve_metrics(&settings, &shutdown).await?;
-    let upstream = Arc::new(Upstream::new(settings.upstream.for_target(target)));
+    let upstream = Arc::new(Upstream::new(settings.upstream.for_target(target.clone())));
     let store = open_history(&settings, &shutdown)?;
     let outputs = Arc::new(Fanout::new(output_sinks(
         None,
@@ -383,11 +425,24 @@ pub async fn watch(
         });
     }
     let started = Instant::now();
+    let refs = references(&settings, &target)?;
+    if let Some(refs) = &refs {
+        // The first snapshots before the first poll, so the first listings are judged
+        // against them; then each market keeps its own staggered schedule.
+        let games: Vec<String> = plugins
+            .iter()
+            .filter(|p| p.enabled)
+            .map(|p| p.name.clone())
+            .collect();
+        refs.refresh_due(&games, &stop).await;
+        tokio::spawn(refs.clone().run(games, stop.clone()));
+    }
     let stats = crate::watch::run(
         upstream.clone(),
         plugins,
         outputs.clone(),
         settings.watch.clone(),
+        refs,
         stop,
     )
     .await;
@@ -419,7 +474,7 @@ pub async fn watch(
 pub async fn probe(mut settings: Settings, format: OutputFormat) -> Result<u8, AppError> {
     let plugins = plugins_for(&settings, None)?;
     let (_market, target) = market(&mut settings).await?;
-    let upstream = Upstream::new(settings.upstream.for_target(target));
+    let upstream = Upstream::new(settings.upstream.for_target(target.clone()));
     let games: Vec<crate::probe::ProbeGame> = plugins
         .iter()
         .filter(|p| p.enabled)
@@ -446,8 +501,14 @@ pub async fn probe(mut settings: Settings, format: OutputFormat) -> Result<u8, A
         Some(alerts_client(&settings)?)
     };
     let alerts = &settings.alerts;
+    let markets = references(&settings, &target)?
+        .map(|r| r.probe_targets())
+        .unwrap_or_default();
     let report = tokio::time::timeout(crate::probe::PROBE_TIMEOUT, async {
         let mut report = crate::probe::run(&upstream, &games).await;
+        report
+            .requests
+            .extend(crate::probe::run_markets(&markets).await);
         if let Some(client) = &client {
             for options in alerts {
                 report

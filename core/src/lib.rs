@@ -14,9 +14,11 @@ pub mod config;
 pub mod output;
 pub mod plugin;
 pub mod probe;
+pub mod references;
 pub mod schedule;
 pub mod sinks;
 pub mod watch;
+pub mod wirelog;
 
 pub use skinscan_alerts as alerts;
 pub use skinscan_events as events;

@@ -107,7 +107,7 @@ async fn ask(
         what,
         request: request.path_and_query(),
         status: None,
-        http: "HTTP/2",
+        http: "-",
         latency_ms: None,
         rate_limit: None,
         entries: None,
@@ -124,6 +124,11 @@ async fn ask(
         }
     };
     line.status = Some(response.status.as_u16());
+    line.http = match response.version {
+        http::Version::HTTP_2 => "HTTP/2",
+        http::Version::HTTP_11 => "HTTP/1.1",
+        _ => "HTTP/?",
+    };
     line.latency_ms = Some(latency.as_secs_f64() * 1e3);
     let limits = crate::upstream::RateHeaders::read(&response.headers);
     if limits.limit.is_some() || limits.remaining.is_some() {
@@ -136,11 +141,8 @@ async fn ask(
         ));
     }
     if !response.status.is_success() {
-        let message = dmarket::parse_error_body(&response.body)
-            .map(|e| format!("{} {}", e.code, e.message).trim().to_owned())
-            .unwrap_or_else(|| {
-                skinscan_sdk::model::truncate_bytes(&String::from_utf8_lossy(&response.body), 200)
-            });
+        let message = upstream.error_message(response.status.as_u16(), &response.body);
+        let message = skinscan_sdk::model::truncate_bytes(&message, 200);
         line.error = Some(format!("HTTP {}: {message}", response.status.as_u16()));
         return (line, None);
     }
@@ -329,3 +331,57 @@ pub fn render(report: &ProbeReport) -> String {
 
 /// How long a probe may take in all before it is abandoned.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The probe of each other market (`[markets.*]`): Skinport's items (and its sales history
+/// when scans read it), CSFloat's price list, for the market's first game; each answer
+/// parsed as a scan parses it.
+pub async fn run_markets(targets: &[crate::references::ProbeTarget]) -> Vec<ProbeLine> {
+    use skinscan_sdk::markets::snapshot::ReferenceMarket;
+    use skinscan_sdk::markets::{csfloat, skinport};
+    let mut lines = Vec::new();
+    for t in targets {
+        let currency = t.currency;
+        match t.market {
+            ReferenceMarket::Skinport => {
+                let request = skinport::items_request(t.app_id, currency, t.tradable_only);
+                let what = format!("skinport items ({}, app_id {})", t.game, t.app_id);
+                let (line, _) = ask(&t.upstream, what, request, |b| {
+                    skinport::parse_items(b, currency).map(|p| Parsed {
+                        entries: p.entries,
+                        wire: p.wire,
+                        titles: Vec::new(),
+                    })
+                })
+                .await;
+                lines.push(line);
+                if t.sales_history {
+                    let request = skinport::sales_history_request(t.app_id, currency, None);
+                    let what = format!("skinport sales history ({})", t.game);
+                    let (line, _) = ask(&t.upstream, what, request, |b| {
+                        skinport::parse_sales_history(b, currency).map(|p| Parsed {
+                            entries: p.entries,
+                            wire: p.wire,
+                            titles: Vec::new(),
+                        })
+                    })
+                    .await;
+                    lines.push(line);
+                }
+            }
+            ReferenceMarket::Csfloat => {
+                let what = format!("csfloat price list ({})", t.game);
+                let (line, _) = ask(&t.upstream, what, csfloat::price_list_request(), |b| {
+                    csfloat::parse_price_list(b).map(|p| Parsed {
+                        entries: p.rows,
+                        wire: p.wire,
+                        titles: Vec::new(),
+                    })
+                })
+                .await;
+                lines.push(line);
+            }
+            _ => {}
+        }
+    }
+    lines
+}

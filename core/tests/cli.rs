@@ -963,6 +963,31 @@ fn probe_reports_every_kind_of_request_and_exits_0_when_all_parse() {
 }
 
 #[test]
+fn probe_asks_every_enabled_market_what_scans_ask_it() {
+    let dir = Scratch::new("probe-markets");
+    dir.file(
+        "c.toml",
+        "[market.embedded]\nmarkets = [\"skinport\", \"csfloat\"]\n[markets.skinport]\nmin_volume_7d = 3\n",
+    );
+    let out = dir.run(&["probe", "--config", "c.toml"], &[]);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    for words in [
+        "ok   skinport items (csgo, app_id 730): 200 HTTP/2",
+        "ok   skinport sales history (csgo): 200",
+        "ok   csfloat price list (csgo): 200",
+        "/v1/items?app_id=730&currency=USD&tradable=0",
+    ] {
+        assert!(stdout.contains(words), "{words:?} missing from: {stdout}");
+    }
+}
+
+#[test]
 fn probe_exits_1_and_shows_the_body_when_answers_do_not_parse() {
     let dir = Scratch::new("probe-bad");
     dir.file(

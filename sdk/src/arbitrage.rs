@@ -10,8 +10,8 @@
 use std::collections::BTreeMap;
 
 use crate::model::{
-    FeeSource, GameId, GameReport, Level, Listing, Opportunity, ReferencePrice, RejectReason,
-    Strategy,
+    FeeSource, GameId, GameReport, Level, Listing, Market, Opportunity, ReferencePrice,
+    RejectReason, Strategy,
 };
 use crate::money::{Bps, Money};
 
@@ -104,7 +104,8 @@ pub struct Filters {
 }
 
 impl Default for Filters {
-    /// $0.50 to $1000, at least 1 cent and 1% ROI, both strategies, 50 results.
+    /// $0.50 to $1000, at least 1 cent and 1% ROI, every strategy (`cross` judges only when
+    /// the host holds other markets' snapshots), 50 results.
     fn default() -> Self {
         Filters {
             price_band: (50, 100_000),
@@ -114,7 +115,7 @@ impl Default for Filters {
             min_orders: 1,
             min_offers: 0,
             blacklist: Blacklist::default(),
-            strategies: vec![Strategy::Instant, Strategy::Relist],
+            strategies: vec![Strategy::Instant, Strategy::Relist, Strategy::Cross],
             max_results: 50,
             allow_locked_instant: false,
         }
@@ -323,6 +324,8 @@ pub fn sell_price(
             Some(offer) if offer.cents() > listing.price.cents() => Some(offer.cents() - 1),
             _ => listing.suggested_price.map(Money::cents),
         },
+        // Judged against another market's snapshot ([`evaluate_cross`]), not DMarket's.
+        Strategy::Cross => None,
     }
 }
 
@@ -412,6 +415,7 @@ pub fn opportunity(
         roi_bps: d.roi_bps,
         level: Level::for_price(buy),
         strategy,
+        sell_market: Market::Dmarket,
     }
 }
 
@@ -827,6 +831,7 @@ mod tests {
             roi_bps: Bps::ratio(net, buy).unwrap(),
             level: None,
             strategy: Strategy::Instant,
+            sell_market: Market::Dmarket,
         };
         let mut report = GameReport {
             opportunities: vec![

@@ -227,4 +227,11 @@ pub trait ScanContext: Send + Sync {
     fn authenticated(&self) -> bool {
         false
     }
+
+    /// The other markets' snapshots this game's listings are judged against for `cross`
+    /// (`[markets.*]` in the host's config), as the host holds them now. `None` (the
+    /// default) when no other market is enabled: `cross` then judges nothing.
+    fn references(&self) -> Option<std::sync::Arc<crate::markets::book::ReferenceBook>> {
+        None
+    }
 }

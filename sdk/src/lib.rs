@@ -178,7 +178,7 @@ pub mod titles;
 
 pub use context::{ApiRequest, ApiResponse, FetchError, Method, ScanContext, ScanError};
 pub use model::{
-    FeeSource, GameId, GameInfo, GameReport, Level, Listing, Opportunity, ReferencePrice,
+    FeeSource, GameId, GameInfo, GameReport, Level, Listing, Market, Opportunity, ReferencePrice,
     RejectReason, Rejections, Strategy, TradeLock, WireStats,
 };
 pub use money::{Bps, CentsRounding, Currency, Money, MoneyError};

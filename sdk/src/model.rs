@@ -2,6 +2,9 @@
 //!
 //! Plain sdk-owned types (std and sdk only) so they can cross a cdylib boundary. Nothing in
 //! here performs I/O or arithmetic beyond construction; pricing lives in `arbitrage`.
+//!
+//! Long because it is the whole vocabulary of the boundary (listing, reference, opportunity,
+//! report, their enums and wire counts: about 520 lines) and these types' tests.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -269,15 +272,19 @@ pub enum FeeSource {
     Account,
     /// A reduced fee the account has for this title, read from `customized-fees`.
     Reduced,
+    /// The seller fee of the market a `cross` opportunity sells on (`[markets.<name>]
+    /// fee_percent`).
+    Market,
 }
 
 impl FeeSource {
-    /// `fixed`, `account` or `reduced`.
+    /// `fixed`, `account`, `reduced` or `market`.
     pub fn as_str(self) -> &'static str {
         match self {
             FeeSource::Fixed => "fixed",
             FeeSource::Account => "account",
             FeeSource::Reduced => "reduced",
+            FeeSource::Market => "market",
         }
     }
 }
@@ -433,15 +440,57 @@ pub enum Strategy {
     Instant,
     /// Buy the listing and relist it one cent under the best other offer.
     Relist,
+    /// Buy the listing on DMarket and resell it on another market at that market's reference
+    /// ([`Opportunity::sell_market`]), judged against the snapshot the host keeps of it.
+    Cross,
 }
 
 impl Strategy {
-    /// `instant` or `relist`.
+    /// `instant`, `relist` or `cross`.
     pub fn as_str(self) -> &'static str {
         match self {
             Strategy::Instant => "instant",
             Strategy::Relist => "relist",
+            Strategy::Cross => "cross",
         }
+    }
+}
+
+/// A market an opportunity sells on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[non_exhaustive]
+pub enum Market {
+    /// DMarket itself (`instant`, `relist`).
+    #[default]
+    Dmarket,
+    /// Skinport (`cross`).
+    Skinport,
+    /// CSFloat (`cross`).
+    Csfloat,
+}
+
+impl Market {
+    /// Every market, in the order tables list them.
+    pub const ALL: [Market; 3] = [Market::Dmarket, Market::Skinport, Market::Csfloat];
+
+    /// `dmarket`, `skinport`, `csfloat`: the name in config tables, JSON and history.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Market::Dmarket => "dmarket",
+            Market::Skinport => "skinport",
+            Market::Csfloat => "csfloat",
+        }
+    }
+
+    /// The market named `name` (as [`Market::as_str`] spells it).
+    pub fn parse(name: &str) -> Option<Market> {
+        Market::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+}
+
+impl fmt::Display for Market {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
     }
 }
 
@@ -565,6 +614,8 @@ pub struct Opportunity {
     pub level: Option<Level>,
     /// How the profit is realised.
     pub strategy: Strategy,
+    /// Where it sells: DMarket for `instant` and `relist`, the other market for `cross`.
+    pub sell_market: Market,
 }
 
 /// Why a listing was not considered or not kept. Counted per report.
@@ -596,6 +647,12 @@ pub enum RejectReason {
     /// The same listing came back on another page (a repeating or cycling cursor): judged
     /// once, never reported twice.
     Duplicate,
+    /// `cross` only: the other market's snapshot is older than its `max_age` (or was never
+    /// fetched), so it was not used.
+    StaleReference,
+    /// `cross` only: the title's price depends on a Doppler phase that is not known on both
+    /// sides (the listing's, or the market's pooled price).
+    PhaseUnknown,
 }
 
 impl RejectReason {
@@ -614,6 +671,8 @@ impl RejectReason {
             RejectReason::GameRule => "game_rule",
             RejectReason::TradeLocked => "trade_locked",
             RejectReason::Duplicate => "duplicate",
+            RejectReason::StaleReference => "stale_reference",
+            RejectReason::PhaseUnknown => "phase_unknown",
         }
     }
 }

@@ -153,6 +153,8 @@ pub struct BpsError(pub u64);
 impl Bps {
     /// 100%.
     pub const MAX: Bps = Bps(10_000);
+    /// No fee.
+    pub const ZERO: Bps = Bps(0);
 
     /// A validated basis-point rate.
     pub const fn new(bps: u32) -> Result<Self, BpsError> {

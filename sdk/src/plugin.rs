@@ -31,8 +31,9 @@ use crate::settings::PluginSettings;
 
 /// First bytes of every declaration.
 pub const MAGIC: [u8; 8] = *b"SKNSCAN\0";
-/// Bumped whenever the declaration or the boundary contract changes.
-pub const ABI_VERSION: u32 = 2;
+/// Bumped whenever the declaration or the boundary contract changes (3: `ScanContext::
+/// references`, `Strategy::Cross`, `Opportunity::sell_market`).
+pub const ABI_VERSION: u32 = 3;
 /// The sdk's version.
 pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The rustc that compiled this sdk (`rustc 1.95.0 (...)`).
@@ -51,6 +52,7 @@ const fn layout_hash() -> u64 {
         size_of::<Result<GameReport, ScanError>>(),
         size_of::<GameReport>(),
         size_of::<Opportunity>(),
+        size_of::<crate::markets::book::ReferenceBook>(),
         size_of::<GameInfo>(),
         size_of::<PluginSettings>(),
         size_of::<Box<dyn GameScanner>>(),

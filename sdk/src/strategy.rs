@@ -29,6 +29,7 @@ use crate::dmarket::{
     self, FEES_PAGE_LIMIT, ListingApi, ListingsQuery, MAX_PAGE_LIMIT, MAX_TITLES_PER_PRICE_REQUEST,
     ParseError,
 };
+use crate::markets::book::{ReferenceBook, best_verdict, evaluate_cross, unix_now};
 use crate::model::{
     GameInfo, GameReport, Level, Listing, ReferencePrice, RejectReason, Strategy, WireStats,
 };
@@ -221,14 +222,15 @@ impl ScanSettings {
         blacklist.extend(settings.string_list("blacklist", &[])?);
         filters.blacklist = Blacklist::new(&blacklist);
         filters.strategies = settings
-            .string_list("strategies", &["instant", "relist"])?
+            .string_list("strategies", &["instant", "relist", "cross"])?
             .iter()
             .map(|s| match s.as_str() {
                 "instant" => Ok(Strategy::Instant),
                 "relist" => Ok(Strategy::Relist),
+                "cross" => Ok(Strategy::Cross),
                 other => Err(settings.error(
                     "strategies",
-                    format!("may hold only \"instant\" and \"relist\", got {other:?}"),
+                    format!("may hold only \"instant\", \"relist\" and \"cross\", got {other:?}"),
                 )),
             })
             .collect::<Result<_, _>>()?;
@@ -391,8 +393,25 @@ impl Judge {
         reference: &ReferencePrice,
         fees: &Fees,
     ) -> Result<crate::model::Opportunity, RejectReason> {
+        self.judge_with(listing, Some(reference), fees, None)
+    }
+
+    /// The best opportunity in `listing`: against DMarket's `reference` of its title (when
+    /// priced) under `fees`, and for `cross` against `book`'s markets now (when the host
+    /// holds any), or why there is none ([`best_verdict`]).
+    pub fn judge_with(
+        &self,
+        listing: &Listing,
+        reference: Option<&ReferencePrice>,
+        fees: &Fees,
+        book: Option<&ReferenceBook>,
+    ) -> Result<crate::model::Opportunity, RejectReason> {
         self.admit(listing)?;
-        evaluate_listing(&self.info.id, listing, reference, fees, &self.cfg.filters)
+        let filters = &self.cfg.filters;
+        let dmarket = reference.map(|r| evaluate_listing(&self.info.id, listing, r, fees, filters));
+        let cross =
+            book.and_then(|b| evaluate_cross(&self.info.id, listing, b, filters, unix_now()));
+        best_verdict(dmarket, cross)
     }
 }
 
@@ -416,6 +435,7 @@ pub async fn scan_with_memo<P: GameProfile + ?Sized>(
         rules: &rules,
         memo,
         fees,
+        book: ctx.references().filter(|b| !b.is_empty()),
         state: Mutex::new(state),
     };
     let mut report = scan.run().await?;
@@ -514,6 +534,8 @@ struct Scan<'a> {
     rules: &'a GameRules,
     memo: &'a ScanMemo,
     fees: Fees,
+    /// The other markets' snapshots for `cross`, as the host held them when the scan began.
+    book: Option<std::sync::Arc<ReferenceBook>>,
     state: Mutex<State>,
 }
 
@@ -763,17 +785,14 @@ impl Scan<'_> {
         reference: Option<&ReferencePrice>,
     ) {
         *judged += 1;
-        let Some(reference) = reference else {
-            report.reject(RejectReason::NoReference);
-            return;
-        };
-        match evaluate_listing(
-            &self.info.id,
-            listing,
-            reference,
-            &self.fees,
-            &self.cfg.filters,
-        ) {
+        let filters = &self.cfg.filters;
+        let dmarket =
+            reference.map(|r| evaluate_listing(&self.info.id, listing, r, &self.fees, filters));
+        let cross = self
+            .book
+            .as_deref()
+            .and_then(|b| evaluate_cross(&self.info.id, listing, b, filters, unix_now()));
+        match best_verdict(dmarket, cross) {
             Ok(opportunity) => {
                 report.opportunities.push(opportunity);
                 // Memory stays flat on big scans: only the best `max_results` survive the

@@ -29,6 +29,7 @@ pub struct MockContext {
     cancelled: AtomicBool,
     cancel_after: AtomicU64,
     authenticated: bool,
+    references: Option<std::sync::Arc<crate::markets::book::ReferenceBook>>,
 }
 
 impl std::fmt::Debug for MockContext {
@@ -51,6 +52,7 @@ impl MockContext {
             cancelled: AtomicBool::new(false),
             cancel_after: AtomicU64::new(u64::MAX),
             authenticated: false,
+            references: None,
         }
     }
 
@@ -58,6 +60,12 @@ impl MockContext {
     /// account's fees.
     pub fn signed(mut self) -> Self {
         self.authenticated = true;
+        self
+    }
+
+    /// Hands `book` to the scan as the host's other markets ([`ScanContext::references`]).
+    pub fn with_references(mut self, book: crate::markets::book::ReferenceBook) -> Self {
+        self.references = Some(std::sync::Arc::new(book));
         self
     }
 
@@ -122,6 +130,10 @@ impl ScanContext for MockContext {
 
     fn authenticated(&self) -> bool {
         self.authenticated
+    }
+
+    fn references(&self) -> Option<std::sync::Arc<crate::markets::book::ReferenceBook>> {
+        self.references.clone()
     }
 }
 

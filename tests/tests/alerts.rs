@@ -128,7 +128,7 @@ async fn telegram_gets_every_chat_the_message_and_waits_out_a_429() {
     for needed in [
         "<b>New opportunity</b> · csgo",
         "<b>AK-47 | Redline &amp; &lt;Co&gt; (Field-Tested)</b>",
-        "Buy $9.00 → sell $11.00 · net $1.23 (13.6% ROI)",
+        "Buy $9.00 → sell $11.00 on dmarket · net $1.23 (13.6% ROI)",
         "instant",
         "trade lock:",
         "href=\"https://dmarket.com/ingame-items/item-list/csgo-skins?title=AK%2D47",

@@ -373,3 +373,40 @@ async fn probe_passes_against_the_simulator_and_fails_showing_an_unknown_shape()
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn another_market_that_offers_only_http1_is_read_over_one_http1_connection() {
+    let sim = sim(SimConfig {
+        items_per_game: 50,
+        limits: None,
+        tls: Some(SimTls { http1_only: true }),
+        markets: skinscan_core::sim::SimMarkets {
+            skinport: true,
+            csfloat: false,
+        },
+        ..SimConfig::default()
+    })
+    .await;
+    let ca = scratch("ca-h1-market").join("ca.pem");
+    std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
+    let s = settings(
+        "tls-h1-market",
+        &format!(
+            "[market]\nendpoint = \"https://api.dmarket.com\"\n[markets.skinport]\nenabled = true\nendpoint = \"{}\"\nca_file = \"{}\"\napp_ids = {{ csgo = 730 }}\n",
+            sim.url(),
+            ca.display()
+        ),
+        &[],
+    )
+    .unwrap();
+    let refs = skinscan_core::references::References::new(&s.references, None).unwrap();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    refs.refresh_due(&["csgo".to_owned()], &cancel).await;
+    let status = refs.status();
+    let (game, rows, fetched_at, error) = &status[0].games[0];
+    assert_eq!(game, "csgo");
+    assert!(*rows > 0 && fetched_at.is_some(), "{error:?}");
+    assert_eq!(error, &None);
+    assert_eq!(status[0].stats.connections, 1);
+    assert_eq!(sim.stats().connections, 1);
+}

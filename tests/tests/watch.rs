@@ -52,6 +52,7 @@ fn watch(upstream: Arc<Upstream>, games: &[&str], options: WatchOptions) -> Watc
         plugins,
         outputs.clone(),
         options,
+        None,
         stop.clone(),
     ));
     Watching {

@@ -102,9 +102,10 @@ pub fn single(a: &Alert, markup: Markup, link_template: &str) -> String {
         escape(
             markup,
             &format!(
-                "Buy {} → sell {} · net {} ({} ROI)",
+                "Buy {} → sell {} on {} · net {} ({} ROI)",
                 o.buy_price,
                 o.sell_price,
+                o.sell_market,
                 o.net_profit,
                 format_roi(o.roi_bps)
             ),

@@ -10,6 +10,9 @@
 //!
 //! **Layer rule:** the lowest host crate: every other host crate may emit these events; it
 //! depends on none of them (only the sdk, for its types).
+//!
+//! Long because each event is a struct, its counter and its `emit` (about 30 events), kept
+//! together so the metric names can be read in one place.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -69,6 +72,29 @@ pub struct Metrics {
     alerts_sent: Family<SinkLabel, Counter>,
     alerts_failed: Family<AlertFailLabel, Counter>,
     alerts_dropped: Family<SinkLabel, Counter>,
+    snapshot_refreshes: Family<SnapshotLabel, Counter>,
+    snapshot_rows: Family<MarketGameLabel, prometheus_client::metrics::gauge::Gauge>,
+    snapshot_fetched_at: Family<MarketGameLabel, prometheus_client::metrics::gauge::Gauge>,
+}
+
+/// A reference market and game.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MarketGameLabel {
+    /// `skinport`, `csfloat`.
+    pub market: String,
+    /// The plugin name.
+    pub game: String,
+}
+
+/// A snapshot refresh's label: market, game, `ok` or `failed`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SnapshotLabel {
+    /// `skinport`, `csfloat`.
+    pub market: String,
+    /// The plugin name.
+    pub game: String,
+    /// `ok` or `failed`.
+    pub result: String,
 }
 
 /// A price-cache label: the game and `hit` or `miss`.
@@ -138,6 +164,9 @@ impl Metrics {
             alerts_sent: Family::default(),
             alerts_failed: Family::default(),
             alerts_dropped: Family::default(),
+            snapshot_refreshes: Family::default(),
+            snapshot_rows: Family::default(),
+            snapshot_fetched_at: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -222,6 +251,21 @@ impl Metrics {
             "alerts_dropped",
             "Alerts dropped because the sink's queue was full, by sink",
             m.alerts_dropped.clone(),
+        );
+        registry.register(
+            "snapshot_refreshes",
+            "Reference snapshot fetches, by market, game and result (ok, failed)",
+            m.snapshot_refreshes.clone(),
+        );
+        registry.register(
+            "snapshot_rows",
+            "Rows (names, phases) in the reference snapshot in use, by market and game",
+            m.snapshot_rows.clone(),
+        );
+        registry.register(
+            "snapshot_fetched_at_seconds",
+            "Unix time the reference snapshot in use was fetched (age = time() - this)",
+            m.snapshot_fetched_at.clone(),
         );
         Metrics { registry, ..m }
     }
@@ -722,5 +766,40 @@ mod printable_tests {
             printable("AK\u{1b}[2J\nrow\0\u{9b}"),
             "AK\\u{1b}[2J\\u{a}row\\u{0}\\u{9b}"
         );
+    }
+}
+
+/// A reference snapshot was fetched, or its fetch failed (the one in use is kept).
+#[derive(Debug)]
+pub struct SnapshotRefreshed<'a> {
+    /// `skinport`, `csfloat`.
+    pub market: &'a str,
+    /// The plugin name.
+    pub game: &'a str,
+    /// Rows of the snapshot now in use, and when it was fetched (unix seconds); `None` when
+    /// the fetch failed.
+    pub fresh: Option<(usize, i64)>,
+}
+
+impl SnapshotRefreshed<'_> {
+    /// Counts it and sets the gauges of the snapshot in use.
+    pub fn emit(&self) {
+        let m = metrics();
+        let label = MarketGameLabel {
+            market: self.market.to_owned(),
+            game: self.game.to_owned(),
+        };
+        let result = if self.fresh.is_some() { "ok" } else { "failed" };
+        m.snapshot_refreshes
+            .get_or_create(&SnapshotLabel {
+                market: self.market.to_owned(),
+                game: self.game.to_owned(),
+                result: result.to_owned(),
+            })
+            .inc();
+        if let Some((rows, at)) = self.fresh {
+            m.snapshot_rows.get_or_create(&label).set(rows as i64);
+            m.snapshot_fetched_at.get_or_create(&label).set(at);
+        }
     }
 }

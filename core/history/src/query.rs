@@ -24,8 +24,10 @@ pub struct BestRow {
     pub net_profit_cents: i64,
     /// ROI in basis points.
     pub roi_bps: i64,
-    /// `instant` or `relist`.
+    /// `instant`, `relist` or `cross`.
     pub strategy: String,
+    /// Where it sells: `dmarket`, `skinport`, `csfloat`.
+    pub sell_market: String,
     /// First seen, ms since the epoch.
     pub first_seen_ms: i64,
     /// Gone since then (ms), if it went.
@@ -94,7 +96,7 @@ impl Store {
         let mut stmt = conn
             .prepare_cached(
                 "SELECT game, title, offer, buy_cents, sell_cents, net_profit_cents, roi_bps, strategy,
-                        first_seen_ms, gone_ms
+                        first_seen_ms, gone_ms, sell_market
                  FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY game ORDER BY net_profit_cents DESC, id) AS rank
                        FROM opportunities
                        WHERE first_seen_ms >= ?1 AND (?2 IS NULL OR game = ?2))
@@ -121,6 +123,7 @@ impl Store {
                         strategy: r.get(7)?,
                         first_seen_ms: r.get(8)?,
                         gone_ms: r.get(9)?,
+                        sell_market: r.get(10)?,
                     })
                 },
             )

@@ -11,10 +11,11 @@ use skinscan_sdk::{Opportunity, ReferencePrice};
 use skinscan_report::{WatchEvent, WatchKind};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Migrations, in order: entry `i` takes a database from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE opportunities (
     id               INTEGER PRIMARY KEY,
     game             TEXT    NOT NULL,
@@ -68,7 +69,12 @@ CREATE TABLE alerts (
     PRIMARY KEY (sink, game, offer)
 );
 CREATE INDEX alerts_at ON alerts (at_ms);
-"#];
+"#,
+    // 2: where a `cross` opportunity sells (every earlier row sold on DMarket).
+    r#"
+ALTER TABLE opportunities ADD COLUMN sell_market TEXT NOT NULL DEFAULT 'dmarket';
+"#,
+];
 
 /// A history database could not be used: which file, and why.
 #[derive(Debug, thiserror::Error)]
@@ -340,12 +346,14 @@ impl Store {
 fn upsert(tx: &rusqlite::Transaction<'_>, o: &Opportunity, at: i64) -> rusqlite::Result<i64> {
     let mut statement = tx.prepare_cached(
         "INSERT INTO opportunities (game, offer, title, buy_cents, sell_cents, fee_cents, net_profit_cents,
-             roi_bps, strategy, level, trade_lock, listed_at, first_seen_ms, last_seen_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)
+             roi_bps, strategy, level, trade_lock, listed_at, first_seen_ms, last_seen_ms,
+             sell_market)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14)
          ON CONFLICT (game, offer) DO UPDATE SET
              buy_cents = excluded.buy_cents, sell_cents = excluded.sell_cents,
              fee_cents = excluded.fee_cents, net_profit_cents = excluded.net_profit_cents,
              roi_bps = excluded.roi_bps, strategy = excluded.strategy, level = excluded.level,
+             sell_market = excluded.sell_market,
              trade_lock = excluded.trade_lock, last_seen_ms = excluded.last_seen_ms,
              gone_ms = NULL, gone_reason = NULL
          RETURNING id",
@@ -365,6 +373,7 @@ fn upsert(tx: &rusqlite::Transaction<'_>, o: &Opportunity, at: i64) -> rusqlite:
             o.trade_lock.to_string(),
             o.listed_at,
             at,
+            o.sell_market.as_str(),
         ],
         |r| r.get(0),
     )

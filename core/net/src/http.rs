@@ -16,11 +16,12 @@
 //! **Architecture Invariant:** all of skinscan's client sockets are opened here. The
 //! connection is owned by the client, which is owned by an `Arc`: no game can close it.
 //!
-//! The connection is driven with `h2` directly (hyper's client on top of it, with its dispatch
-//! channel, took about a third more CPU per request on the same page: BENCHMARKS.md row 4a),
-//! read through one buffer, and kept alive by PINGs from a task of its own.
+//! HTTP/2 connections are driven with `h2` directly (hyper's client on top of it, with its
+//! dispatch channel, took about a third more CPU per request on the same page:
+//! BENCHMARKS.md row 4a), read through one buffer, and kept alive by PINGs from a task of
+//! their own; HTTP/1.1 (`allow_http1`) goes through hyper's HTTP/1.1 client.
 //!
-//! Long because its unit tests (about 80 lines) follow the client; the code is about 860.
+//! Long because its unit tests (about 80 lines) follow the client; the code is about 900.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -35,6 +36,8 @@ use crate::secret::Secret;
 use bytes::Bytes;
 use h2::client::SendRequest;
 use http::{HeaderMap, Request, Uri};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
@@ -134,6 +137,10 @@ pub struct HttpOptions {
     pub tls: TlsOptions,
     /// The HTTP proxy the connection goes through, if any.
     pub proxy: Option<Proxy>,
+    /// Offer `http/1.1` by ALPN beside `h2` and speak it when the server picks it (one
+    /// connection still, one request at a time on it): for the other markets, whose HTTP/2
+    /// support no source states. Off for DMarket, which is refused without HTTP/2.
+    pub allow_http1: bool,
 }
 
 impl Default for HttpOptions {
@@ -144,6 +151,7 @@ impl Default for HttpOptions {
             keep_alive_timeout: Duration::from_secs(10),
             tls: TlsOptions::default(),
             proxy: None,
+            allow_http1: false,
         }
     }
 }
@@ -385,6 +393,8 @@ pub struct HttpResponse {
     pub body: Bytes,
     /// Which connection answered (1 for the first, 2 after a reconnect, ...).
     pub connection: u64,
+    /// The HTTP version it answered in.
+    pub version: http::Version,
 }
 
 /// An HTTP/2 client holding at most one connection to its target.
@@ -395,7 +405,7 @@ pub struct H2Client {
 
 struct Inner {
     target: Target,
-    /// The target's scheme and authority as every request's URI carries them, made once.
+    /// The target's scheme and authority as every HTTP/2 request's URI carries them, made once.
     scheme: http::uri::Scheme,
     authority: http::uri::Authority,
     options: HttpOptions,
@@ -422,14 +432,34 @@ impl std::fmt::Debug for Inner {
 
 #[derive(Debug, Clone)]
 struct Live {
-    sender: SendRequest<Bytes>,
+    sender: Sender,
     generation: u64,
+}
+
+/// The connection's request side: HTTP/2 multiplexes; HTTP/1.1 carries one request at a
+/// time, so its sender is shared behind a lock (requests queue, in order).
+#[derive(Debug, Clone)]
+enum Sender {
+    H2(SendRequest<Bytes>),
+    H1(Arc<tokio::sync::Mutex<hyper::client::conn::http1::SendRequest<Full<Bytes>>>>),
+}
+
+impl Sender {
+    fn is_closed(&self) -> bool {
+        match self {
+            // The connection's task clears it when the connection ends.
+            Sender::H2(_) => false,
+            // Busy means alive; a closed one is seen at its next use.
+            Sender::H1(s) => s.try_lock().is_ok_and(|s| s.is_closed()),
+        }
+    }
 }
 
 impl H2Client {
     /// A client for `target`; connects on first use.
     pub fn new(target: Target, options: HttpOptions) -> H2Client {
-        let tls = (target.scheme == Scheme::Https).then(|| tls_connector(&options.tls));
+        let tls = (target.scheme == Scheme::Https)
+            .then(|| tls_connector(&options.tls, options.allow_http1));
         let origin = target.origin();
         let authority = origin
             .split_once("://")
@@ -474,6 +504,43 @@ impl H2Client {
         headers: HeaderMap,
         body: Bytes,
     ) -> Result<HttpResponse, HttpError> {
+        let live = self.sender().await?;
+        match live.sender {
+            Sender::H2(sender) => {
+                self.send_h2(
+                    sender,
+                    live.generation,
+                    method,
+                    path_and_query,
+                    headers,
+                    body,
+                )
+                .await
+            }
+            Sender::H1(shared) => {
+                self.send_h1(
+                    &shared,
+                    live.generation,
+                    method,
+                    path_and_query,
+                    headers,
+                    body,
+                )
+                .await
+            }
+        }
+    }
+
+    /// One request on the HTTP/2 connection: the absolute URI (its :scheme and :authority).
+    async fn send_h2(
+        &self,
+        sender: SendRequest<Bytes>,
+        generation: u64,
+        method: http::Method,
+        path_and_query: &str,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<HttpResponse, HttpError> {
         let invalid = |e: &dyn std::fmt::Display| HttpError {
             kind: HttpErrorKind::Other,
             message: format!("invalid request: {e}"),
@@ -494,15 +561,14 @@ impl H2Client {
                 .insert(http::header::CONTENT_LENGTH, body.len().into());
         }
 
-        let live = self.sender().await?;
         let not_processed = |e: h2::Error| {
-            self.inner.invalidate(live.generation);
+            self.inner.invalidate(generation);
             HttpError {
                 kind: HttpErrorKind::NotProcessed,
                 message: chain("connection closed", &e),
             }
         };
-        let mut sender = live.sender.clone().ready().await.map_err(not_processed)?;
+        let mut sender = sender.ready().await.map_err(not_processed)?;
         // Nothing is on the wire when this fails.
         let (response, mut stream) = sender
             .send_request(request, end_of_stream)
@@ -510,17 +576,17 @@ impl H2Client {
         drop(sender);
         if !end_of_stream {
             stream.send_data(body, true).map_err(|e| HttpError {
-                kind: classify(&e),
+                kind: classify_h2(&e),
                 message: chain("sending the request body failed", &e),
             })?;
         }
         let response = response.await.map_err(|e| {
-            let kind = classify(&e);
+            let kind = classify_h2(&e);
             if matches!(
                 kind,
                 HttpErrorKind::ConnectionLost | HttpErrorKind::NotProcessed
             ) {
-                self.inner.invalidate(live.generation);
+                self.inner.invalidate(generation);
             }
             HttpError {
                 kind,
@@ -533,7 +599,92 @@ impl H2Client {
             status: parts.status,
             headers: parts.headers,
             body,
-            connection: live.generation,
+            connection: generation,
+            version: http::Version::HTTP_2,
+        })
+    }
+
+    /// One request on the HTTP/1.1 connection, which carries one at a time.
+    async fn send_h1(
+        &self,
+        shared: &tokio::sync::Mutex<hyper::client::conn::http1::SendRequest<Full<Bytes>>>,
+        generation: u64,
+        method: http::Method,
+        path_and_query: &str,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<HttpResponse, HttpError> {
+        // HTTP/1.1 takes the path and a Host header.
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path_and_query)
+            .body(Full::new(body))
+            .map_err(|e| HttpError {
+                kind: HttpErrorKind::Other,
+                message: format!("invalid request: {e}"),
+            })?;
+        *request.headers_mut() = headers;
+        {
+            let t = &self.inner.target;
+            let default_port = match t.scheme {
+                Scheme::Http => 80,
+                Scheme::Https => 443,
+            };
+            let host = match (t.host.contains(':'), t.port == default_port) {
+                (true, true) => format!("[{}]", t.host),
+                (true, false) => format!("[{}]:{}", t.host, t.port),
+                (false, true) => t.host.clone(),
+                (false, false) => format!("{}:{}", t.host, t.port),
+            };
+            if let Ok(v) = http::HeaderValue::from_str(&host) {
+                request.headers_mut().insert(http::header::HOST, v);
+            }
+        }
+        let closed = |e: &hyper::Error| HttpError {
+            kind: HttpErrorKind::NotProcessed,
+            message: chain("connection closed", e),
+        };
+        let sent = {
+            let mut sender = shared.lock().await;
+            if let Err(e) = sender.ready().await {
+                self.inner.invalidate(generation);
+                return Err(closed(&e));
+            }
+            sender.send_request(request).await
+        };
+        let response = sent.map_err(|e| {
+            let kind = classify(&e);
+            if matches!(
+                kind,
+                HttpErrorKind::ConnectionLost | HttpErrorKind::NotProcessed
+            ) {
+                self.inner.invalidate(generation);
+            }
+            HttpError {
+                kind,
+                message: chain("request failed", &e),
+            }
+        })?;
+        let (parts, body) = response.into_parts();
+        let body = Limited::new(body, MAX_BODY).collect().await.map_err(|e| {
+            let kind = match e.downcast_ref::<hyper::Error>() {
+                Some(h) => match classify(h) {
+                    HttpErrorKind::Other => HttpErrorKind::Body,
+                    k => k,
+                },
+                None => HttpErrorKind::Body,
+            };
+            HttpError {
+                kind,
+                message: format!("reading the response body: {e}"),
+            }
+        })?;
+        Ok(HttpResponse {
+            status: parts.status,
+            headers: parts.headers,
+            body: body.to_bytes(),
+            connection: generation,
+            version: parts.version,
         })
     }
 
@@ -583,8 +734,7 @@ impl H2Client {
 impl Inner {
     fn current(&self) -> Option<Live> {
         let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
-        // The connection's task clears it when the connection ends.
-        live.clone()
+        live.as_ref().filter(|l| !l.sender.is_closed()).cloned()
     }
 
     fn invalidate(&self, generation: u64) {
@@ -620,31 +770,74 @@ impl Inner {
                     kind: HttpErrorKind::Connect,
                     message: tls_failure(t, &self.options.tls, &e),
                 })?;
-                if stream.get_ref().1.alpn_protocol() != Some(b"h2") {
-                    return Err(HttpError {
-                        kind: HttpErrorKind::Connect,
-                        message: no_http2(t),
-                    });
+                match stream.get_ref().1.alpn_protocol() {
+                    Some(b"h2") => self.clone().handshake(stream, generation).await?,
+                    // The server chose HTTP/1.1, or no protocol at all (which means 1.1).
+                    Some(b"http/1.1") | None if self.options.allow_http1 => {
+                        self.clone().handshake_http1(stream, generation).await?
+                    }
+                    _ => {
+                        return Err(HttpError {
+                            kind: HttpErrorKind::Connect,
+                            message: no_http2(t),
+                        });
+                    }
                 }
-                self.clone().handshake(stream, generation).await?
             }
         };
         self.connects.fetch_add(1, Ordering::Relaxed);
+        let version = match sender {
+            Sender::H2(_) => "HTTP/2",
+            Sender::H1(_) => "HTTP/1.1",
+        };
         if !self.announced.swap(true, Ordering::Relaxed) {
-            tracing::info!(upstream = %t.origin(), "HTTP/2: enabled");
+            match sender {
+                Sender::H2(_) => tracing::info!(upstream = %t.origin(), "HTTP/2: enabled"),
+                Sender::H1(_) => tracing::info!(
+                    upstream = %t.origin(),
+                    "HTTP/1.1: the server did not offer HTTP/2 by ALPN; one connection, one \
+                     request at a time"
+                ),
+            }
         } else {
-            tracing::info!(upstream = %t.origin(), "HTTP/2: reconnected");
+            tracing::info!(upstream = %t.origin(), "{version}: reconnected");
         }
         let live = Live { sender, generation };
         *self.live.lock().unwrap_or_else(|p| p.into_inner()) = Some(live.clone());
         Ok(live)
     }
 
-    async fn handshake<IO>(
+    /// An HTTP/1.1 connection (a server whose ALPN chose it, `allow_http1` only).
+    async fn handshake_http1<IO>(
         self: Arc<Self>,
         io: IO,
         generation: u64,
-    ) -> Result<SendRequest<Bytes>, HttpError>
+    ) -> Result<Sender, HttpError>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+            .await
+            .map_err(|e| HttpError {
+                kind: HttpErrorKind::Connect,
+                message: chain(
+                    &format!("HTTP/1.1 handshake with {} failed", self.target.origin()),
+                    &e,
+                ),
+            })?;
+        let inner = Arc::downgrade(&self);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "HTTP/1.1 connection ended with an error");
+            }
+            if let Some(inner) = inner.upgrade() {
+                inner.invalidate(generation);
+            }
+        });
+        Ok(Sender::H1(Arc::new(tokio::sync::Mutex::new(sender))))
+    }
+
+    async fn handshake<IO>(self: Arc<Self>, io: IO, generation: u64) -> Result<Sender, HttpError>
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -688,7 +881,7 @@ impl Inner {
                 inner.invalidate(generation);
             }
         });
-        Ok(sender)
+        Ok(Sender::H2(sender))
     }
 }
 
@@ -721,7 +914,7 @@ async fn keep_alive(
 /// without a copy. Flow-control capacity is given back as data arrives.
 async fn read_body(mut body: h2::RecvStream) -> Result<Bytes, HttpError> {
     let failed = |e: h2::Error| HttpError {
-        kind: match classify(&e) {
+        kind: match classify_h2(&e) {
             HttpErrorKind::Other => HttpErrorKind::Body,
             k => k,
         },
@@ -802,8 +995,13 @@ fn tls_failure(t: &Target, tls: &TlsOptions, e: &std::io::Error) -> String {
     }
 }
 
-fn tls_connector(options: &TlsOptions) -> tokio_rustls::TlsConnector {
-    tokio_rustls::TlsConnector::from(Arc::new(tls_client_config(options, &[b"h2"])))
+fn tls_connector(options: &TlsOptions, allow_http1: bool) -> tokio_rustls::TlsConnector {
+    let alpn: &[&[u8]] = if allow_http1 {
+        &[b"h2", b"http/1.1"]
+    } else {
+        &[b"h2"]
+    };
+    tokio_rustls::TlsConnector::from(Arc::new(tls_client_config(options, alpn)))
 }
 
 /// A TLS client configuration trusting the bundled webpki roots, the system's (when asked)
@@ -837,8 +1035,35 @@ pub fn tls_client_config(options: &TlsOptions, alpn: &[&[u8]]) -> rustls::Client
     config
 }
 
+/// Reads the h2 reason out of a hyper error to tell what a retry risks.
+fn classify(e: &hyper::Error) -> HttpErrorKind {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(h2) = err.downcast_ref::<h2::Error>() {
+            if h2.reason() == Some(h2::Reason::REFUSED_STREAM) {
+                return HttpErrorKind::NotProcessed;
+            }
+            if h2.is_go_away() || h2.is_io() {
+                return HttpErrorKind::ConnectionLost;
+            }
+            if h2.is_reset() {
+                return HttpErrorKind::Reset;
+            }
+        }
+        if err.is::<std::io::Error>() {
+            return HttpErrorKind::ConnectionLost;
+        }
+        source = err.source();
+    }
+    if e.is_canceled() || e.is_closed() {
+        HttpErrorKind::NotProcessed
+    } else {
+        HttpErrorKind::Other
+    }
+}
+
 /// Reads the h2 reason out of an error to tell what a retry risks.
-fn classify(e: &h2::Error) -> HttpErrorKind {
+fn classify_h2(e: &h2::Error) -> HttpErrorKind {
     if e.reason() == Some(h2::Reason::REFUSED_STREAM) {
         HttpErrorKind::NotProcessed
     } else if e.is_go_away() || e.is_io() {

@@ -21,6 +21,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+/// The most requests a limiter's burst lets go at once (`market.burst`).
+pub const MAX_BURST: u32 = 10_000;
+
 /// A rate: `count` requests per `period`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rate {
@@ -74,17 +77,28 @@ impl Rate {
 impl FromStr for Rate {
     type Err = RateError;
 
-    /// `30/s`, `30/sec`, `30/min`, `500/h`, or a bare `30` (per second).
+    /// `30/s`, `30/sec`, `30/min`, `500/h`, a period of several units (`8/5min`, Skinport's
+    /// published limit; `8/300s`), or a bare `30` (per second).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let err = || RateError(s.to_owned());
         let (count, unit) = s.trim().split_once('/').unwrap_or((s.trim(), "s"));
         let count: f64 = count.trim().parse().map_err(|_| err())?;
-        let period = match unit.trim() {
-            "s" | "sec" | "second" => Duration::from_secs(1),
-            "m" | "min" | "minute" => Duration::from_secs(60),
-            "h" | "hour" => Duration::from_secs(3_600),
+        let unit = unit.trim();
+        let digits = unit.bytes().take_while(u8::is_ascii_digit).count();
+        let times: u64 = match digits {
+            0 => 1,
+            _ => unit[..digits].parse().map_err(|_| err())?,
+        };
+        let one = match unit[digits..].trim() {
+            "s" | "sec" | "second" | "seconds" => 1,
+            "m" | "min" | "minute" | "minutes" => 60,
+            "h" | "hour" | "hours" => 3_600,
             _ => return Err(err()),
         };
+        if times == 0 || times > 86_400 {
+            return Err(err());
+        }
+        let period = Duration::from_secs(one * times);
         if !(count.is_finite() && count > 0.0 && Self::in_range(count / period.as_secs_f64())) {
             return Err(err());
         }
@@ -94,12 +108,15 @@ impl FromStr for Rate {
 
 impl fmt::Display for Rate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let unit = match self.period.as_secs() {
-            60 => "min",
-            3_600 => "h",
-            _ => "s",
-        };
-        write!(f, "{}/{unit}", self.count)
+        match self.period.as_secs() {
+            60 => write!(f, "{}/min", self.count),
+            3_600 => write!(f, "{}/h", self.count),
+            1 => write!(f, "{}/s", self.count),
+            secs if secs % 60 == 0 && self.period.subsec_nanos() == 0 => {
+                write!(f, "{}/{}min", self.count, secs / 60)
+            }
+            _ => write!(f, "{}/{}s", self.count, self.period.as_secs_f64()),
+        }
     }
 }
 
@@ -305,6 +322,18 @@ mod tests {
         assert!("abc".parse::<Rate>().is_err());
         assert!("30/fortnight".parse::<Rate>().is_err());
         assert_eq!("30/min".parse::<Rate>().unwrap().to_string(), "30/min");
+        // Skinport's published limit, as its docs write it, and its other spellings.
+        let skinport = Rate {
+            count: 8.0,
+            period: Duration::from_secs(300),
+        };
+        assert_eq!("8/5min".parse::<Rate>().unwrap(), skinport);
+        assert_eq!("8 / 300s".parse::<Rate>().unwrap(), skinport);
+        assert_eq!("8/5 minutes".parse::<Rate>().unwrap(), skinport);
+        assert_eq!(skinport.to_string(), "8/5min");
+        assert_eq!("8/5min".parse::<Rate>().unwrap().to_string(), "8/5min");
+        assert!("8/0min".parse::<Rate>().is_err());
+        assert!("8/5fortnights".parse::<Rate>().is_err());
     }
 
     async fn send_times(limiter: Arc<RateLimiter>, n: usize) -> Vec<Duration> {

@@ -49,6 +49,8 @@ pub struct CycleReport {
     pub games: Vec<GameOutcome>,
     /// Upstream counters over the cycle.
     pub stats: StatsSnapshot,
+    /// The other markets' upstream counters so far (`skinport`, `csfloat`), when enabled.
+    pub markets: Vec<(String, StatsSnapshot)>,
     /// True when shutdown cut the cycle short.
     pub interrupted: bool,
 }

@@ -31,7 +31,8 @@ pub struct OpportunityRecord<'a> {
     pub fee_cents: i64,
     /// The fee rate used, in basis points.
     pub fee_bps: u32,
-    /// Where the fee came from: `fixed` (the game's), `account` or `reduced`.
+    /// Where the fee came from: `fixed` (the game's), `account`, `reduced` or `market` (the
+    /// other market's seller fee, `cross`).
     pub fee_source: &'static str,
     /// Net profit in cents.
     pub net_profit_cents: i64,
@@ -39,8 +40,10 @@ pub struct OpportunityRecord<'a> {
     pub roi_bps: i64,
     /// Level, if the price falls in one.
     pub level: Option<&'static str>,
-    /// `instant` or `relist`.
+    /// `instant`, `relist` or `cross`.
     pub strategy: &'static str,
+    /// Where it sells: `dmarket` (`instant`, `relist`), `skinport` or `csfloat` (`cross`).
+    pub sell_market: &'static str,
     /// Currency of every amount.
     pub currency: &'static str,
 }
@@ -66,6 +69,7 @@ impl<'a> OpportunityRecord<'a> {
             roi_bps: o.roi_bps,
             level: o.level.map(|l| l.as_str()),
             strategy: o.strategy.as_str(),
+            sell_market: o.sell_market.as_str(),
             currency: o.buy_price.currency().code(),
         }
     }
@@ -118,6 +122,7 @@ mod tests {
         assert_eq!(v["net_profit_cents"], 395);
         assert_eq!(v["fee_bps"], 700);
         assert_eq!(v["strategy"], "instant");
+        assert_eq!(v["sell_market"], "dmarket");
         assert_eq!(v["currency"], "USD");
         assert_eq!(v["trade_lock"], "none");
     }

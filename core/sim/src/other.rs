@@ -108,6 +108,8 @@ pub(crate) struct CrossEntry {
     pub(crate) game_id: String,
     /// The listing's `itemId`.
     pub(crate) item_id: String,
+    /// The listing's `offerId` (the id v2 offers carry, and what a buy names).
+    pub(crate) offer_id: String,
     /// The title (`market_hash_name`).
     pub(crate) title: String,
     /// The DMarket price, cents.
@@ -146,6 +148,7 @@ pub(crate) fn cross_entries(
                     sell_market,
                     game_id: id.clone(),
                     item_id: uuid(seed, id, 1, listing.seq),
+                    offer_id: uuid(seed, id, 3, listing.seq),
                     title: market.titles[listing.title as usize].name.clone(),
                     buy_cents: listing.price,
                     sell_cents: sell,

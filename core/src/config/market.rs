@@ -20,8 +20,7 @@ use crate::sign::{KeyError, Signer};
 use crate::sim::{FaultSpec, SimConfig, SimLimits};
 use crate::upstream::{EndpointGroup, UpstreamPolicy};
 
-/// The most requests `market.burst` lets go at once.
-pub const MAX_BURST: u32 = 10_000;
+pub use crate::limit::MAX_BURST;
 
 /// `[market]`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -68,6 +67,9 @@ pub struct MarketConfig {
     /// `NO_PROXY` from the environment.
     #[serde(skip)]
     pub no_proxy: Option<String>,
+    /// The environment's proxy for `https://` (variable name, URL): the other markets'.
+    #[serde(skip)]
+    pub env_https_proxy: Option<(String, Secret)>,
 }
 
 impl Default for MarketConfig {
@@ -89,6 +91,7 @@ impl Default for MarketConfig {
             proxy: None,
             env_proxy: None,
             no_proxy: None,
+            env_https_proxy: None,
         }
     }
 }
@@ -169,6 +172,11 @@ pub struct EmbeddedConfig {
     pub arrivals_per_sec: f64,
     /// With `living`: the mean time before a competitor buys an underpriced listing.
     pub competitor_mean: Dur,
+    /// The other markets the simulator answers as too, each then judged against
+    /// (`[markets.<name>]` turned on with `endpoint = "embedded"`): `"skinport"`,
+    /// `"csfloat"`. Their prices share the catalogue's titles, so cross opportunities exist
+    /// and `/__sim/cross` lists them.
+    pub markets: Vec<String>,
 }
 
 impl Default for EmbeddedConfig {
@@ -185,6 +193,7 @@ impl Default for EmbeddedConfig {
             living: false,
             arrivals_per_sec: 2.0,
             competitor_mean: Dur(Duration::from_secs(20)),
+            markets: Vec::new(),
         }
     }
 }
@@ -291,6 +300,16 @@ impl MarketConfig {
                     .map_err(|err: crate::sim::FaultSpecError| {
                         invalid("market.embedded.faults", err.to_string())
                     })?;
+            if let Some(bad) = e
+                .markets
+                .iter()
+                .find(|m| !matches!(m.trim(), "skinport" | "csfloat"))
+            {
+                return Err(invalid(
+                    "market.embedded.markets",
+                    format!("may hold only \"skinport\" and \"csfloat\", got {bad:?}"),
+                ));
+            }
             if let Some(r) = e.rate_limit
                 && !(r.is_finite() && r > 0.0)
             {

@@ -35,6 +35,7 @@ pub use crate::history::HistoryConfig;
 use crate::limit::Rate;
 pub use crate::output::{LogConfig, LogFormat, OutputConfig, OutputFormat};
 pub use crate::plugin::{PluginEntry, plugin_entry, setting_value};
+pub use crate::references::{MarketsConfig, ReferenceOptions};
 pub use crate::schedule::{ScanOptions, ScannerConfig};
 use crate::secret::Secret;
 use crate::upstream::UpstreamPolicy;
@@ -74,6 +75,9 @@ pub struct RawConfig {
     /// `[alerts]`: Telegram, Discord, webhook.
     #[serde(default)]
     pub alerts: AlertsConfig,
+    /// `[markets]`: the other markets listings are judged against (`cross`).
+    #[serde(default)]
+    pub markets: MarketsConfig,
     /// `[plugins.<name>]`: each game's table (`enabled`, `path`, and its own settings).
     #[serde(default)]
     pub plugins: BTreeMap<String, toml::Table>,
@@ -129,6 +133,8 @@ pub struct Settings {
     pub history: Option<HistoryConfig>,
     /// Alert sinks.
     pub alerts: Vec<crate::alerts::AlertOptions>,
+    /// The other markets (`[markets.*]`), enabled ones only.
+    pub references: ReferenceOptions,
 }
 
 /// Where environment values come from (the process, `.env`, or a test's map).
@@ -277,7 +283,14 @@ pub fn parse_str(text: &str, origin: &str) -> Result<RawConfig, ConfigError> {
 }
 
 /// Keys whose lines are never echoed in an error: they hold secrets.
-const SECRET_KEYS: [&str; 5] = ["secret_key", "proxy", "token", "webhook_url", "secret"];
+const SECRET_KEYS: [&str; 6] = [
+    "secret_key",
+    "proxy",
+    "token",
+    "webhook_url",
+    "secret",
+    "api_key",
+];
 
 /// `message` with every line of `text` that sets a secret key replaced: the parser quotes
 /// the offending line, and a syntax error on `secret_key = "…` must not print the key.
@@ -405,6 +418,29 @@ pub fn apply_env(mut raw: RawConfig, env: &dyn Env) -> Result<RawConfig, ConfigE
         var(&["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"])
     };
     raw.market.no_proxy = var(&["NO_PROXY", "no_proxy"]).map(|(_, v)| v.expose().to_owned());
+    // The other markets are reached over https: their proxy is the https one.
+    raw.market.env_https_proxy = var(&["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]);
+    if let Some(v) = set(skinscan_sdk::markets::csfloat::API_KEY_ENV) {
+        raw.markets.csfloat.api_key = Some(Secret::new(v.trim()));
+    }
+    // `market.embedded.markets` turns the simulated markets on as references.
+    if raw.market.endpoint.trim() == "embedded" {
+        for name in raw.market.embedded.markets.clone() {
+            let (enabled, endpoint) = match name.trim() {
+                "skinport" => (
+                    &mut raw.markets.skinport.enabled,
+                    &mut raw.markets.skinport.endpoint,
+                ),
+                "csfloat" => (
+                    &mut raw.markets.csfloat.enabled,
+                    &mut raw.markets.csfloat.endpoint,
+                ),
+                _ => continue,
+            };
+            *enabled = true;
+            *endpoint = "embedded".to_owned();
+        }
+    }
     Ok(raw)
 }
 
@@ -419,6 +455,26 @@ pub fn validate(raw: RawConfig, source: Option<PathBuf>) -> Result<Settings, Con
         .map(|(name, table)| plugin_entry(name, table))
         .collect::<Result<Vec<_>, _>>()?;
     let metrics_listen = raw.metrics.listen()?;
+    let references = raw.markets.options(&crate::references::config::Inherited {
+        policy: &upstream,
+        embedded_market: matches!(endpoint, Endpoint::Embedded(_)),
+        env_proxy: raw.market.env_https_proxy.clone(),
+        no_proxy: raw.market.no_proxy.clone(),
+    })?;
+    let mut endpoint = endpoint;
+    if let Endpoint::Embedded(sim) = &mut endpoint {
+        for market in references.embedded() {
+            match market {
+                skinscan_sdk::markets::snapshot::ReferenceMarket::Skinport => {
+                    sim.markets.skinport = true
+                }
+                skinscan_sdk::markets::snapshot::ReferenceMarket::Csfloat => {
+                    sim.markets.csfloat = true
+                }
+                _ => {}
+            }
+        }
+    }
     Ok(Settings {
         source,
         parallel: scan.parallel,
@@ -438,6 +494,7 @@ pub fn validate(raw: RawConfig, source: Option<PathBuf>) -> Result<Settings, Con
         watch: raw.watch.options()?,
         history: raw.history.enabled.then(|| raw.history.clone()),
         alerts: raw.alerts.options()?,
+        references,
         raw,
     })
 }

@@ -239,3 +239,125 @@ fn plugin_tables_become_sdk_settings() {
     assert_eq!(p.settings.percent_bps("min_profit_percent", 0), Ok(735));
     assert_eq!(p.settings.get("enabled"), None);
 }
+
+#[test]
+fn other_markets_are_off_by_default_and_turn_on_with_their_documented_defaults() {
+    let s = settings("", &[]).unwrap();
+    assert!(s.references.markets.is_empty());
+    let s = settings(
+        "[markets.skinport]\nenabled = true\n[markets.csfloat]\nenabled = true\n",
+        &[("CSFLOAT_API_KEY", "cf-key-123")],
+    )
+    .unwrap();
+    let [sp, cf] = &s.references.markets[..] else {
+        panic!("two markets: {:?}", s.references.markets);
+    };
+    assert_eq!(sp.market.as_str(), "skinport");
+    assert_eq!(sp.policy.rate.to_string(), "8/5min");
+    assert_eq!(sp.policy.burst, 8);
+    assert_eq!(sp.rules.fee.get(), 1_200);
+    assert_eq!(sp.refresh, Duration::from_secs(600));
+    assert_eq!(sp.rules.max_age, Duration::from_secs(1_500));
+    assert!(
+        !sp.sales_history,
+        "no gate, no median: one request per game"
+    );
+    assert_eq!(sp.games.get("rust"), Some(&252_490));
+    assert_eq!(cf.rules.fee.get(), 200);
+    assert_eq!(cf.games.keys().collect::<Vec<_>>(), ["csgo"]);
+    // DMarket's keys never go to another market; HTTP/1.1 is accepted there.
+    assert!(sp.policy.signer.is_none() && cf.policy.signer.is_none());
+    assert!(sp.policy.http.allow_http1 && !s.upstream.http.allow_http1);
+    assert_eq!(
+        s.references.protection.get("csgo"),
+        Some(&Duration::from_secs(7 * 86_400))
+    );
+    // The CSFloat key is a secret: never in Debug, `config check` or the options.
+    let shown = format!(
+        "{:?} {} {:?}",
+        s.references,
+        s.effective_toml(),
+        s.raw.markets
+    );
+    assert!(!shown.contains("cf-key-123"), "{shown}");
+    assert!(format!("{:?}", cf.api.fixed_headers()).contains("***"));
+}
+
+#[test]
+fn other_markets_settings_are_checked_with_their_key() {
+    let refused = |toml: &str, key: &str, words: &str| {
+        let e = settings(toml, &[]).unwrap_err().to_string();
+        assert!(e.contains(key) && e.contains(words), "{toml}: {e}");
+    };
+    let on = "[markets.skinport]\nenabled = true\n";
+    refused(
+        &format!("{on}currency = \"EUR\"\n"),
+        "markets.skinport.currency",
+        "converts no currency",
+    );
+    refused(
+        &format!("{on}fee_percent = 120\n"),
+        "markets.skinport.fee_percent",
+        "from 0 to 100",
+    );
+    refused(
+        &format!("{on}fee_percent = \"12.345%\"\n"),
+        "markets.skinport.fee_percent",
+        "two decimals",
+    );
+    refused(
+        &format!("{on}reference = \"mean\"\n"),
+        "markets.skinport.reference",
+        "\"lowest\" or \"median\"",
+    );
+    refused(
+        &format!("{on}rate_limit = \"8/fortnight\"\n"),
+        "markets.skinport.rate_limit",
+        "not a rate",
+    );
+    refused(
+        &format!("{on}max_age = \"0s\"\n"),
+        "markets.skinport.max_age",
+        "longer than 0s",
+    );
+    refused(
+        "[market]\nendpoint = \"https://api.dmarket.com\"\n[markets.csfloat]\nenabled = true\nendpoint = \"embedded\"\n",
+        "markets.csfloat.endpoint",
+        "needs market.endpoint = \"embedded\"",
+    );
+    refused(
+        "[market.embedded]\nmarkets = [\"steam\"]\n",
+        "market.embedded.markets",
+        "skinport",
+    );
+    // Percentages as people write them, exactly.
+    for (text, bps) in [("12", 1_200), ("12.5", 1_250), ("\"2.5%\"", 250), ("0", 0)] {
+        let s = settings(&format!("{on}fee_percent = {text}\n"), &[]).unwrap();
+        assert_eq!(s.references.markets[0].rules.fee.get(), bps, "{text}");
+    }
+    // A gate or the median reads the sales history too.
+    let s = settings(&format!("{on}min_volume_7d = 3\n"), &[]).unwrap();
+    assert!(s.references.markets[0].sales_history);
+    let s = settings(&format!("{on}reference = \"median\"\n"), &[]).unwrap();
+    assert!(s.references.markets[0].sales_history);
+}
+
+#[test]
+fn the_embedded_market_turns_the_simulated_markets_on_as_references() {
+    let s = settings(
+        "[market.embedded]\nmarkets = [\"skinport\", \"csfloat\"]\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(s.references.markets.len(), 2);
+    assert!(
+        s.references
+            .markets
+            .iter()
+            .all(|m| m.endpoint == crate::references::MarketEndpoint::Embedded)
+    );
+    let Endpoint::Embedded(sim) = &s.endpoint else {
+        panic!("embedded")
+    };
+    assert!(sim.markets.skinport && sim.markets.csfloat);
+}

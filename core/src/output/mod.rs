@@ -142,6 +142,7 @@ pub fn render_opportunity_rows(mut all: Vec<&Opportunity>, top: usize) -> String
         "LOCK",
         "LEVEL",
         "STRATEGY",
+        "SELL ON",
     ];
     let rows: Vec<Vec<String>> = all
         .iter()
@@ -158,11 +159,12 @@ pub fn render_opportunity_rows(mut all: Vec<&Opportunity>, top: usize) -> String
                 o.trade_lock.to_string(),
                 o.level.map_or("-".to_owned(), |l| l.to_string()),
                 o.strategy.to_string(),
+                o.sell_market.to_string(),
             ]
         })
         .collect();
     let numeric = [
-        false, false, true, true, true, true, true, false, false, false,
+        false, false, true, true, true, true, true, false, false, false, false,
     ];
     let mut out = aligned(&header, &rows, &numeric);
     if all.len() > top {
@@ -240,6 +242,7 @@ pub fn render_history_best(rows: &[crate::history::BestRow], since: Duration) ->
                 cents(r.net_profit_cents),
                 format_roi(r.roi_bps),
                 printable(&r.strategy).into_owned(),
+                printable(&r.sell_market).into_owned(),
                 ms_time(r.first_seen_ms),
                 r.gone_ms.map_or("live".to_owned(), ms_time),
             ]
@@ -254,11 +257,14 @@ pub fn render_history_best(rows: &[crate::history::BestRow], since: Duration) ->
             "NET PROFIT",
             "ROI",
             "STRATEGY",
+            "SELL ON",
             "SEEN",
             "GONE",
         ],
         &cells,
-        &[false, false, true, true, true, true, false, false, false],
+        &[
+            false, false, true, true, true, true, false, false, false, false,
+        ],
     ));
     out
 }
@@ -405,7 +411,7 @@ pub fn render_watch_line(event: &crate::report::WatchEvent) -> String {
         _ => "-".to_owned(),
     };
     format!(
-        "{:<4} {:<6} {:<52} {:>9} -> {:>9}  net {:>8}  {:>6}  {} {}  {}\n",
+        "{:<4} {:<6} {:<52} {:>9} -> {:>9}  net {:>8}  {:>6}  {} on {} {}  {}\n",
         event.kind.as_str().to_ascii_uppercase(),
         printable(o.game.as_str()),
         truncate(&printable(&o.title), 52),
@@ -414,6 +420,7 @@ pub fn render_watch_line(event: &crate::report::WatchEvent) -> String {
         o.net_profit.to_string(),
         format_roi(o.roi_bps),
         o.strategy,
+        o.sell_market,
         o.offer_id.as_deref().map(printable).unwrap_or_default(),
         delay
     )
@@ -516,6 +523,7 @@ mod tests {
                 requests: 8,
                 ..StatsSnapshot::default()
             },
+            markets: Vec::new(),
             interrupted: false,
         }
     }

@@ -23,7 +23,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::plugin::Plugin;
+use crate::references::References;
 use crate::upstream::{Transport, Upstream};
+use crate::wirelog::{SeenForms, log_wire};
 
 /// How cycles run.
 #[derive(Debug, Clone)]
@@ -68,6 +70,8 @@ struct HostContext {
     upstream: Arc<dyn Transport>,
     cancel: CancellationToken,
     observer: Arc<dyn CycleObserver>,
+    /// The other markets' snapshots of this game, as they were when the game started.
+    book: Option<Arc<skinscan_sdk::markets::book::ReferenceBook>>,
 }
 
 #[async_trait]
@@ -107,10 +111,11 @@ impl ScanContext for HostContext {
     fn authenticated(&self) -> bool {
         self.upstream.signed()
     }
-}
 
-/// Wire forms already reported, by (endpoint, form): each is logged once per run.
-type SeenForms = Arc<std::sync::Mutex<std::collections::BTreeSet<(String, String)>>>;
+    fn references(&self) -> Option<Arc<skinscan_sdk::markets::book::ReferenceBook>> {
+        self.book.clone()
+    }
+}
 
 /// Runs cycles over a fixed set of plugins and one upstream.
 #[derive(Debug)]
@@ -120,6 +125,7 @@ pub struct Scheduler {
     plugins: Vec<Plugin>,
     options: ScheduleOptions,
     seen_forms: SeenForms,
+    references: Option<Arc<References>>,
 }
 
 impl Scheduler {
@@ -136,7 +142,20 @@ impl Scheduler {
             plugins,
             options,
             seen_forms: SeenForms::default(),
+            references: None,
         }
+    }
+
+    /// Judges games' listings against the other markets' snapshots too (`cross`), fetching
+    /// what is due before each cycle.
+    pub fn with_references(mut self, references: Option<Arc<References>>) -> Scheduler {
+        self.references = references.filter(|r| !r.is_empty());
+        self
+    }
+
+    /// The other markets, when enabled.
+    pub fn references(&self) -> Option<&Arc<References>> {
+        self.references.as_ref()
     }
 
     /// The games it scans.
@@ -175,6 +194,13 @@ impl Scheduler {
             "Starting {mode} scan for {} games",
             self.plugins.len()
         );
+        if let Some(references) = &self.references {
+            let games: Vec<String> = self.plugins.iter().map(|p| p.name.clone()).collect();
+            references.refresh_due(&games, shutdown).await;
+            for line in references.unusable(&games) {
+                tracing::warn!("{line}");
+            }
+        }
         let concurrency = if self.options.parallel {
             self.options.concurrent_scans.max(1)
         } else {
@@ -192,8 +218,10 @@ impl Scheduler {
                 }
                 if let Some((index, plugin)) = queue.next() {
                     let span = tracing::info_span!("game", game = %plugin.name);
+                    let book = self.references.as_ref().and_then(|r| r.book(&plugin.name));
                     let game = scan_game(
                         plugin,
+                        book,
                         self.transport.clone(),
                         self.options.clone(),
                         shutdown.clone(),
@@ -230,7 +258,7 @@ impl Scheduler {
                 }
             }
         }
-        let games = games
+        let games: Vec<GameOutcome> = games
             .into_iter()
             .zip(&self.plugins)
             .map(|(outcome, plugin)| {
@@ -243,12 +271,29 @@ impl Scheduler {
                 })
             })
             .collect();
+        if let Some(references) = &self.references
+            && !shutdown.is_cancelled()
+        {
+            for outcome in games.iter() {
+                if let Some(r) = &outcome.report {
+                    references
+                        .confirm(&outcome.game, &r.opportunities, shutdown)
+                        .await;
+                }
+            }
+        }
         let report = CycleReport {
             id,
             started,
             elapsed: clock.elapsed(),
             games,
             stats: self.upstream.stats(true),
+            markets: self
+                .references
+                .iter()
+                .flat_map(|r| r.upstreams())
+                .map(|(m, u)| (m.as_str().to_owned(), u.stats(false)))
+                .collect(),
             interrupted: shutdown.is_cancelled(),
         };
         crate::events::CycleEnded.emit();
@@ -269,8 +314,10 @@ impl Scheduler {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn scan_game(
     plugin: Plugin,
+    book: Option<Arc<skinscan_sdk::markets::book::ReferenceBook>>,
     upstream: Arc<dyn Transport>,
     options: ScheduleOptions,
     shutdown: CancellationToken,
@@ -291,6 +338,7 @@ async fn scan_game(
         upstream,
         cancel: cancel.clone(),
         observer: observer.clone(),
+        book,
     };
     let scan = plugin.scanner.scan(&ctx, &plugin.settings);
     tokio::pin!(scan);
@@ -363,29 +411,8 @@ async fn scan_game(
 /// of the game, and each wire form the first time it is seen (so a first live run shows
 /// which of the uncertain forms DMarket sent).
 fn report_wire(name: &str, r: &skinscan_sdk::GameReport, seen: &SeenForms) {
-    if r.wire.dropped_total() > 0 {
-        let examples = r
-            .wire
-            .examples
-            .iter()
-            .map(|(endpoint, raw)| format!("{endpoint}: {}", crate::output::printable(raw)))
-            .collect::<Vec<_>>()
-            .join(" | ");
-        tracing::warn!(
-            dropped = r.wire.dropped_total(),
-            "[{name}] answer entries not understood and skipped: {}; first seen: {examples}",
-            r.wire.dropped_summary()
-        );
-    }
     for e in &r.errors {
         tracing::warn!("[{name}] {}", crate::output::printable(e));
     }
-    let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner());
-    for ((endpoint, form), n) in &r.wire.forms {
-        if seen.insert((endpoint.clone(), form.clone())) {
-            tracing::info!(
-                "{endpoint}: the answers carry {form} (first seen in {name}, {n} times)"
-            );
-        }
-    }
+    log_wire(name, &r.wire, seen);
 }

@@ -45,6 +45,7 @@ pub use cache::{PriceCache, Priced};
 pub use plan::PollPlan;
 
 use crate::plugin::Plugin;
+use crate::references::References;
 use crate::report::{GoneReason, WatchEvent, WatchKind};
 use crate::sinks::Fanout;
 use crate::upstream::Upstream;
@@ -174,8 +175,10 @@ pub async fn run(
     plugins: Vec<Plugin>,
     outputs: Arc<Fanout>,
     options: WatchOptions,
+    references: Option<Arc<References>>,
     stop: CancellationToken,
 ) -> Arc<WatchStats> {
+    let references = references.filter(|r| !r.is_empty());
     let stats = Arc::new(WatchStats::default());
     let mut judges = Vec::new();
     for plugin in plugins.into_iter().filter(|p| p.enabled) {
@@ -223,7 +226,9 @@ pub async fn run(
             .counting_into(stats.cache_hits.clone(), stats.cache_misses.clone()),
             fees: Mutex::new(Fees::fixed(judge.cfg.fee)),
             memo: ScanMemo::default(),
+            game: name.clone(),
             judge,
+            references: references.clone(),
             upstream: upstream.clone(),
             outputs: outputs.clone(),
             options: options.clone(),
@@ -266,7 +271,11 @@ struct Live {
 
 struct GameWatch {
     index: usize,
+    /// The plugin name.
+    game: String,
     judge: Judge,
+    /// The other markets' snapshots (`cross`), when enabled.
+    references: Option<Arc<References>>,
     /// The account's fees when signed (re-read hourly), else the game's fixed fee.
     fees: Mutex<Fees>,
     memo: ScanMemo,
@@ -552,9 +561,10 @@ impl GameWatch {
         let mut found = 0;
         let mut judged: HashSet<&str> = HashSet::new();
         for listing in admitted {
-            let Some(Some(reference)) = priced.prices.get(&listing.title) else {
+            let reference = priced.prices.get(&listing.title).and_then(Option::as_ref);
+            if reference.is_none() && self.references.is_none() {
                 continue;
-            };
+            }
             judged.insert(id_of(listing));
             let backlog = backlog(listing);
             if self.judge_one(listing, reference, backlog) && !backlog {
@@ -585,7 +595,7 @@ impl GameWatch {
                 .map(|(_, l)| l.listing.clone())
                 .collect();
             for listing in others {
-                self.judge_one(&listing, reference, backlog(&listing));
+                self.judge_one(&listing, Some(reference), backlog(&listing));
             }
         }
     }
@@ -623,9 +633,19 @@ impl GameWatch {
     }
 
     /// Judges one listing against `reference` and reports what changed; true for a `new`.
-    fn judge_one(&self, listing: &Listing, reference: &ReferencePrice, backlog: bool) -> bool {
+    fn judge_one(
+        &self,
+        listing: &Listing,
+        reference: Option<&ReferencePrice>,
+        backlog: bool,
+    ) -> bool {
         let id = id_of(listing).to_owned();
-        let verdict = self.judge.judge(listing, reference, &lock(&self.fees));
+        // The other markets' snapshots as they are now: refreshed in the background, read
+        // here without a request.
+        let book = self.references.as_ref().and_then(|r| r.book(&self.game));
+        let verdict = self
+            .judge
+            .judge_with(listing, reference, &lock(&self.fees), book.as_deref());
         let mut live = lock(&self.live);
         match (verdict, live.get_mut(&id)) {
             (Ok(o), Some(known)) => {

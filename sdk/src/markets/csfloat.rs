@@ -392,5 +392,61 @@ pub fn parse_error_body(body: &[u8]) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// A snapshot row's key: name and phase.
+type Key = (String, Option<Phase>);
+
+/// The snapshot parts this market's answers make.
+impl crate::markets::snapshot::SnapshotBuilder {
+    /// Adds a candidate's `/api/v1/listings` page (fetched at `fetched_at`): per name and
+    /// phase, the lowest `buy_now` price listed now (an auction's bid is not a price) and
+    /// Steam's price (`item.scm`, informational). Give it before the snapshot it refines
+    /// ([`SnapshotBuilder::rows_of`]): the earlier part's price wins.
+    pub fn csfloat_listings(mut self, page: &ListingsPage, fetched_at: i64) -> Self {
+        self.wire_mut().merge(&page.wire);
+        // Per name and phase: the lowest price, how many listed, Steam's price.
+        let mut best: std::collections::BTreeMap<Key, (Money, u32, Option<Money>)> =
+            std::collections::BTreeMap::new();
+        for l in page
+            .listings
+            .iter()
+            .filter(|l| l.kind == ListingKind::BuyNow)
+        {
+            let e = best
+                .entry((l.market_hash_name.clone(), l.phase))
+                .or_insert((l.price, 0, None));
+            if l.price.cents() < e.0.cents() {
+                e.0 = l.price;
+            }
+            e.1 += 1;
+            if e.2.is_none() {
+                e.2 = l.steam.map(|s| s.price);
+            }
+        }
+        let n = best.len();
+        for ((name, phase), (lowest, quantity, steam)) in best {
+            self.push(name, phase, |q| {
+                q.lowest = Some(lowest);
+                q.quantity = quantity;
+                q.steam = steam;
+            });
+        }
+        self.part(endpoint::LISTINGS, fetched_at, n);
+        self
+    }
+    /// Adds CSFloat's price list: lowest and quantity, phases pooled.
+    pub fn csfloat_price_list(mut self, list: PriceList, fetched_at: i64) -> Self {
+        self.wire_mut().merge(&list.wire);
+        let n = list.entries.len();
+        for e in list.entries {
+            self.push(e.market_hash_name, None, |q| {
+                q.lowest = Some(e.min_price);
+                q.quantity = e.quantity;
+            });
+        }
+        self.part(endpoint::PRICE_LIST, fetched_at, n);
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -17,6 +17,7 @@
 //!
 //! This file is a facade: it declares the modules and nothing imports it.
 
+pub mod book;
 pub mod cross;
 pub mod csfloat;
 pub mod phase;

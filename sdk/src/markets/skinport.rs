@@ -312,5 +312,38 @@ pub fn parse_error_body(body: &[u8]) -> Option<SkinportError> {
     (!e.id.is_empty() || !e.message.is_empty()).then_some(e)
 }
 
+/// The snapshot parts this market's answers make.
+impl crate::markets::snapshot::SnapshotBuilder {
+    /// Adds Skinport's `/v1/items`, fetched at `fetched_at`: lowest, suggested, quantity.
+    pub fn skinport_items(mut self, items: SkinportItems, fetched_at: i64) -> Self {
+        self.wire_mut().merge(&items.wire);
+        let n = items.items.len();
+        for i in items.items {
+            self.push(i.market_hash_name, i.phase, |q| {
+                q.lowest = i.min_price;
+                q.suggested = i.suggested_price;
+                q.quantity = i.quantity;
+            });
+        }
+        self.part(endpoint::ITEMS, fetched_at, n);
+        self
+    }
+
+    /// Adds Skinport's `/v1/sales/history`: the 7-day median and volume.
+    pub fn skinport_sales(mut self, sales: SkinportSalesHistory, fetched_at: i64) -> Self {
+        self.wire_mut().merge(&sales.wire);
+        let n = sales.sales.len();
+        for s in sales.sales {
+            let week = s.last_7_days;
+            self.push(s.market_hash_name, s.phase, |q| {
+                q.median_7d = week.and_then(|w| w.median);
+                q.volume_7d = week.map(|w| w.volume);
+            });
+        }
+        self.part(endpoint::SALES_HISTORY, fetched_at, n);
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -14,9 +14,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::markets::csfloat::PriceList;
 use crate::markets::phase::{Phase, price_depends_on_phase};
-use crate::markets::skinport::{SkinportItems, SkinportSalesHistory};
 use crate::model::WireStats;
 use crate::money::{Currency, Money};
 
@@ -36,6 +34,15 @@ impl ReferenceMarket {
         match self {
             ReferenceMarket::Skinport => "skinport",
             ReferenceMarket::Csfloat => "csfloat",
+        }
+    }
+}
+
+impl From<ReferenceMarket> for crate::model::Market {
+    fn from(m: ReferenceMarket) -> Self {
+        match m {
+            ReferenceMarket::Skinport => crate::model::Market::Skinport,
+            ReferenceMarket::Csfloat => crate::model::Market::Csfloat,
         }
     }
 }
@@ -345,7 +352,12 @@ impl SnapshotBuilder {
 
     /// Adds one row of the part being added: `set` fills its quote. A phase on a title whose
     /// price does not depend on one is dropped (counted `phase on a plain title`).
-    fn push(&mut self, name: String, phase: Option<Phase>, set: impl FnOnce(&mut Quote)) {
+    pub(crate) fn push(
+        &mut self,
+        name: String,
+        phase: Option<Phase>,
+        set: impl FnOnce(&mut Quote),
+    ) {
         let phase = match phase {
             Some(_) if !price_depends_on_phase(&name) => {
                 self.wire.saw(BUILD, "phase on a plain title");
@@ -366,7 +378,12 @@ impl SnapshotBuilder {
         ));
     }
 
-    fn part(&mut self, name: &'static str, fetched_at: i64, rows: usize) {
+    /// The builder's wire counts, for a part's parser counts to merge into.
+    pub(crate) fn wire_mut(&mut self) -> &mut WireStats {
+        &mut self.wire
+    }
+
+    pub(crate) fn part(&mut self, name: &'static str, fetched_at: i64, rows: usize) {
         self.parts.push(Part {
             name,
             fetched_at,
@@ -374,51 +391,19 @@ impl SnapshotBuilder {
         });
     }
 
-    /// Adds Skinport's `/v1/items`, fetched at `fetched_at`: lowest, suggested, quantity.
-    pub fn skinport_items(mut self, items: SkinportItems, fetched_at: i64) -> Self {
-        self.wire.merge(&items.wire);
-        let n = items.items.len();
-        for i in items.items {
-            self.push(i.market_hash_name, i.phase, |q| {
-                q.lowest = i.min_price;
-                q.suggested = i.suggested_price;
-                q.quantity = i.quantity;
-            });
+    /// Adds every row of `snapshot` as one part with its oldest part's name and time (so the
+    /// result is as old as `snapshot`): a snapshot refined by a later, partial answer, given
+    /// first, keeps everything else it had.
+    pub fn rows_of(mut self, snapshot: &Snapshot) -> Self {
+        let Some(oldest) = snapshot.oldest().copied() else {
+            return self;
+        };
+        self.wire.merge(snapshot.wire());
+        for row in &snapshot.rows {
+            let quote = row.quote;
+            self.push(row.name.to_string(), row.phase, |q| *q = quote);
         }
-        self.part(crate::markets::skinport::endpoint::ITEMS, fetched_at, n);
-        self
-    }
-
-    /// Adds Skinport's `/v1/sales/history`: the 7-day median and volume.
-    pub fn skinport_sales(mut self, sales: SkinportSalesHistory, fetched_at: i64) -> Self {
-        self.wire.merge(&sales.wire);
-        let n = sales.sales.len();
-        for s in sales.sales {
-            let week = s.last_7_days;
-            self.push(s.market_hash_name, s.phase, |q| {
-                q.median_7d = week.and_then(|w| w.median);
-                q.volume_7d = week.map(|w| w.volume);
-            });
-        }
-        self.part(
-            crate::markets::skinport::endpoint::SALES_HISTORY,
-            fetched_at,
-            n,
-        );
-        self
-    }
-
-    /// Adds CSFloat's price list: lowest and quantity, phases pooled.
-    pub fn csfloat_price_list(mut self, list: PriceList, fetched_at: i64) -> Self {
-        self.wire.merge(&list.wire);
-        let n = list.entries.len();
-        for e in list.entries {
-            self.push(e.market_hash_name, None, |q| {
-                q.lowest = Some(e.min_price);
-                q.quantity = e.quantity;
-            });
-        }
-        self.part(crate::markets::csfloat::endpoint::PRICE_LIST, fetched_at, n);
+        self.part(oldest.name, oldest.fetched_at, snapshot.rows.len());
         self
     }
 

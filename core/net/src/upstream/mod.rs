@@ -8,8 +8,8 @@
 //! DMarket documents 429 without `Retry-After`), capped by `max_server_wait`, and slows it
 //! (AIMD). Every attempt runs in a `request{path, attempt}` span.
 //!
-//! Long because the pipeline's steps read best in order in one place; the pure parts (what an
-//! answer says, the body check, the counters) live in `answer.rs`, `shape.rs`, `stats.rs`.
+//! Long because `send`'s pipeline (limits, breaker, attempt, classify, retry, server-window
+//! holds) shares the upstream's private state; the answer's reading is in `answer.rs`.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -266,6 +266,11 @@ impl Upstream {
         let whole = self.limiter.rate().per_sec();
         self.group_limiter(self.api.group(path))
             .map_or(whole, |g| g.rate().per_sec().min(whole))
+    }
+
+    /// The market's message from an error answer (its error body, else the status's reason).
+    pub fn error_message(&self, status: u16, body: &[u8]) -> String {
+        self.api.error_message(status, body)
     }
 
     /// Whether requests are signed.
