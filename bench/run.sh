@@ -11,6 +11,7 @@
 #   BENCH_KEEP=1                      # keep the run's files and say where
 #   BENCH_NET=1 bash bench/run.sh     # rows 4a (loadgen vs h2load against nghttpd) and 9
 #                                     # (the three limiters) alone, about a minute
+#   BENCH_CROSS=1 bash bench/run.sh   # row 10 alone (cross markets: cycles, snapshot memory), ~15 s
 #
 # Needs: cargo, python3, curl; installs h2load (Debian's nghttp2-client) and GNU time if
 # missing, and httpx[http2] (the original bot's HTTP stack, from PyPI) in target/bench-venv.
@@ -51,7 +52,7 @@ fees = "100000/s"
 other = "100000/s"'
 
 echo "building (release)..." >&2
-cargo build --release --locked -q -p skinscan-core --bin skinscan --example loadgen --example storebench
+cargo build --release --locked -q -p skinscan-core --bin skinscan --example loadgen --example storebench --example crossbench
 cargo build --release --locked -q -p skinscan-net --example limiters --example h2floor
 BIN=$PWD/target/release/skinscan
 LOADGEN=$PWD/target/release/examples/loadgen
@@ -164,6 +165,36 @@ PY
 if [ -n "${BENCH_NET:-}" ]; then
   net_rows
   net_table
+  exit 0
+fi
+
+# Row 10: cross markets. One cycle (and a second) against the embedded simulator with
+# DMarket alone, with Skinport and CSFloat, and with Skinport's 7-day median; then the
+# memory and speed of a 20,000-row Skinport snapshot (a counting allocator in the example).
+cross_rows() {
+  "$PWD/target/release/examples/crossbench" --items 100 --latency-ms 100 --rows 20000 --lookups 100000 >"$WORK/cross.json"
+}
+cross_table() {
+  python3 - "$WORK" <<'PY'
+import json, sys
+c = json.load(open(f"{sys.argv[1]}/cross.json"))
+for run in c["cycles"]:
+    one, two = run["cycles"]
+    reqs = ", ".join(f"{m} {n}" for m, n in one["requests"].items())
+    opps = ", ".join(f"{s} {n}" for s, n in one["opportunities"].items())
+    print(f"| 10. Cross: {run['run']}, 4 games x {c['items_per_game']} listings, {c['latency_ms']} ms, published limits | the markets' cost | "
+          f"cycle 1 {one['wall_s']:.2f} s ({reqs}; {opps}; {one['rate_limited']} x 429), cycle 2 {two['wall_s']:.2f} s "
+          f"(markets {sum(n for m, n in two['requests'].items() if m != 'dmarket')} requests) |")
+s = c["snapshot"]
+i, b = s["items_only"], s["items_and_sales"]
+print(f"| 10. Skinport snapshot of {s['rows_asked']:,} rows ({s['items_answer_mib']} MiB /v1/items, {s['sales_answer_mib']} MiB sales history) | small next to the answer | "
+      f"kept {i['kept_mib']} MiB ({i['kept_bytes_per_row']} B/row), peak {i['peak_mib']} MiB, parse+build {i['parse_and_build_ms']} ms; with sales kept {b['kept_mib']} MiB, peak {b['peak_mib']} MiB, {b['parse_and_build_ms']} ms; "
+      f"{s['lookups']:,} lookups {s['lookup_ms']} ms ({s['ns_per_lookup']:.0f} ns each) |")
+PY
+}
+if [ -n "${BENCH_CROSS:-}" ]; then
+  cross_rows
+  cross_table
   exit 0
 fi
 
@@ -293,6 +324,9 @@ echo "6. memory over a million requests through Upstream::send (a leak is a risi
 
 echo "8. history store: watch events written one transaction each (SQLite, WAL)" >&2
 "$PWD/target/release/examples/storebench" --events 20000 >"$WORK/store.json"
+
+echo "10. cross markets: cycles with and without Skinport and CSFloat; snapshot memory" >&2
+cross_rows
 
 echo "5. scale: 1k, 10k, 100k listings per game (no latency, no limit)" >&2
 sizes="1000 10000 100000"
@@ -428,3 +462,5 @@ PY
 
 # Rows 4a and 9 (their own lines: three alternations and six limiter runs).
 net_table
+# Row 10 (its own lines: three runs and the snapshot).
+cross_table

@@ -169,11 +169,16 @@ pub fn references(
             market = m.market.as_str(),
             endpoint = %origin,
             rate = %m.policy.rate,
-            "cross: judging listings against {} ({origin}, {}, seller fee {} [unverified default], \
+            "cross: judging listings against {} ({origin}, {}, seller fee {}{}, \
              refresh every {}, never older than {}; games: {})",
             m.market,
             m.policy.rate,
             skinscan_sdk::money::format_bps_percent(i64::from(m.rules.fee.get())),
+            if m.fee_is_default {
+                " [the unverified default: set fee_percent]"
+            } else {
+                " [configured]"
+            },
             humantime::format_duration(m.refresh),
             humantime::format_duration(m.rules.max_age),
             m.games.keys().cloned().collect::<Vec<_>>().join(", ")
@@ -431,7 +436,7 @@ pub async fn watch(
         // against them; then each market keeps its own staggered schedule.
         let games: Vec<String> = plugins
             .iter()
-            .filter(|p| p.enabled)
+            .filter(|p| p.enabled && crate::schedule::judges_cross(p))
             .map(|p| p.name.clone())
             .collect();
         refs.refresh_due(&games, &stop).await;

@@ -334,3 +334,51 @@ async fn the_cross_judgement_finds_exactly_the_truths_opportunities_among_the_li
         "every one the truth lists, and none it does not"
     );
 }
+
+#[tokio::test]
+async fn skinports_upstream_decodes_brotli_and_its_ninth_request_in_5_minutes_fails_at_once() {
+    use std::sync::Arc;
+
+    use skinscan_core::markets::Skinport;
+    use skinscan_core::upstream::Upstream;
+    use skinscan_sdk::markets::skinport;
+    use skinscan_sdk::{Currency, FetchError};
+    use tokio_util::sync::CancellationToken;
+
+    let server = markets_sim(40).await;
+    let upstream = Upstream::with_api(
+        upstream_config(&server.url(), 1_000.0),
+        Arc::new(Skinport::default()),
+    );
+    let cancel = CancellationToken::new();
+    let request = skinport::items_request(730, Currency::Usd, false);
+    // The pipeline asks for Brotli and hands the sdk plain JSON.
+    for _ in 0..8 {
+        let answer = upstream.send(&request, &cancel).await.unwrap();
+        let items = skinport::parse_items(&answer.body, Currency::Usd).unwrap();
+        assert!(!items.items.is_empty());
+    }
+    // The 9th in the window: a 429 naming no wait stands for Skinport's 5-minute window,
+    // past max_server_wait: failed at once, not retried into the same spent window.
+    let sent_before = server.stats().requests;
+    match upstream.send(&request, &cancel).await {
+        Err(FetchError::Http {
+            status: 429,
+            message,
+        }) => {
+            assert!(
+                message.contains("8 requests per 5 minutes")
+                    && message.contains("the market's published window"),
+                "{message}"
+            );
+        }
+        other => panic!("expected a 429 failure, got {other:?}"),
+    }
+    assert_eq!(
+        server.stats().requests,
+        sent_before + 1,
+        "sent once, no retry"
+    );
+    let s = upstream.stats(false);
+    assert_eq!((s.rate_limited, s.retries, s.connections), (1, 0, 1));
+}

@@ -369,6 +369,14 @@ pub fn render_table(report: &CycleReport, top: usize) -> String {
         report.stats.retries,
         report.stats.rate_limited
     ));
+    // The other markets' upstreams (their counters since start: snapshots are not fetched
+    // every cycle).
+    for (market, stats) in &report.markets {
+        out.push_str(&format!(
+            "  {market}: {} requests, {} retries, {} rate-limited, {} connection(s) so far\n",
+            stats.requests, stats.retries, stats.rate_limited, stats.connections
+        ));
+    }
     let dropped: u64 = report
         .games
         .iter()
@@ -474,6 +482,13 @@ pub fn render_json(report: &CycleReport) -> serde_json::Value {
         "bad_bodies": report.stats.bad_bodies,
         "latency_p50_ms": report.stats.p50.as_secs_f64() * 1e3,
         "latency_p99_ms": report.stats.p99.as_secs_f64() * 1e3,
+        "markets": report.markets.iter().map(|(market, s)| serde_json::json!({
+            "market": market,
+            "requests": s.requests,
+            "retries": s.retries,
+            "rate_limited": s.rate_limited,
+            "connections": s.connections,
+        })).collect::<Vec<_>>(),
         "games": games,
     })
 }

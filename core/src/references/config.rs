@@ -261,6 +261,8 @@ pub struct MarketOptions {
     pub tradable_only: bool,
     /// CSFloat candidates checked per cycle ([`CsfloatConfig::confirm_top`]); 0 elsewhere.
     pub confirm_top: usize,
+    /// Whether the fee is the unverified default (said at start-up).
+    pub fee_is_default: bool,
 }
 
 /// The validated `[markets]`.
@@ -410,6 +412,7 @@ impl SkinportConfig {
             sales_history: self.min_volume_7d > 0 || reference == CrossReference::Median7d,
             tradable_only: self.tradable_only,
             confirm_top: 0,
+            fee_is_default: self.fee_percent == SkinportConfig::default().fee_percent,
         })
     }
 }
@@ -458,6 +461,7 @@ impl CsfloatConfig {
             sales_history: false,
             tradable_only: false,
             confirm_top: self.confirm_top.min(50),
+            fee_is_default: self.fee_percent == CsfloatConfig::default().fee_percent,
         })
     }
 }

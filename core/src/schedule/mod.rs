@@ -195,7 +195,13 @@ impl Scheduler {
             self.plugins.len()
         );
         if let Some(references) = &self.references {
-            let games: Vec<String> = self.plugins.iter().map(|p| p.name.clone()).collect();
+            // Only games that judge `cross` spend the other markets' budgets.
+            let games: Vec<String> = self
+                .plugins
+                .iter()
+                .filter(|p| judges_cross(p))
+                .map(|p| p.name.clone())
+                .collect();
             references.refresh_due(&games, shutdown).await;
             for line in references.unusable(&games) {
                 tracing::warn!("{line}");
@@ -218,7 +224,11 @@ impl Scheduler {
                 }
                 if let Some((index, plugin)) = queue.next() {
                     let span = tracing::info_span!("game", game = %plugin.name);
-                    let book = self.references.as_ref().and_then(|r| r.book(&plugin.name));
+                    let book = self
+                        .references
+                        .as_ref()
+                        .filter(|_| judges_cross(&plugin))
+                        .and_then(|r| r.book(&plugin.name));
                     let game = scan_game(
                         plugin,
                         book,
@@ -312,6 +322,14 @@ impl Scheduler {
         );
         report
     }
+}
+
+/// Whether `plugin`'s `strategies` (the sdk's default list holds it) include `cross`.
+pub fn judges_cross(plugin: &Plugin) -> bool {
+    plugin
+        .settings
+        .string_list("strategies", &["instant", "relist", "cross"])
+        .map_or(true, |s| s.iter().any(|s| s == "cross"))
 }
 
 #[allow(clippy::too_many_arguments)]

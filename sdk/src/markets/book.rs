@@ -133,11 +133,14 @@ pub fn evaluate_cross(
         .find(|e| e.snapshot.market() == deal.market)
         .map_or(Bps::ZERO, |e| e.rules.fee);
     let protection = book.protection().as_secs();
+    // A lock of unknown length stays unknown (at least the protection, maybe more): never
+    // shown as a known 7 days.
     let trade_lock = match (listing.trade_lock, protection) {
         (lock, 0) => lock,
         (TradeLock::Locked { seconds: Some(s) }, p) => TradeLock::Locked {
             seconds: Some(s.saturating_add(p)),
         },
+        (TradeLock::Locked { seconds: None }, _) => TradeLock::Locked { seconds: None },
         (_, p) => TradeLock::Locked { seconds: Some(p) },
     };
     Some(Ok(Opportunity {
@@ -308,6 +311,16 @@ mod tests {
             TradeLock::Locked {
                 seconds: Some(604_800)
             }
+        );
+        let mut unknown = free.clone();
+        unknown.trade_lock = TradeLock::Locked { seconds: None };
+        let o = evaluate_cross(&game(), &unknown, &book, &Filters::default(), NOW)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            o.trade_lock,
+            TradeLock::Locked { seconds: None },
+            "locked for an unknown time: not shown as a known week"
         );
         let unprotected = ReferenceBook::new(book.entries().to_vec(), Duration::ZERO);
         let o = evaluate_cross(&game(), &free, &unprotected, &Filters::default(), NOW)

@@ -32,6 +32,13 @@ pub trait MarketApi: Send + Sync + std::fmt::Debug {
         signed: bool,
         clock_skew: Option<i64>,
     ) -> String;
+    /// The wait a 429 that names none stands for: `None` (the default) backs off and
+    /// retries; a market whose window is long says so (Skinport: its 5-minute window), so a
+    /// 429 there fails at once when the wait is past `max_server_wait`, instead of retrying
+    /// into the same spent window.
+    fn wait_after_429(&self) -> Option<std::time::Duration> {
+        None
+    }
     /// Headers every attempt carries whether or not requests are signed: Skinport's
     /// `Accept-Encoding: br`, CSFloat's `Authorization: <key>`. A [`FixedHeader`] marked
     /// sensitive must be marked so before anything can log it. None by default (DMarket's

@@ -140,6 +140,12 @@ impl MarketApi for Skinport {
         }
     }
 
+    /// Skinport's 429 names no wait (the one recorded has no `Retry-After`): its window is
+    /// 5 minutes, and peers pause far longer.
+    fn wait_after_429(&self) -> Option<Duration> {
+        Some(PUBLISHED_WINDOW)
+    }
+
     fn fixed_headers(&self) -> Vec<FixedHeader> {
         vec![FixedHeader {
             name: "accept-encoding",

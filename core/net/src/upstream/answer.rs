@@ -17,6 +17,9 @@ pub struct RateHeaders {
     pub reset: Option<Duration>,
     /// `Retry-After`, in seconds or as an HTTP date.
     pub retry_after: Option<Duration>,
+    /// The wait a 429 naming none stands for on this market (its module's
+    /// `wait_after_429`), set by the pipeline, never read from the answer.
+    pub implied: Option<Duration>,
 }
 
 impl RateHeaders {
@@ -40,6 +43,7 @@ impl RateHeaders {
             remaining: int(3..6),
             reset: text(6..8).and_then(|v| parse_reset(v, SystemTime::now())),
             retry_after: text(8..9).and_then(parse_retry_after),
+            implied: None,
         }
     }
 }
@@ -136,7 +140,7 @@ pub(super) fn classify(
                 (Some(a), Some(r)) if r > a => Some((r, "RateLimit-Reset")),
                 (Some(a), _) => Some((a, "Retry-After")),
                 (None, Some(r)) => Some((r, "RateLimit-Reset")),
-                (None, None) => None,
+                (None, None) => limits.implied.map(|w| (w, "the market's published window")),
             };
             match wait {
                 Some((w, told_by)) if w > max_wait => Outcome::WaitTooLong { wait: w, told_by },
@@ -166,7 +170,8 @@ mod tests {
                 limit: Some(10),
                 remaining: Some(0),
                 reset: Some(Duration::from_secs(1)),
-                retry_after: None
+                retry_after: None,
+                implied: None
             }
         );
         let mut h = HeaderMap::new();

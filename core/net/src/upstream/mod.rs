@@ -532,7 +532,13 @@ impl Upstream {
         };
         let status = response.status;
         self.clock.observe(response.connection, &response.headers);
-        let limits = RateHeaders::read(&response.headers);
+        let mut limits = RateHeaders::read(&response.headers);
+        if status == StatusCode::TOO_MANY_REQUESTS
+            && limits.retry_after.is_none()
+            && limits.reset.is_none()
+        {
+            limits.implied = self.api.wait_after_429();
+        }
         self.observe_window(request, &limits, group_limiter, status, started.elapsed());
         let group = self.api.group(&request.path).key();
         let response = match self.decoded(response) {
