@@ -268,6 +268,15 @@ impl Upstream {
             .map_or(whole, |g| g.rate().per_sec().min(whole))
     }
 
+    /// The `group` label of `path`'s requests in the metrics: DMarket's endpoint group, or
+    /// the other market's name (so Skinport's and CSFloat's requests never count as DMarket's).
+    fn metric_group(&self, path: &str) -> &'static str {
+        match self.api.name() {
+            "dmarket" => self.api.group(path).key(),
+            other => other,
+        }
+    }
+
     /// The market's message from an error answer (its error body, else the status's reason).
     pub fn error_message(&self, status: u16, body: &[u8]) -> String {
         self.api.error_message(status, body)
@@ -322,7 +331,7 @@ impl Upstream {
         request: &ApiRequest,
         cancel: &CancellationToken,
     ) -> Result<ApiResponse, FetchError> {
-        let group = self.api.group(&request.path).key();
+        let group = self.metric_group(&request.path);
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         events::RequestSent { group }.emit();
         self.budget.record_request();
@@ -395,7 +404,7 @@ impl Upstream {
                 self.config.policy.retry.backoff(attempt - 1, rng)
             });
             events::RequestRetried {
-                group: self.api.group(&request.path).key(),
+                group: self.metric_group(&request.path),
                 path: &request.path,
                 error: &error,
                 backoff,
@@ -540,7 +549,7 @@ impl Upstream {
             limits.implied = self.api.wait_after_429();
         }
         self.observe_window(request, &limits, group_limiter, status, started.elapsed());
-        let group = self.api.group(&request.path).key();
+        let group = self.metric_group(&request.path);
         let response = match self.decoded(response) {
             Ok(r) => r,
             Err((why, bytes)) => {
