@@ -54,7 +54,7 @@ other = "100000/s"'
 
 echo "building (release)..." >&2
 cargo build --release --locked -q -p skinscan-core --bin skinscan --example loadgen --example storebench --example crossbench
-cargo build --release --locked -q -p skinscan-net --example limiters
+cargo build --release --locked -q -p skinscan-net --example limiters --example h2floor
 BIN=$PWD/target/release/skinscan
 LOADGEN=$PWD/target/release/examples/loadgen
 WORK=$(mktemp -d)
@@ -109,7 +109,9 @@ include_keys = true'
 # Row 4a: the request path against a server that is not the bottleneck. nghttpd serves the
 # exact page loadgen asks for (fetched once from the simulator, the same bytes, the query
 # ignored by nghttpd), one connection, 100 in flight; h2load and loadgen alternate three
-# times in one run, so both see the same machine.
+# times in one run, so both see the same machine, with the floor under loadgen (the h2
+# library alone, examples/h2floor) after each pair. Each line also gives the client's and
+# nghttpd's CPU time (getrusage of the client, /proc of nghttpd).
 net_rows() {
   start_sim --no-published-limits --items-per-game 1000
   "$LOADGEN" --url "$SIM_URL" --requests 1 --concurrency 1 >"$WORK/path.json"
@@ -121,9 +123,14 @@ net_rows() {
   nghttpd --no-tls -a 127.0.0.1 -d "$WORK/htdocs" "$port" >"$WORK/nghttpd.out" 2>&1 &
   NGHTTPD_PID=$!
   for _ in $(seq 1 50); do curl -s -o /dev/null --http2-prior-knowledge "http://127.0.0.1:$port$path" && break; sleep 0.1; done
+  ng_cpu() { awk '{print ($14+$15)*10}' "/proc/$NGHTTPD_PID/stat"; } # ms
   for i in 1 2 3; do
-    h2load -c1 -m100 -n100000 "http://127.0.0.1:$port$path" >"$WORK/ng_h2load$i.txt" 2>&1
-    "$LOADGEN" --url "http://127.0.0.1:$port" --requests 100000 --concurrency 100 >"$WORK/ng_loadgen$i.json"
+    local a; a=$(ng_cpu)
+    python3 bench/rusage.py "$WORK/ng_h2load$i.rusage" h2load -c1 -m100 -n100000 "http://127.0.0.1:$port$path" >"$WORK/ng_h2load$i.txt" 2>&1
+    echo $(( $(ng_cpu) - a )) >"$WORK/ng_h2load$i.server_ms"; a=$(ng_cpu)
+    python3 bench/rusage.py "$WORK/ng_loadgen$i.rusage" "$LOADGEN" --url "http://127.0.0.1:$port" --requests 100000 --concurrency 100 >"$WORK/ng_loadgen$i.json"
+    echo $(( $(ng_cpu) - a )) >"$WORK/ng_loadgen$i.server_ms"
+    "$PWD/target/release/examples/h2floor" "127.0.0.1:$port" "$path" 100000 100 h2 >"$WORK/ng_floor$i.json"
   done
   kill "$NGHTTPD_PID" 2>/dev/null || true; wait "$NGHTTPD_PID" 2>/dev/null || true; NGHTTPD_PID=
   wc -c <"$WORK/htdocs/${path%%\?*}" >"$WORK/ng_bytes"
@@ -141,9 +148,14 @@ for i in (1, 2, 3):
     h2rps = float(re.search(r"finished in [\d.]+m?s, ([\d.]+) req/s", h2).group(1))
     h2ok = re.search(r"(\d+) succeeded", h2).group(1)
     lg = json.load(open(f"{work}/ng_loadgen{i}.json"))
+    floor = json.load(open(f"{work}/ng_floor{i}.json"))
+    # CPU per request, us: the client's own (getrusage) and nghttpd's while it served it.
+    cpu = lambda name, n: json.load(open(f"{work}/ng_{name}{i}.rusage"))["cpu_s"] * 1e6 / n
+    srv = lambda name, n: int(open(f"{work}/ng_{name}{i}.server_ms").read()) * 1e3 / n
     ratios.append(lg["rps"] / h2rps)
     print(f"| 4a. Request path vs h2load, nghttpd serving the same {size:,}-byte page, one connection, 100 in flight, 100,000 requests (alternation {i}) | >= 0.8x h2load | "
-          f"skinscan {lg['rps']:,.0f} req/s ({lg['errors']} errors, {lg['connections']} connection) vs h2load {h2rps:,.0f} req/s ({h2ok} ok) = {lg['rps']/h2rps:.2f}x |")
+          f"skinscan {lg['rps']:,.0f} req/s ({lg['errors']} errors, {lg['connections']} connection; CPU {cpu('loadgen', lg['requests']):.1f} us/request, nghttpd {srv('loadgen', lg['requests']):.1f}) vs h2load {h2rps:,.0f} req/s ({h2ok} ok; CPU {cpu('h2load', 100000):.1f} us/request, nghttpd {srv('h2load', 100000):.1f}) = **{lg['rps']/h2rps:.2f}x**; "
+          f"the h2 library alone (examples/h2floor) {floor['rps']:,.0f} req/s = {floor['rps']/h2rps:.2f}x |")
 print(f"| 4a. ... median of the three | >= 0.8x | {sorted(ratios)[1]:.2f}x |")
 for line in open(f"{work}/limiters.jsonl"):
     r = json.loads(line)

@@ -65,6 +65,8 @@ fn parse_args() -> Result<Args, String> {
 }
 
 fn main() -> std::process::ExitCode {
+    // As `skinscan` itself does.
+    skinscan_core::malloc::keep_freed_memory();
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {

@@ -24,7 +24,7 @@ pub mod wirelog;
 pub use skinscan_alerts as alerts;
 pub use skinscan_events as events;
 pub use skinscan_history as history;
-pub use skinscan_net::{http, limit, markets, resilience, secret, sign, upstream};
+pub use skinscan_net::{http, limit, malloc, markets, resilience, secret, sign, upstream};
 pub use skinscan_report as report;
 /// The simulated market, a crate of its own so it shares no code with the client it tests.
 pub use skinscan_sim as sim;

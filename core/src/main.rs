@@ -273,6 +273,7 @@ enum LogFormatArg {
 }
 
 fn main() -> ExitCode {
+    skinscan_core::malloc::keep_freed_memory();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => ExitCode::from(code),

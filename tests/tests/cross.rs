@@ -174,6 +174,14 @@ async fn a_cycle_finds_every_cross_opportunity_of_the_truth_on_the_market_that_n
             .collect::<Vec<_>>(),
         ["skinport", "csfloat"]
     );
+    // In the metrics each other market's requests have their own label, never DMarket's.
+    let text = skinscan_core::events::metrics().encode();
+    for market in ["skinport", "csfloat"] {
+        assert!(
+            text.contains(&format!("skinscan_requests_total{{group=\"{market}\"}}")),
+            "{market} in {text}"
+        );
+    }
 }
 
 /// The simulator's truth: the best market per offer (Skinport first on a tie, as the book).

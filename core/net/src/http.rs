@@ -16,7 +16,12 @@
 //! **Architecture Invariant:** all of skinscan's client sockets are opened here. The
 //! connection is owned by the client, which is owned by an `Arc`: no game can close it.
 //!
-//! Long because its unit tests (about 80 lines) follow the client; the code is about 770.
+//! HTTP/2 connections are driven with `h2` directly (hyper's client on top of it, with its
+//! dispatch channel, took about a third more CPU per request on the same page:
+//! BENCHMARKS.md row 4a), read through one buffer, and kept alive by PINGs from a task of
+//! their own; HTTP/1.1 (`allow_http1`) goes through hyper's HTTP/1.1 client.
+//!
+//! Long because its unit tests (about 80 lines) follow the client; the code is about 900.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -29,15 +34,19 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::secret::Secret;
 
 use bytes::Bytes;
+use h2::client::SendRequest;
 use http::{HeaderMap, Request, Uri};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::client::conn::http2::SendRequest;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 /// The largest response body accepted.
 const MAX_BODY: usize = 32 << 20;
+
+/// Bytes read from the socket at once, at most (row 4a of BENCHMARKS.md: 151k recv calls
+/// for 100k pages without it, 6k with it).
+const READ_BUFFER: usize = 256 << 10;
 
 /// `http` or `https`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -396,6 +405,9 @@ pub struct H2Client {
 
 struct Inner {
     target: Target,
+    /// The target's scheme and authority as every HTTP/2 request's URI carries them, made once.
+    scheme: http::uri::Scheme,
+    authority: http::uri::Authority,
     options: HttpOptions,
     tls: Option<tokio_rustls::TlsConnector>,
     live: Mutex<Option<Live>>,
@@ -428,14 +440,15 @@ struct Live {
 /// time, so its sender is shared behind a lock (requests queue, in order).
 #[derive(Debug, Clone)]
 enum Sender {
-    H2(SendRequest<Full<Bytes>>),
+    H2(SendRequest<Bytes>),
     H1(Arc<tokio::sync::Mutex<hyper::client::conn::http1::SendRequest<Full<Bytes>>>>),
 }
 
 impl Sender {
     fn is_closed(&self) -> bool {
         match self {
-            Sender::H2(s) => s.is_closed(),
+            // The connection's task clears it when the connection ends.
+            Sender::H2(_) => false,
             // Busy means alive; a closed one is seen at its next use.
             Sender::H1(s) => s.try_lock().is_ok_and(|s| s.is_closed()),
         }
@@ -447,8 +460,18 @@ impl H2Client {
     pub fn new(target: Target, options: HttpOptions) -> H2Client {
         let tls = (target.scheme == Scheme::Https)
             .then(|| tls_connector(&options.tls, options.allow_http1));
+        let origin = target.origin();
+        let authority = origin
+            .split_once("://")
+            .and_then(|(_, a)| http::uri::Authority::try_from(a).ok())
+            .expect("a parsed Target's host and port form an authority");
         H2Client {
             inner: Arc::new(Inner {
+                scheme: match target.scheme {
+                    Scheme::Http => http::uri::Scheme::HTTP,
+                    Scheme::Https => http::uri::Scheme::HTTPS,
+                },
+                authority,
                 target,
                 options,
                 tls,
@@ -482,24 +505,126 @@ impl H2Client {
         body: Bytes,
     ) -> Result<HttpResponse, HttpError> {
         let live = self.sender().await?;
-        let h1 = matches!(live.sender, Sender::H1(_));
-        // HTTP/2 takes the absolute URI (its :scheme and :authority); HTTP/1.1 the path and a
-        // Host header.
-        let uri = if h1 {
-            path_and_query.to_owned()
-        } else {
-            format!("{}{path_and_query}", self.inner.target.origin())
+        match live.sender {
+            Sender::H2(sender) => {
+                self.send_h2(
+                    sender,
+                    live.generation,
+                    method,
+                    path_and_query,
+                    headers,
+                    body,
+                )
+                .await
+            }
+            Sender::H1(shared) => {
+                self.send_h1(
+                    &shared,
+                    live.generation,
+                    method,
+                    path_and_query,
+                    headers,
+                    body,
+                )
+                .await
+            }
+        }
+    }
+
+    /// One request on the HTTP/2 connection: the absolute URI (its :scheme and :authority).
+    async fn send_h2(
+        &self,
+        sender: SendRequest<Bytes>,
+        generation: u64,
+        method: http::Method,
+        path_and_query: &str,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<HttpResponse, HttpError> {
+        let invalid = |e: &dyn std::fmt::Display| HttpError {
+            kind: HttpErrorKind::Other,
+            message: format!("invalid request: {e}"),
         };
+        let mut uri = http::uri::Parts::default();
+        uri.scheme = Some(self.inner.scheme.clone());
+        uri.authority = Some(self.inner.authority.clone());
+        uri.path_and_query =
+            Some(http::uri::PathAndQuery::try_from(path_and_query).map_err(|e| invalid(&e))?);
+        let mut request = Request::new(());
+        *request.method_mut() = method;
+        *request.uri_mut() = Uri::from_parts(uri).map_err(|e| invalid(&e))?;
+        *request.headers_mut() = headers;
+        let end_of_stream = body.is_empty();
+        if !end_of_stream {
+            request
+                .headers_mut()
+                .insert(http::header::CONTENT_LENGTH, body.len().into());
+        }
+
+        let not_processed = |e: h2::Error| {
+            self.inner.invalidate(generation);
+            HttpError {
+                kind: HttpErrorKind::NotProcessed,
+                message: chain("connection closed", &e),
+            }
+        };
+        let mut sender = sender.ready().await.map_err(not_processed)?;
+        // Nothing is on the wire when this fails.
+        let (response, mut stream) = sender
+            .send_request(request, end_of_stream)
+            .map_err(not_processed)?;
+        drop(sender);
+        if !end_of_stream {
+            stream.send_data(body, true).map_err(|e| HttpError {
+                kind: classify_h2(&e),
+                message: chain("sending the request body failed", &e),
+            })?;
+        }
+        let response = response.await.map_err(|e| {
+            let kind = classify_h2(&e);
+            if matches!(
+                kind,
+                HttpErrorKind::ConnectionLost | HttpErrorKind::NotProcessed
+            ) {
+                self.inner.invalidate(generation);
+            }
+            HttpError {
+                kind,
+                message: chain("request failed", &e),
+            }
+        })?;
+        let (parts, body) = response.into_parts();
+        let body = read_body(body).await?;
+        Ok(HttpResponse {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+            connection: generation,
+            version: http::Version::HTTP_2,
+        })
+    }
+
+    /// One request on the HTTP/1.1 connection, which carries one at a time.
+    async fn send_h1(
+        &self,
+        shared: &tokio::sync::Mutex<hyper::client::conn::http1::SendRequest<Full<Bytes>>>,
+        generation: u64,
+        method: http::Method,
+        path_and_query: &str,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<HttpResponse, HttpError> {
+        // HTTP/1.1 takes the path and a Host header.
         let mut request = Request::builder()
             .method(method)
-            .uri(uri)
+            .uri(path_and_query)
             .body(Full::new(body))
             .map_err(|e| HttpError {
                 kind: HttpErrorKind::Other,
                 message: format!("invalid request: {e}"),
             })?;
         *request.headers_mut() = headers;
-        if h1 {
+        {
             let t = &self.inner.target;
             let default_port = match t.scheme {
                 Scheme::Http => 80,
@@ -519,23 +644,13 @@ impl H2Client {
             kind: HttpErrorKind::NotProcessed,
             message: chain("connection closed", e),
         };
-        let sent = match &live.sender {
-            Sender::H2(sender) => {
-                let mut sender = sender.clone();
-                if let Err(e) = sender.ready().await {
-                    self.inner.invalidate(live.generation);
-                    return Err(closed(&e));
-                }
-                sender.send_request(request).await
+        let sent = {
+            let mut sender = shared.lock().await;
+            if let Err(e) = sender.ready().await {
+                self.inner.invalidate(generation);
+                return Err(closed(&e));
             }
-            Sender::H1(shared) => {
-                let mut sender = shared.lock().await;
-                if let Err(e) = sender.ready().await {
-                    self.inner.invalidate(live.generation);
-                    return Err(closed(&e));
-                }
-                sender.send_request(request).await
-            }
+            sender.send_request(request).await
         };
         let response = sent.map_err(|e| {
             let kind = classify(&e);
@@ -543,7 +658,7 @@ impl H2Client {
                 kind,
                 HttpErrorKind::ConnectionLost | HttpErrorKind::NotProcessed
             ) {
-                self.inner.invalidate(live.generation);
+                self.inner.invalidate(generation);
             }
             HttpError {
                 kind,
@@ -568,7 +683,7 @@ impl H2Client {
             status: parts.status,
             headers: parts.headers,
             body: body.to_bytes(),
-            connection: live.generation,
+            connection: generation,
             version: parts.version,
         })
     }
@@ -642,6 +757,9 @@ impl Inner {
                 .map_err(|e| connect_err("cannot connect to", &e))?,
         };
         let _ = tcp.set_nodelay(true);
+        // h2 reads about one frame per call; a page is one 14.7 KB frame, so unbuffered that
+        // was 1.5 recv calls per request, and the calls, not the copying, cost the most.
+        let tcp = tokio::io::BufReader::with_capacity(READ_BUFFER, tcp);
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
         let sender = match &self.tls {
             None => self.clone().handshake(tcp, generation).await?,
@@ -723,15 +841,11 @@ impl Inner {
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let o = &self.options;
-        let (sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
-            .timer(TokioTimer::new())
-            .keep_alive_interval(o.keep_alive_interval)
-            .keep_alive_timeout(o.keep_alive_timeout)
-            .keep_alive_while_idle(true)
-            .initial_stream_window_size(4 << 20)
+        let (sender, mut conn) = h2::client::Builder::new()
+            .enable_push(false)
+            .initial_window_size(4 << 20)
             .initial_connection_window_size(16 << 20)
-            .handshake(TokioIo::new(io))
+            .handshake::<_, Bytes>(io)
             .await
             .map_err(|e| HttpError {
                 kind: HttpErrorKind::Connect,
@@ -740,17 +854,97 @@ impl Inner {
                     &e,
                 ),
             })?;
+        // The keep-alive task says when a PING went unanswered; the connection is then
+        // dropped, which fails its streams and makes the next request reconnect.
+        let (unanswered, dead) = tokio::sync::oneshot::channel::<()>();
+        if let Some(ping_pong) = conn.ping_pong() {
+            tokio::spawn(keep_alive(
+                ping_pong,
+                self.options.keep_alive_interval,
+                self.options.keep_alive_timeout,
+                unanswered,
+            ));
+        }
         let inner = Arc::downgrade(&self);
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "HTTP/2 connection ended with an error");
+            tokio::select! {
+                biased;
+                ended = &mut conn => if let Err(e) = ended {
+                    tracing::debug!(error = %e, "HTTP/2 connection ended with an error");
+                },
+                Ok(()) = dead => {
+                    tracing::debug!("HTTP/2 keep-alive PING unanswered: connection dropped");
+                }
             }
+            drop(conn);
             if let Some(inner) = inner.upgrade() {
                 inner.invalidate(generation);
             }
         });
         Ok(Sender::H2(sender))
     }
+}
+
+/// PINGs every `interval`; tells `unanswered` when one is not answered within `timeout`.
+/// Ends when the connection does.
+async fn keep_alive(
+    mut ping_pong: h2::PingPong,
+    interval: Duration,
+    timeout: Duration,
+    unanswered: tokio::sync::oneshot::Sender<()>,
+) {
+    let mut unanswered = unanswered;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            () = unanswered.closed() => return,
+        }
+        match tokio::time::timeout(timeout, ping_pong.ping(h2::Ping::opaque())).await {
+            Ok(Ok(_pong)) => {}
+            Ok(Err(_)) => return,
+            Err(_) => {
+                let _ = unanswered.send(());
+                return;
+            }
+        }
+    }
+}
+
+/// The whole body of an answer: a body in one DATA frame (a page under 16 KB) is passed on
+/// without a copy. Flow-control capacity is given back as data arrives.
+async fn read_body(mut body: h2::RecvStream) -> Result<Bytes, HttpError> {
+    let failed = |e: h2::Error| HttpError {
+        kind: match classify_h2(&e) {
+            HttpErrorKind::Other => HttpErrorKind::Body,
+            k => k,
+        },
+        message: chain("reading the response body", &e),
+    };
+    let too_long = || HttpError {
+        kind: HttpErrorKind::Body,
+        message: format!("reading the response body: longer than {MAX_BODY} bytes"),
+    };
+    // The first non-empty chunk, and the copy that starts only if a second one comes.
+    let mut first = Bytes::new();
+    let mut whole: Option<bytes::BytesMut> = None;
+    let mut length = 0;
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.map_err(failed)?;
+        let _ = body.flow_control().release_capacity(chunk.len());
+        length += chunk.len();
+        if length > MAX_BODY {
+            return Err(too_long());
+        }
+        if chunk.is_empty() {
+        } else if first.is_empty() {
+            first = chunk;
+        } else {
+            whole
+                .get_or_insert_with(|| bytes::BytesMut::from(&first[..]))
+                .extend_from_slice(&chunk);
+        }
+    }
+    Ok(whole.map_or(first, bytes::BytesMut::freeze))
 }
 
 fn no_http2(t: &Target) -> String {
@@ -863,6 +1057,19 @@ fn classify(e: &hyper::Error) -> HttpErrorKind {
     }
     if e.is_canceled() || e.is_closed() {
         HttpErrorKind::NotProcessed
+    } else {
+        HttpErrorKind::Other
+    }
+}
+
+/// Reads the h2 reason out of an error to tell what a retry risks.
+fn classify_h2(e: &h2::Error) -> HttpErrorKind {
+    if e.reason() == Some(h2::Reason::REFUSED_STREAM) {
+        HttpErrorKind::NotProcessed
+    } else if e.is_go_away() || e.is_io() {
+        HttpErrorKind::ConnectionLost
+    } else if e.is_reset() {
+        HttpErrorKind::Reset
     } else {
         HttpErrorKind::Other
     }

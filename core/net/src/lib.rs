@@ -4,7 +4,8 @@
 //! [`http`] (ONE pooled HTTP/2 connection per upstream, TLS, proxies), [`limit`] (the shared
 //! rate limiter), [`resilience`] (retries with backoff and a budget, the circuit breaker),
 //! [`sign`] (request signing), [`markets`] (what the pipeline knows of each market's API) and
-//! [`upstream`] (the pipeline that composes them: one [`upstream::Upstream`] per market).
+//! [`upstream`] (the pipeline that composes them: one [`upstream::Upstream`] per market), and
+//! [`malloc`] (the allocator setting the binaries start with, for the request path's churn).
 //!
 //! **Layer rule:** this crate depends on the sdk and `skinscan-events` only. It knows no
 //! config file, no scheduler, no output: the host builds an `Upstream` from typed options.
@@ -13,6 +14,7 @@
 
 pub mod http;
 pub mod limit;
+pub mod malloc;
 pub mod markets;
 pub mod resilience;
 pub(crate) mod rng;

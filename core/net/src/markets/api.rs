@@ -8,6 +8,9 @@ use crate::sign::Signer;
 
 /// What the generic request pipeline needs to know of a market.
 pub trait MarketApi: Send + Sync + std::fmt::Debug {
+    /// The market's name (`dmarket`, `skinport`, `csfloat`): the `group` label of its
+    /// requests in the metrics when it is not DMarket, whose groups are labelled by name.
+    fn name(&self) -> &'static str;
     /// The rate-limit group of a request path.
     fn group(&self, path: &str) -> EndpointGroup;
     /// The authentication headers of one attempt (made now, over the exact bytes sent) by

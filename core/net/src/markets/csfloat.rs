@@ -93,6 +93,10 @@ impl CsfloatRateHeaders {
 }
 
 impl MarketApi for Csfloat {
+    fn name(&self) -> &'static str {
+        "csfloat"
+    }
+
     fn group(&self, path: &str) -> EndpointGroup {
         match path {
             LISTINGS_PATH => EndpointGroup::Market,

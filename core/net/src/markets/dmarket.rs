@@ -15,6 +15,10 @@ use crate::sign::Signer;
 pub struct Dmarket;
 
 impl MarketApi for Dmarket {
+    fn name(&self) -> &'static str {
+        "dmarket"
+    }
+
     fn group(&self, path: &str) -> EndpointGroup {
         EndpointGroup::of(path)
     }

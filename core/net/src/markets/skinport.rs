@@ -99,6 +99,10 @@ const RATE_HINT: &str = "Skinport allows 8 requests per 5 minutes (for /v1/items
     each (endpoint, app_id) at most every 5-10 minutes, staggered";
 
 impl MarketApi for Skinport {
+    fn name(&self) -> &'static str {
+        "skinport"
+    }
+
     fn group(&self, path: &str) -> EndpointGroup {
         match (self.scope, path) {
             (LimitScope::PerEndpoint, ITEMS_PATH) => EndpointGroup::Market,

@@ -24,32 +24,43 @@ pub struct RateHeaders {
 
 impl RateHeaders {
     /// Reads them from `headers`, in either spelling; a value that does not parse is `None`.
+    /// One pass over the answer's few headers, rather than a look-up (a hash) per spelling.
     pub fn read(headers: &HeaderMap) -> RateHeaders {
-        let text = |names: &[&str]| {
-            names
-                .iter()
-                .find_map(|n| headers.get(*n).and_then(|v| v.to_str().ok()))
-                .map(str::trim)
-        };
-        let int = |names: &[&str]| text(names).and_then(|v| v.parse::<u64>().ok());
+        // The first value of each name, as `HeaderMap::get` gives it.
+        let mut seen = [false; NAMES.len()];
+        let mut values: [Option<&str>; NAMES.len()] = [None; NAMES.len()];
+        for (name, value) in headers {
+            if let Some(i) = NAMES.iter().position(|n| *n == name.as_str())
+                && !std::mem::replace(&mut seen[i], true)
+            {
+                values[i] = value.to_str().ok().map(str::trim);
+            }
+        }
+        let text = |names: std::ops::Range<usize>| values[names].iter().find_map(|v| *v);
+        let int = |names| text(names).and_then(|v| v.parse::<u64>().ok());
         RateHeaders {
-            limit: int(&[
-                "ratelimit-limit",
-                "x-ratelimit-limit-second",
-                "x-ratelimit-limit",
-            ]),
-            remaining: int(&[
-                "ratelimit-remaining",
-                "x-ratelimit-remaining-second",
-                "x-ratelimit-remaining",
-            ]),
-            reset: text(&["ratelimit-reset", "x-ratelimit-reset"])
-                .and_then(|v| parse_reset(v, SystemTime::now())),
-            retry_after: text(&["retry-after"]).and_then(parse_retry_after),
+            limit: int(0..3),
+            remaining: int(3..6),
+            reset: text(6..8).and_then(|v| parse_reset(v, SystemTime::now())),
+            retry_after: text(8..9).and_then(parse_retry_after),
             implied: None,
         }
     }
 }
+
+/// The rate-limit headers' names in [`RateHeaders::read`]'s order of preference: limit (0..3),
+/// remaining (3..6), reset (6..8), `Retry-After` (8).
+const NAMES: [&str; 9] = [
+    "ratelimit-limit",
+    "x-ratelimit-limit-second",
+    "x-ratelimit-limit",
+    "ratelimit-remaining",
+    "x-ratelimit-remaining-second",
+    "x-ratelimit-remaining",
+    "ratelimit-reset",
+    "x-ratelimit-reset",
+    "retry-after",
+];
 
 /// Past this, a reset value is a Unix time (CSFloat's `X-Ratelimit-Reset: 1776601060`), not
 /// seconds to wait (DMarket's `RateLimit-Reset: 1`): no window lasts 30 years.

@@ -134,15 +134,15 @@ pub struct Upstream {
     breaker: CircuitBreaker,
     budget: RetryBudget,
     stats: UpstreamStats,
-    user_agent: HeaderValue,
     warned_limit: std::sync::atomic::AtomicBool,
     clock: ClockWatch,
     /// The last failure the breaker counted, for its message.
     last_failure: Mutex<Option<String>>,
     /// What the pipeline needs to know of the market (groups, auth, error bodies, hints).
     api: std::sync::Arc<dyn crate::markets::MarketApi>,
-    /// The market's headers of every attempt ([`MarketApi::fixed_headers`]), made once.
-    fixed_headers: Vec<(http::HeaderName, HeaderValue)>,
+    /// The headers of every attempt, made once: user agent, JSON, and the market's
+    /// ([`MarketApi::fixed_headers`]); each attempt starts from a copy (no name hashed).
+    base_headers: HeaderMap,
 }
 
 /// The server's clock as its `Date` headers tell it, read on the first answer of every
@@ -232,10 +232,9 @@ impl Upstream {
             ),
             budget: RetryBudget::new(config.policy.budget_percent, config.policy.budget_floor),
             stats: UpstreamStats::default(),
-            user_agent: HeaderValue::from_static(concat!("skinscan/", env!("CARGO_PKG_VERSION"))),
             warned_limit: std::sync::atomic::AtomicBool::new(false),
             last_failure: Mutex::new(None),
-            fixed_headers: fixed_headers(api.as_ref()),
+            base_headers: base_headers(api.as_ref()),
             api,
             clock: ClockWatch {
                 skew: std::sync::atomic::AtomicI64::new(i64::MIN),
@@ -267,6 +266,15 @@ impl Upstream {
         let whole = self.limiter.rate().per_sec();
         self.group_limiter(self.api.group(path))
             .map_or(whole, |g| g.rate().per_sec().min(whole))
+    }
+
+    /// The `group` label of `path`'s requests in the metrics: DMarket's endpoint group, or
+    /// the other market's name (so Skinport's and CSFloat's requests never count as DMarket's).
+    fn metric_group(&self, path: &str) -> &'static str {
+        match self.api.name() {
+            "dmarket" => self.api.group(path).key(),
+            other => other,
+        }
     }
 
     /// The market's message from an error answer (its error body, else the status's reason).
@@ -323,7 +331,7 @@ impl Upstream {
         request: &ApiRequest,
         cancel: &CancellationToken,
     ) -> Result<ApiResponse, FetchError> {
-        let group = self.api.group(&request.path).key();
+        let group = self.metric_group(&request.path);
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         events::RequestSent { group }.emit();
         self.budget.record_request();
@@ -341,10 +349,16 @@ impl Upstream {
         cancel: &CancellationToken,
     ) -> Result<ApiResponse, FetchError> {
         let group_limiter = self.group_limiter(self.api.group(&request.path));
-        let path_and_query = request.path_and_query();
+        // Encoded once per request, not per attempt (nor twice: `path_and_query` encodes too).
         let query = request.encoded_query();
+        let path_and_query = if query.is_empty() {
+            request.path.clone()
+        } else {
+            format!("{}?{query}", request.path)
+        };
         let body = Bytes::from(request.body.clone().unwrap_or_default());
-        let mut rng = Rng::from_entropy();
+        // Made on the first retry: most requests never back off.
+        let mut rng: Option<Rng> = None;
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
@@ -385,11 +399,12 @@ impl Upstream {
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
             // A 429 that named its wait paused the group's bucket (the next acquire waits
             // it out); one that did not, and every other failure, backs off here.
-            let backoff = server_wait
-                .is_none()
-                .then(|| self.config.policy.retry.backoff(attempt - 1, &mut rng));
+            let backoff = server_wait.is_none().then(|| {
+                let rng = rng.get_or_insert_with(Rng::from_entropy);
+                self.config.policy.retry.backoff(attempt - 1, rng)
+            });
             events::RequestRetried {
-                group: self.api.group(&request.path).key(),
+                group: self.metric_group(&request.path),
                 path: &request.path,
                 error: &error,
                 backoff,
@@ -436,20 +451,12 @@ impl Upstream {
     /// The headers of one attempt: user agent, JSON, and the signature (made now, over the
     /// exact bytes sent) when keys are configured.
     fn request_headers(&self, request: &ApiRequest, query: &str, body: &Bytes) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        headers.insert(http::header::USER_AGENT, self.user_agent.clone());
-        headers.insert(
-            http::header::ACCEPT,
-            HeaderValue::from_static("application/json"),
-        );
+        let mut headers = self.base_headers.clone();
         if request.body.is_some() {
             headers.insert(
                 http::header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             );
-        }
-        for (name, value) in &self.fixed_headers {
-            headers.insert(name.clone(), value.clone());
         }
         if let Some(signer) = &self.config.policy.signer {
             for (name, value) in self.api.auth_headers(signer, request, query, body) {
@@ -542,7 +549,7 @@ impl Upstream {
             limits.implied = self.api.wait_after_429();
         }
         self.observe_window(request, &limits, group_limiter, status, started.elapsed());
-        let group = self.api.group(&request.path).key();
+        let group = self.metric_group(&request.path);
         let response = match self.decoded(response) {
             Ok(r) => r,
             Err((why, bytes)) => {
@@ -761,29 +768,40 @@ impl Upstream {
     }
 }
 
-/// `api`'s fixed headers as the wire takes them; one that cannot be sent is logged (never
-/// its value when sensitive) and left out, so the market's refusal names what is missing.
-fn fixed_headers(api: &dyn crate::markets::MarketApi) -> Vec<(http::HeaderName, HeaderValue)> {
-    api.fixed_headers()
-        .into_iter()
-        .filter_map(|h| {
-            let name = http::HeaderName::from_static(h.name);
-            match HeaderValue::from_str(&h.value) {
-                Ok(mut value) => {
-                    value.set_sensitive(h.sensitive);
-                    Some((name, value))
-                }
-                Err(_) => {
-                    tracing::error!(
-                        header = h.name,
-                        "this header's value holds characters HTTP cannot carry (a newline?): \
-                         not sent; check the setting it comes from"
-                    );
-                    None
-                }
+/// The headers of every attempt: user agent, JSON, then `api`'s fixed headers as the wire
+/// takes them; one that cannot be sent is logged (never its value when sensitive) and left
+/// out, so the market's refusal names what is missing.
+fn base_headers(api: &dyn crate::markets::MarketApi) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        http::header::USER_AGENT,
+        HeaderValue::from_static(concat!("skinscan/", env!("CARGO_PKG_VERSION"))),
+    );
+    headers.insert(
+        http::header::ACCEPT,
+        HeaderValue::from_static("application/json"),
+    );
+    let fixed = api.fixed_headers().into_iter().filter_map(|h| {
+        let name = http::HeaderName::from_static(h.name);
+        match HeaderValue::from_str(&h.value) {
+            Ok(mut value) => {
+                value.set_sensitive(h.sensitive);
+                Some((name, value))
             }
-        })
-        .collect()
+            Err(_) => {
+                tracing::error!(
+                    header = h.name,
+                    "this header's value holds characters HTTP cannot carry (a newline?): \
+                         not sent; check the setting it comes from"
+                );
+                None
+            }
+        }
+    });
+    for (name, value) in fixed {
+        headers.insert(name, value);
+    }
+    headers
 }
 
 fn http_method(method: Method) -> http::Method {

@@ -30,8 +30,10 @@ impl UpstreamStats {
             lat.push(micros);
         } else {
             // Keep each of the `seen` samples with equal probability (Algorithm R); a cheap
-            // hash of the count stands in for a random number.
-            let slot = (seen.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) % seen;
+            // hash of the count stands in for a random number, taken into 0..seen by a
+            // multiply and shift rather than a division (Lemire's reduction).
+            let hash = seen.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let slot = ((u128::from(hash) * u128::from(seen)) >> 64) as u64;
             if let Some(x) = lat.get_mut(slot as usize) {
                 *x = micros;
             }
