@@ -400,7 +400,8 @@ impl crate::markets::snapshot::SnapshotBuilder {
     /// Adds a candidate's `/api/v1/listings` page (fetched at `fetched_at`): per name and
     /// phase, the lowest `buy_now` price listed now (an auction's bid is not a price) and
     /// Steam's price (`item.scm`, informational). Give it before the snapshot it refines
-    /// ([`SnapshotBuilder::rows_of`]): the earlier part's price wins.
+    /// ([`rows_of`](crate::markets::snapshot::SnapshotBuilder::rows_of)): the earlier part's
+    /// price wins.
     pub fn csfloat_listings(mut self, page: &ListingsPage, fetched_at: i64) -> Self {
         self.wire_mut().merge(&page.wire);
         // Per name and phase: the lowest price, how many listed, Steam's price.
