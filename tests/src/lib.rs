@@ -560,3 +560,26 @@ pub async fn sim_json(addr: SocketAddr, path: &str) -> serde_json::Value {
     s.read_to_string(&mut out).await.unwrap();
     serde_json::from_str(out.split("\r\n\r\n").nth(1).unwrap()).unwrap()
 }
+
+/// A sink that keeps every watch event it is told, for tests to read.
+#[derive(Debug, Clone, Default)]
+pub struct Collect(pub Arc<std::sync::Mutex<Vec<skinscan_core::report::WatchEvent>>>);
+
+#[async_trait::async_trait]
+impl skinscan_core::sinks::Sink for Collect {
+    fn name(&self) -> &'static str {
+        "collect"
+    }
+    async fn handle(
+        &mut self,
+        event: &skinscan_core::sinks::Event,
+    ) -> Result<(), skinscan_core::sinks::SinkFailure> {
+        if let skinscan_core::sinks::Event::Watch(e) = event {
+            self.0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((**e).clone());
+        }
+        Ok(())
+    }
+}

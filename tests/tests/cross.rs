@@ -10,11 +10,12 @@ use std::sync::Arc;
 use skinscan_core::app;
 use skinscan_core::config::{Env, parse_str, validate};
 use skinscan_core::http::{H2Client, HttpOptions, Target};
-use skinscan_core::report::{WatchEvent, WatchKind};
+use skinscan_core::report::WatchKind;
 use skinscan_core::schedule::{NoObserver, ScheduleOptions, Scheduler};
-use skinscan_core::sinks::{Event, Fanout, Sink, SinkFailure};
+use skinscan_core::sinks::Fanout;
 use skinscan_core::upstream::Upstream;
 use skinscan_sdk::Strategy;
+use skinscan_tests::Collect;
 use tokio_util::sync::CancellationToken;
 
 const ITEMS: u64 = 150;
@@ -52,12 +53,17 @@ max_results = 10000
     )
 }
 
-#[tokio::test]
-async fn a_cycle_finds_every_cross_opportunity_of_the_truth_on_the_market_that_nets_most() {
+/// The settings of [`config`], with no environment.
+fn settings() -> skinscan_core::config::Settings {
     let raw = parse_str(&config(), "test").unwrap();
     let raw = skinscan_core::config::apply_env(raw, &BTreeMap::<String, String>::new() as &dyn Env)
         .unwrap();
-    let mut settings = validate(raw, None).unwrap();
+    validate(raw, None).unwrap()
+}
+
+#[tokio::test]
+async fn a_cycle_finds_every_cross_opportunity_of_the_truth_on_the_market_that_nets_most() {
+    let mut settings = settings();
     assert_eq!(settings.references.markets.len(), 2);
     let (server, target) = app::market(&mut settings).await.unwrap();
     let server = server.expect("the embedded market runs");
@@ -212,28 +218,9 @@ async fn truth(url: &str) -> BTreeMap<String, (String, i64)> {
     expected
 }
 
-#[derive(Debug, Clone, Default)]
-struct Collect(Arc<std::sync::Mutex<Vec<WatchEvent>>>);
-
-#[async_trait::async_trait]
-impl Sink for Collect {
-    fn name(&self) -> &'static str {
-        "collect"
-    }
-    async fn handle(&mut self, event: &Event) -> Result<(), SinkFailure> {
-        if let Event::Watch(e) = event {
-            self.0.lock().unwrap().push((**e).clone());
-        }
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn watch_mode_judges_listings_against_the_snapshots_without_a_request_per_listing() {
-    let raw = parse_str(&config(), "test").unwrap();
-    let raw = skinscan_core::config::apply_env(raw, &BTreeMap::<String, String>::new() as &dyn Env)
-        .unwrap();
-    let mut settings = validate(raw, None).unwrap();
+    let mut settings = settings();
     let (server, target) = app::market(&mut settings).await.unwrap();
     let server = server.expect("the embedded market runs");
     let refs = app::references(&settings, &target)

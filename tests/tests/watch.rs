@@ -5,30 +5,13 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use async_trait::async_trait;
 use skinscan_core::report::{WatchEvent, WatchKind};
 use skinscan_core::sim::{LivingConfig, SimConfig};
-use skinscan_core::sinks::{Event, Fanout, Sink, SinkFailure};
+use skinscan_core::sinks::Fanout;
 use skinscan_core::upstream::Upstream;
 use skinscan_core::watch::WatchOptions;
 use skinscan_tests::*;
 use tokio_util::sync::CancellationToken;
-
-#[derive(Debug, Clone, Default)]
-struct Collect(Arc<Mutex<Vec<WatchEvent>>>);
-
-#[async_trait]
-impl Sink for Collect {
-    fn name(&self) -> &'static str {
-        "collect"
-    }
-    async fn handle(&mut self, event: &Event) -> Result<(), SinkFailure> {
-        if let Event::Watch(e) = event {
-            self.0.lock().unwrap().push((**e).clone());
-        }
-        Ok(())
-    }
-}
 
 /// A watch running, its events collected.
 struct Watching {
