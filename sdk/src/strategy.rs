@@ -62,6 +62,10 @@ pub const COMMON_SETTINGS: &[&str] = &[
     "account_fees",
 ];
 
+/// The `strategies` setting when unset: every strategy (`cross` judges only when the host
+/// holds other markets' snapshots).
+pub const DEFAULT_STRATEGIES: &[&str] = &["instant", "relist", "cross"];
+
 /// How long the account's fee schedule is used before it is read again.
 pub const FEE_REFRESH: Duration = Duration::from_secs(3_600);
 
@@ -222,7 +226,7 @@ impl ScanSettings {
         blacklist.extend(settings.string_list("blacklist", &[])?);
         filters.blacklist = Blacklist::new(&blacklist);
         filters.strategies = settings
-            .string_list("strategies", &["instant", "relist", "cross"])?
+            .string_list("strategies", DEFAULT_STRATEGIES)?
             .iter()
             .map(|s| match s.as_str() {
                 "instant" => Ok(Strategy::Instant),
@@ -454,11 +458,8 @@ async fn load_fees(
     memo: &ScanMemo,
     report: &mut GameReport,
 ) -> Fees {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
     let mut fees = Fees::fixed(cfg.fee);
-    fees.now = now;
+    fees.now = unix_now();
     if !cfg.account_fees || !ctx.authenticated() {
         return fees;
     }

@@ -580,19 +580,9 @@ impl H2Client {
                 message: chain("sending the request body failed", &e),
             })?;
         }
-        let response = response.await.map_err(|e| {
-            let kind = classify_h2(&e);
-            if matches!(
-                kind,
-                HttpErrorKind::ConnectionLost | HttpErrorKind::NotProcessed
-            ) {
-                self.inner.invalidate(generation);
-            }
-            HttpError {
-                kind,
-                message: chain("request failed", &e),
-            }
-        })?;
+        let response = response
+            .await
+            .map_err(|e| self.inner.request_failed(generation, classify_h2(&e), &e))?;
         let (parts, body) = response.into_parts();
         let body = read_body(body).await?;
         Ok(HttpResponse {
@@ -652,19 +642,7 @@ impl H2Client {
             }
             sender.send_request(request).await
         };
-        let response = sent.map_err(|e| {
-            let kind = classify(&e);
-            if matches!(
-                kind,
-                HttpErrorKind::ConnectionLost | HttpErrorKind::NotProcessed
-            ) {
-                self.inner.invalidate(generation);
-            }
-            HttpError {
-                kind,
-                message: chain("request failed", &e),
-            }
-        })?;
+        let response = sent.map_err(|e| self.inner.request_failed(generation, classify(&e), &e))?;
         let (parts, body) = response.into_parts();
         let body = Limited::new(body, MAX_BODY).collect().await.map_err(|e| {
             let kind = match e.downcast_ref::<hyper::Error>() {
@@ -735,6 +713,26 @@ impl Inner {
     fn current(&self) -> Option<Live> {
         let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
         live.as_ref().filter(|l| !l.sender.is_closed()).cloned()
+    }
+
+    /// A request that failed on connection `generation` as `kind`: a connection lost (or
+    /// one that processed nothing) is dropped, so the next request reconnects.
+    fn request_failed(
+        &self,
+        generation: u64,
+        kind: HttpErrorKind,
+        e: &dyn std::error::Error,
+    ) -> HttpError {
+        if matches!(
+            kind,
+            HttpErrorKind::ConnectionLost | HttpErrorKind::NotProcessed
+        ) {
+            self.invalidate(generation);
+        }
+        HttpError {
+            kind,
+            message: chain("request failed", e),
+        }
     }
 
     fn invalidate(&self, generation: u64) {

@@ -15,9 +15,9 @@ pub mod config;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use skinscan_sdk::markets::book::{BookEntry, ReferenceBook};
+use skinscan_sdk::markets::book::{BookEntry, ReferenceBook, unix_now};
 use skinscan_sdk::markets::snapshot::{ReferenceMarket, Snapshot, SnapshotBuilder};
 use skinscan_sdk::markets::{csfloat, skinport};
 use skinscan_sdk::{ApiRequest, FetchError};
@@ -104,13 +104,6 @@ pub struct MarketStatus {
     pub games: Vec<(String, usize, Option<i64>, Option<String>)>,
     /// Its upstream's counters.
     pub stats: StatsSnapshot,
-}
-
-/// Unix seconds now.
-pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 impl References {

@@ -329,7 +329,7 @@ impl Scheduler {
 pub fn judges_cross(plugin: &Plugin) -> bool {
     plugin
         .settings
-        .string_list("strategies", &["instant", "relist", "cross"])
+        .string_list("strategies", skinscan_sdk::strategy::DEFAULT_STRATEGIES)
         .map_or(true, |s| s.iter().any(|s| s == "cross"))
 }
 
