@@ -1,6 +1,7 @@
 //! The floor under the request path, for `bench/run.sh` row 4a: the same page fetched by the
 //! HTTP/2 libraries alone, with none of skinscan's code (no limiter, retries, checks):
-//! `h2` (what `http.rs` drives, through the same 256 KB read buffer) and hyper's client
+//! `h2` (what `http.rs` drives, through the same 256 KB read buffer, read and written in
+//! turns by the same `interleave::Interleave`) and hyper's client
 //! (what it drove before, unbuffered as it was). One connection,
 //! `CONCURRENCY` tasks on a current-thread runtime and the same allocator setting, like
 //! `examples/loadgen`.
@@ -18,6 +19,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use skinscan_net::interleave::Interleave;
 
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -70,7 +72,10 @@ async fn with_h2(addr: &str, uri: http::Uri, n: u64, c: u64) {
     let (sender, conn) = h2::client::Builder::new()
         .initial_window_size(4 << 20)
         .initial_connection_window_size(16 << 20)
-        .handshake::<_, Bytes>(tokio::io::BufReader::with_capacity(256 << 10, tcp))
+        .handshake::<_, Bytes>(Interleave::new(tokio::io::BufReader::with_capacity(
+            256 << 10,
+            tcp,
+        )))
         .await
         .expect("handshake");
     tokio::spawn(conn);

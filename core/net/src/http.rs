@@ -843,7 +843,8 @@ impl Inner {
             .enable_push(false)
             .initial_window_size(4 << 20)
             .initial_connection_window_size(16 << 20)
-            .handshake::<_, Bytes>(io)
+            // Read in turns, so requests go out while answers are still coming in.
+            .handshake::<_, Bytes>(crate::interleave::Interleave::new(io))
             .await
             .map_err(|e| HttpError {
                 kind: HttpErrorKind::Connect,

@@ -1,7 +1,8 @@
 //! # skinscan-net: the request path
 //!
 //! Everything between a plugin's `ctx.send(request)` and the bytes on the wire, bottom up:
-//! [`http`] (ONE pooled HTTP/2 connection per upstream, TLS, proxies), [`limit`] (the shared
+//! [`http`] (ONE pooled HTTP/2 connection per upstream, TLS, proxies; read and written in
+//! turns by [`interleave`]), [`limit`] (the shared
 //! rate limiter), [`resilience`] (retries with backoff and a budget, the circuit breaker),
 //! [`sign`] (request signing), [`markets`] (what the pipeline knows of each market's API) and
 //! [`upstream`] (the pipeline that composes them: one [`upstream::Upstream`] per market), and
@@ -13,6 +14,7 @@
 //! config table in the host.
 
 pub mod http;
+pub mod interleave;
 pub mod limit;
 pub mod malloc;
 pub mod markets;
