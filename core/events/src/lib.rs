@@ -355,17 +355,39 @@ fn game(g: &str) -> GameLabel {
     GameLabel { game: g.to_owned() }
 }
 
-/// A request is about to be sent (first attempt).
+/// The request counter and latency histogram of one endpoint group, each found in its
+/// family once (on first use) and kept: the request path counts every request and every
+/// success, and a family look-up hashes a label made afresh each time (about 0.1 us a
+/// request, BENCHMARKS.md row 4a). The series appear when first used, as they did.
 #[derive(Debug)]
-pub struct RequestSent<'a> {
-    /// Its endpoint group.
-    pub group: &'a str,
+pub struct GroupMetrics {
+    group: &'static str,
+    requests: OnceLock<Counter>,
+    latency: OnceLock<Histogram>,
 }
 
-impl RequestSent<'_> {
-    /// Counts it.
-    pub fn emit(&self) {
-        metrics().requests.get_or_create(&group(self.group)).inc();
+impl GroupMetrics {
+    /// The handles of `group` (none looked up yet).
+    pub const fn new(group: &'static str) -> Self {
+        GroupMetrics {
+            group,
+            requests: OnceLock::new(),
+            latency: OnceLock::new(),
+        }
+    }
+
+    /// A request is about to be sent (first attempt): counts it.
+    pub fn request_sent(&self) {
+        self.requests
+            .get_or_init(|| metrics().requests.get_or_create(&group(self.group)).clone())
+            .inc();
+    }
+
+    /// An attempt answered successfully after `latency`: records it.
+    pub fn request_succeeded(&self, latency: Duration) {
+        self.latency
+            .get_or_init(|| metrics().latency.get_or_create(&group(self.group)).clone())
+            .observe(latency.as_secs_f64());
     }
 }
 
@@ -392,25 +414,6 @@ impl RequestRetried<'_> {
             backoff_ms = self.backoff.map(|b| b.as_millis() as u64),
             "retrying"
         );
-    }
-}
-
-/// An attempt answered successfully.
-#[derive(Debug)]
-pub struct RequestSucceeded<'a> {
-    /// Its endpoint group.
-    pub group: &'a str,
-    /// How long it took.
-    pub latency: Duration,
-}
-
-impl RequestSucceeded<'_> {
-    /// Records its latency.
-    pub fn emit(&self) {
-        metrics()
-            .latency
-            .get_or_create(&group(self.group))
-            .observe(self.latency.as_secs_f64());
     }
 }
 
