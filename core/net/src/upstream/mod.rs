@@ -620,7 +620,7 @@ impl Upstream {
                 self.group_metrics(&request.path).request_succeeded(latency);
                 Verdict::Done(Ok(ApiResponse {
                     status: status.as_u16(),
-                    body: body,
+                    body,
                 }))
             }
             Outcome::BadBody(why) => {
