@@ -101,14 +101,16 @@ impl ApiRequest {
     /// The query as sent on the wire, without the leading `?` (empty when there is none).
     /// Spaces become `%20`, never `+`: the bytes signed are the bytes sent.
     pub fn encoded_query(&self) -> String {
-        let mut out = String::new();
+        // Sized for the common case (nothing to escape): one allocation, no regrowth.
+        let unescaped: usize = self.query.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+        let mut out = String::with_capacity(unescaped);
         for (i, (k, v)) in self.query.iter().enumerate() {
             if i > 0 {
                 out.push('&');
             }
-            out.extend(percent_encoding::utf8_percent_encode(k, QUERY_COMPONENT));
+            push_encoded(&mut out, k);
             out.push('=');
-            out.extend(percent_encoding::utf8_percent_encode(v, QUERY_COMPONENT));
+            push_encoded(&mut out, v);
         }
         out
     }
@@ -121,6 +123,18 @@ impl ApiRequest {
         } else {
             format!("{}?{q}", self.path)
         }
+    }
+}
+
+/// `s` percent-encoded onto `out`; copied whole when it has nothing to escape (a game id,
+/// a number, a cursor: almost every value), which skips the encoder's char-by-char walk.
+fn push_encoded(out: &mut String, s: &str) {
+    if s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+    {
+        out.push_str(s);
+    } else {
+        out.extend(percent_encoding::utf8_percent_encode(s, QUERY_COMPONENT));
     }
 }
 

@@ -7,6 +7,7 @@
 //! single probe through after the cool-down.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -122,6 +123,10 @@ pub struct CircuitBreaker {
     threshold: u32,
     cooldown: Duration,
     state: Mutex<Breaker>,
+    /// True while the state is `Closed` with no failure counted: then `check` and a
+    /// success's `record` have nothing to do, and do it without the lock or the clock (every
+    /// request calls both). Written only under the lock, as the state changes.
+    clean: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -142,7 +147,17 @@ impl CircuitBreaker {
             threshold: threshold.max(1),
             cooldown,
             state: Mutex::new(Breaker::Closed { failures: 0 }),
+            clean: AtomicBool::new(true),
         }
+    }
+
+    /// Sets the state (under its lock) and whether it is the clean closed state.
+    fn set(&self, s: &mut Breaker, to: Breaker) {
+        self.clean.store(
+            matches!(to, Breaker::Closed { failures: 0 }),
+            Ordering::Release,
+        );
+        *s = to;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Breaker> {
@@ -151,6 +166,9 @@ impl CircuitBreaker {
 
     /// The current state.
     pub fn state(&self) -> BreakerState {
+        if self.clean.load(Ordering::Acquire) {
+            return BreakerState::Closed;
+        }
         match *self.lock() {
             Breaker::Closed { .. } => BreakerState::Closed,
             Breaker::Open { until } if Instant::now() >= until => BreakerState::HalfOpen,
@@ -161,13 +179,16 @@ impl CircuitBreaker {
 
     /// May a request go? In half-open state only one (the probe) may.
     pub fn check(&self) -> Result<(), Refused> {
+        if self.clean.load(Ordering::Acquire) {
+            return Ok(());
+        }
         let mut s = self.lock();
         let now = Instant::now();
         match *s {
             Breaker::Closed { .. } => Ok(()),
             Breaker::Open { until } if now < until => Err(Refused(until - now)),
             Breaker::Open { .. } | Breaker::HalfOpen { probing: false } => {
-                *s = Breaker::HalfOpen { probing: true };
+                self.set(&mut s, Breaker::HalfOpen { probing: true });
                 Ok(())
             }
             Breaker::HalfOpen { probing: true } => Err(Refused(Duration::ZERO)),
@@ -177,30 +198,24 @@ impl CircuitBreaker {
     /// The outcome of a request that `check` let through. Returns true when this call
     /// opened the breaker.
     pub fn record(&self, success: bool) -> bool {
+        if success && self.clean.load(Ordering::Acquire) {
+            return false;
+        }
         let mut s = self.lock();
-        match (&mut *s, success) {
-            (_, true) => {
-                *s = Breaker::Closed { failures: 0 };
-                false
-            }
-            (Breaker::Closed { failures }, false) => {
-                *failures += 1;
-                if *failures >= self.threshold {
-                    *s = Breaker::Open {
-                        until: Instant::now() + self.cooldown,
-                    };
-                    true
-                } else {
-                    false
+        let to = match (&*s, success) {
+            (_, true) => Breaker::Closed { failures: 0 },
+            (Breaker::Closed { failures }, false) if failures + 1 < self.threshold => {
+                Breaker::Closed {
+                    failures: failures + 1,
                 }
             }
-            (Breaker::HalfOpen { .. }, false) | (Breaker::Open { .. }, false) => {
-                *s = Breaker::Open {
-                    until: Instant::now() + self.cooldown,
-                };
-                true
-            }
-        }
+            (_, false) => Breaker::Open {
+                until: Instant::now() + self.cooldown,
+            },
+        };
+        let opened = matches!(to, Breaker::Open { .. });
+        self.set(&mut s, to);
+        opened
     }
 }
 
@@ -262,6 +277,24 @@ mod tests {
         b.record(true);
         assert_eq!(b.state(), BreakerState::Closed);
         assert_eq!(b.check(), Ok(()));
+    }
+
+    #[test]
+    fn the_lock_free_fast_path_agrees_with_the_state() {
+        let b = CircuitBreaker::new(2, Duration::from_secs(60));
+        assert!(b.clean.load(Ordering::Relaxed));
+        // One failure: no longer clean, still closed, and a success makes it clean again.
+        assert!(!b.record(false));
+        assert!(!b.clean.load(Ordering::Relaxed));
+        assert_eq!((b.state(), b.check()), (BreakerState::Closed, Ok(())));
+        assert!(!b.record(true));
+        assert!(b.clean.load(Ordering::Relaxed));
+        // Open: check refuses (the fast path is off), whatever a late success would say.
+        b.record(false);
+        assert!(b.record(false));
+        assert!(!b.clean.load(Ordering::Relaxed));
+        assert!(b.check().is_err());
+        assert_eq!(b.state(), BreakerState::Open);
     }
 
     #[test]

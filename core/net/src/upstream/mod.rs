@@ -11,8 +11,10 @@
 //! Long because `send`'s pipeline (limits, breaker, attempt, classify, retry, server-window
 //! holds) shares the upstream's private state; the answer's reading is in `answer.rs`.
 
+use std::future::Future;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::Poll;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -324,21 +326,8 @@ impl Upstream {
     /// Counters so far; `reset_latencies` starts a new latency sample (per cycle).
     pub fn stats(&self, reset_latencies: bool) -> StatsSnapshot {
         let s = &self.stats;
-        let mut lat = s.latencies_us.lock().unwrap_or_else(|p| p.into_inner());
-        let mut sorted = lat.clone();
-        if reset_latencies {
-            lat.clear();
-            s.latency_seen.store(0, Ordering::Relaxed);
-        }
-        drop(lat);
-        sorted.sort_unstable();
-        let pct = |p: usize| {
-            if sorted.is_empty() {
-                Duration::ZERO
-            } else {
-                Duration::from_micros(u64::from(sorted[((sorted.len() - 1) * p) / 100]))
-            }
-        };
+        let latencies = s.latencies.take(reset_latencies);
+        let pct = |p| latencies.at(p);
         StatsSnapshot {
             requests: s.requests.load(Ordering::Relaxed),
             retries: s.retries.load(Ordering::Relaxed),
@@ -396,16 +385,22 @@ impl Upstream {
                 return Err(FetchError::Cancelled);
             }
             self.fail_fast_if_open()?;
-            let wait = async {
+            let mut wait = std::pin::pin!(async {
                 if let Some(l) = group_limiter {
                     l.acquire().await;
                 }
                 self.limiter.acquire().await;
-            };
-            tokio::select! {
-                biased;
-                _ = cancel.cancelled() => return Err(FetchError::Cancelled),
-                _ = wait => {}
+            });
+            // Polled once first: a slot is usually free at once, and watching the token
+            // (checked just above) registers a waiter with it, which then has to be removed.
+            let done_at_once =
+                std::future::poll_fn(|cx| Poll::Ready(wait.as_mut().poll(cx).is_ready())).await;
+            if !done_at_once {
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return Err(FetchError::Cancelled),
+                    _ = wait => {}
+                }
             }
             if let Err(Refused(retry_in)) = self.breaker.check() {
                 return Err(self.circuit_open(retry_in));

@@ -1,7 +1,8 @@
 //! The upstream's counters for the per-cycle summary: requests, retries, 429s, failures,
-//! bad bodies, server holds, and a bounded latency sample (reservoir) for percentiles.
+//! bad bodies, server holds, and a latency histogram for percentiles. All atomics: every
+//! request records here, so nothing on the request path takes a lock (a mutex-guarded
+//! reservoir of samples was 0.8% of the request path's samples, BENCHMARKS.md row 4a).
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -12,32 +13,106 @@ pub struct UpstreamStats {
     pub(super) retries: AtomicU64,
     pub(super) rate_limited: AtomicU64,
     pub(super) failures: AtomicU64,
-    pub(super) latencies_us: Mutex<Vec<u32>>,
-    pub(super) latency_seen: AtomicU64,
+    pub(super) latencies: LatencyHistogram,
     pub(super) bad_bodies: AtomicU64,
     pub(super) server_holds: AtomicU64,
 }
 
-/// Latency samples kept between resets: a long cycle keeps a uniform sample of this many
-/// (reservoir sampling), so memory does not grow with the requests sent.
-const MAX_LATENCY_SAMPLES: usize = 16_384;
-
 impl UpstreamStats {
     pub(super) fn record_latency(&self, micros: u32) {
-        let seen = self.latency_seen.fetch_add(1, Ordering::Relaxed) + 1;
-        let mut lat = self.latencies_us.lock().unwrap_or_else(|p| p.into_inner());
-        if lat.len() < MAX_LATENCY_SAMPLES {
-            lat.push(micros);
-        } else {
-            // Keep each of the `seen` samples with equal probability (Algorithm R); a cheap
-            // hash of the count stands in for a random number, taken into 0..seen by a
-            // multiply and shift rather than a division (Lemire's reduction).
-            let hash = seen.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            let slot = ((u128::from(hash) * u128::from(seen)) >> 64) as u64;
-            if let Some(x) = lat.get_mut(slot as usize) {
-                *x = micros;
+        self.latencies.record(micros);
+    }
+}
+
+/// Latencies in microseconds, counted in log-linear buckets: exact below 16 us, then 16
+/// buckets per power of two (a bucket spans at most 1/16 of its lower bound, so a percentile
+/// read from it is within 6.25%). Fixed size (464 counters, whatever the count), one
+/// relaxed atomic add per sample.
+#[derive(Debug)]
+pub(super) struct LatencyHistogram {
+    buckets: Box<[AtomicU64; BUCKETS]>,
+}
+
+/// Mantissa bits per power of two.
+const SUB: u32 = 4;
+const BUCKETS: usize = (1 << SUB) + (32 - SUB as usize) * (1 << SUB);
+
+impl Default for LatencyHistogram {
+    fn default() -> Self {
+        LatencyHistogram {
+            buckets: Box::new(std::array::from_fn(|_| AtomicU64::new(0))),
+        }
+    }
+}
+
+impl LatencyHistogram {
+    fn bucket(micros: u32) -> usize {
+        if micros < 1 << SUB {
+            return micros as usize;
+        }
+        let exp = 31 - micros.leading_zeros(); // >= SUB
+        let mantissa = (micros >> (exp - SUB)) & ((1 << SUB) - 1);
+        ((1 << SUB) + (exp - SUB) * (1 << SUB) + mantissa) as usize
+    }
+
+    /// The smallest value that falls in bucket `i`.
+    fn lower_bound(i: usize) -> u64 {
+        let sub = 1usize << SUB;
+        if i < sub {
+            return i as u64;
+        }
+        let exp = (i - sub) / sub + SUB as usize;
+        let mantissa = ((i - sub) % sub) as u64;
+        (1u64 << exp) + (mantissa << (exp - SUB as usize))
+    }
+
+    fn record(&self, micros: u32) {
+        self.buckets[Self::bucket(micros)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counts so far, zeroed after reading when `reset` (a sample recorded meanwhile
+    /// lands in one cycle or the next, never in both).
+    pub(super) fn take(&self, reset: bool) -> Percentiles {
+        let counts: Vec<u64> = self
+            .buckets
+            .iter()
+            .map(|b| {
+                if reset {
+                    b.swap(0, Ordering::Relaxed)
+                } else {
+                    b.load(Ordering::Relaxed)
+                }
+            })
+            .collect();
+        Percentiles { counts }
+    }
+}
+
+/// One reading of a [`LatencyHistogram`].
+pub(super) struct Percentiles {
+    counts: Vec<u64>,
+}
+
+impl Percentiles {
+    /// The `p`th percentile (nearest rank over the samples, as sorted), as the middle of
+    /// the bucket it falls in; zero with no samples.
+    pub(super) fn at(&self, p: u64) -> Duration {
+        let total: u64 = self.counts.iter().sum();
+        if total == 0 {
+            return Duration::ZERO;
+        }
+        // The 0-based index the sorted samples would have: (n - 1) * p / 100.
+        let rank = (total - 1) * p / 100;
+        let mut seen = 0;
+        for (i, &c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen > rank {
+                let low = LatencyHistogram::lower_bound(i);
+                let high = LatencyHistogram::lower_bound(i + 1);
+                return Duration::from_micros(low + (high - low - 1) / 2);
             }
         }
+        Duration::ZERO
     }
 }
 
@@ -62,4 +137,50 @@ pub struct StatsSnapshot {
     pub p99: Duration,
     /// Connections opened so far.
     pub connections: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_ordered_contiguous_and_cover_every_u32() {
+        let mut last = 0;
+        for v in (0..100_000u32).chain([u32::MAX - 1, u32::MAX]) {
+            let b = LatencyHistogram::bucket(v);
+            assert!(b >= last, "bucket of {v} went down");
+            assert!(b < BUCKETS);
+            assert!(LatencyHistogram::lower_bound(b) <= u64::from(v));
+            assert!(u64::from(v) < LatencyHistogram::lower_bound(b + 1));
+            last = b;
+        }
+        assert_eq!(LatencyHistogram::bucket(u32::MAX), BUCKETS - 1);
+        assert_eq!(LatencyHistogram::bucket(15), 15);
+        assert_eq!(LatencyHistogram::bucket(16), 16);
+    }
+
+    #[test]
+    fn percentiles_are_within_a_sixteenth_and_reset_empties() {
+        let h = LatencyHistogram::default();
+        // 1..=1000 us: p50 is 500 us, p99 990 us in the sorted samples.
+        for v in 1..=1000 {
+            h.record(v);
+        }
+        let p = h.take(false);
+        for (pct, exact) in [(50u64, 500.0), (99, 990.0), (0, 1.0), (100, 1000.0)] {
+            let got = p.at(pct).as_micros() as f64;
+            assert!(
+                (got - exact).abs() <= exact / 16.0,
+                "p{pct}: {got} vs {exact}"
+            );
+        }
+        assert_eq!(h.take(true).at(50), p.at(50));
+        assert_eq!(h.take(false).at(50), Duration::ZERO, "reset leaves nothing");
+        h.record(7);
+        assert_eq!(
+            h.take(false).at(99),
+            Duration::from_micros(7),
+            "exact below 16 us"
+        );
+    }
 }
