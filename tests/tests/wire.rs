@@ -380,6 +380,25 @@ async fn a_body_cut_short_is_retried_and_counted() {
 }
 
 #[tokio::test]
+async fn a_path_that_is_not_a_request_target_is_refused_before_sending_and_not_retried() {
+    let (addr, arrivals) = fake_server(|_, _| (200, Vec::new(), b"{}".to_vec())).await;
+    let upstream = Upstream::new(upstream_config(&format!("http://{addr}"), 1_000.0));
+    let request =
+        skinscan_sdk::ApiRequest::get("/exchange/v1/market items").param("gameId", "a8db");
+    let err = upstream
+        .send(&request, &tokio_util::sync::CancellationToken::new())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("invalid request path \"/exchange/v1/market items\""),
+        "{err}"
+    );
+    assert!(arrivals.lock().unwrap().is_empty(), "nothing was sent");
+    assert_eq!(upstream.stats(false).retries, 0);
+}
+
+#[tokio::test]
 async fn hostile_retry_after_values_fail_at_once_and_never_panic() {
     for (value, quoted) in [
         ("999999", "wait 11days 13h 46m 39s (Retry-After)"),

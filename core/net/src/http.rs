@@ -504,6 +504,22 @@ impl H2Client {
         headers: HeaderMap,
         body: Bytes,
     ) -> Result<HttpResponse, HttpError> {
+        let path = http::uri::PathAndQuery::try_from(path_and_query).map_err(|e| HttpError {
+            kind: HttpErrorKind::Other,
+            message: format!("invalid request: {e}"),
+        })?;
+        self.send_path(method, path, headers, body).await
+    }
+
+    /// [`H2Client::send`] with the path already parsed: the upstream parses it once per
+    /// request and shares it by its attempts (a clone is a reference count, not a copy).
+    pub async fn send_path(
+        &self,
+        method: http::Method,
+        path_and_query: http::uri::PathAndQuery,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<HttpResponse, HttpError> {
         let live = self.sender().await?;
         match live.sender {
             Sender::H2(sender) => {
@@ -537,7 +553,7 @@ impl H2Client {
         sender: SendRequest<Bytes>,
         generation: u64,
         method: http::Method,
-        path_and_query: &str,
+        path_and_query: http::uri::PathAndQuery,
         headers: HeaderMap,
         body: Bytes,
     ) -> Result<HttpResponse, HttpError> {
@@ -548,8 +564,7 @@ impl H2Client {
         let mut uri = http::uri::Parts::default();
         uri.scheme = Some(self.inner.scheme.clone());
         uri.authority = Some(self.inner.authority.clone());
-        uri.path_and_query =
-            Some(http::uri::PathAndQuery::try_from(path_and_query).map_err(|e| invalid(&e))?);
+        uri.path_and_query = Some(path_and_query);
         let mut request = Request::new(());
         *request.method_mut() = method;
         *request.uri_mut() = Uri::from_parts(uri).map_err(|e| invalid(&e))?;
@@ -600,7 +615,7 @@ impl H2Client {
         shared: &tokio::sync::Mutex<hyper::client::conn::http1::SendRequest<Full<Bytes>>>,
         generation: u64,
         method: http::Method,
-        path_and_query: &str,
+        path_and_query: http::uri::PathAndQuery,
         headers: HeaderMap,
         body: Bytes,
     ) -> Result<HttpResponse, HttpError> {

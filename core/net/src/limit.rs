@@ -141,6 +141,9 @@ pub struct RateLimiter {
     window: Duration,
     turnstile: tokio::sync::Mutex<()>,
     state: std::sync::Mutex<State>,
+    /// True while `State::factor` is below full rate: a success then has something to win
+    /// back. Read without the lock by every success (almost always false); written under it.
+    slowed: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug)]
@@ -178,6 +181,7 @@ impl RateLimiter {
                 factor: 1_000,
                 last_cut: None,
             }),
+            slowed: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -269,11 +273,12 @@ impl RateLimiter {
         if !recently_cut {
             s.factor = (s.factor / 2).max(MIN_FACTOR);
             s.last_cut = Some(now);
+            self.slowed
+                .store(s.factor < 1_000, std::sync::atomic::Ordering::Release);
         }
         pause
     }
 
-    /// A success: win back part of the rate.
     /// Sends this limiter let go within the last `period`.
     pub fn sent_within(&self, period: Duration) -> usize {
         let now = Instant::now();
@@ -291,11 +296,17 @@ impl RateLimiter {
         s.paused_until = Some(s.paused_until.map_or(until, |p| p.max(until)));
     }
 
+    /// A success: win back part of the rate (nothing to do, and no lock taken, at full rate).
     pub fn on_success(&self) {
+        if !self.slowed.load(std::sync::atomic::Ordering::Acquire) {
+            return;
+        }
         let mut s = self.lock();
         if s.factor < 1_000 {
             s.factor = (s.factor + RECOVERY_PER_SUCCESS).min(1_000);
         }
+        self.slowed
+            .store(s.factor < 1_000, std::sync::atomic::Ordering::Release);
     }
 }
 

@@ -368,13 +368,7 @@ impl Upstream {
         let group_limiter = self.group_limiter(self.api.group(&request.path));
         // Encoded once per request, not per attempt (nor twice: `path_and_query` encodes too).
         let query = request.encoded_query();
-        let mut path_and_query = String::with_capacity(request.path.len() + 1 + query.len());
-        path_and_query.push_str(&request.path);
-        if !query.is_empty() {
-            // Not `format!`: its machinery was 1.5% of the request path's samples.
-            path_and_query.push('?');
-            path_and_query.push_str(&query);
-        }
+        let path_and_query = parsed_path(request, &query)?;
         let body = Bytes::from(request.body.clone().unwrap_or_default());
         // Made on the first retry: most requests never back off.
         let mut rng: Option<Rng> = None;
@@ -407,7 +401,13 @@ impl Upstream {
             }
             let span = tracing::debug_span!("request", path = %request.path, attempt);
             let verdict = self
-                .attempt(request, &path_and_query, &query, &body, group_limiter)
+                .attempt(
+                    request,
+                    path_and_query.clone(),
+                    &query,
+                    &body,
+                    group_limiter,
+                )
                 .instrument(span)
                 .await;
             let (error, server_wait) = match verdict {
@@ -505,6 +505,7 @@ impl Upstream {
         }
         self.limiter.acquire().await;
         let query = request.encoded_query();
+        let path_and_query = parsed_path(request, &query)?;
         let body = Bytes::from(request.body.clone().unwrap_or_default());
         let headers = self.request_headers(request, &query, &body);
         let method = http_method(request.method);
@@ -512,8 +513,7 @@ impl Upstream {
         let timeout = self.config.policy.request_timeout;
         let response = tokio::time::timeout(
             timeout,
-            self.client
-                .send(method, &request.path_and_query(), headers, body),
+            self.client.send_path(method, path_and_query, headers, body),
         )
         .await
         .map_err(|_| FetchError::Timeout { after: timeout })?
@@ -534,7 +534,7 @@ impl Upstream {
     async fn attempt(
         &self,
         request: &ApiRequest,
-        path_and_query: &str,
+        path_and_query: http::uri::PathAndQuery,
         query: &str,
         body: &Bytes,
         group_limiter: Option<&RateLimiter>,
@@ -543,10 +543,11 @@ impl Upstream {
         let method = http_method(request.method);
         let started = Instant::now();
         let timeout = self.config.policy.request_timeout;
-        let outcome = tokio::time::timeout(
-            timeout,
+        // `timeout_at` from `started`: one clock read for both.
+        let outcome = tokio::time::timeout_at(
+            started + timeout,
             self.client
-                .send(method, path_and_query, headers, body.clone()),
+                .send_path(method, path_and_query, headers, body.clone()),
         )
         .await;
         let response = match outcome {
@@ -573,7 +574,9 @@ impl Upstream {
         {
             limits.implied = self.api.wait_after_429();
         }
-        self.observe_window(request, &limits, group_limiter, status, started.elapsed());
+        // Read once: the window's note and the latency recorded below.
+        let latency = started.elapsed();
+        self.observe_window(request, &limits, group_limiter, status, latency);
         let group = self.metric_group(&request.path);
         let response = match self.decoded(response) {
             Ok(r) => r,
@@ -609,7 +612,6 @@ impl Upstream {
                 if let Some(g) = group_limiter {
                     g.on_success();
                 }
-                let latency = started.elapsed();
                 let micros = latency.as_micros().min(u128::from(u32::MAX)) as u32;
                 self.stats.record_latency(micros);
                 self.group_metrics(&request.path).request_succeeded(latency);
@@ -827,6 +829,24 @@ fn base_headers(api: &dyn crate::markets::MarketApi) -> HeaderMap {
         headers.insert(name, value);
     }
     headers
+}
+
+/// `path?query` as it goes on the request line, parsed once per request (no copy: the
+/// string's buffer becomes the path's). A path that is not a valid request target is the
+/// plugin's mistake: refused before anything is sent, never retried.
+fn parsed_path(request: &ApiRequest, query: &str) -> Result<http::uri::PathAndQuery, FetchError> {
+    let mut line = String::with_capacity(request.path.len() + 1 + query.len());
+    line.push_str(&request.path);
+    if !query.is_empty() {
+        // Not `format!`: its machinery was 1.5% of the request path's samples.
+        line.push('?');
+        line.push_str(query);
+    }
+    http::uri::PathAndQuery::from_maybe_shared(Bytes::from(line)).map_err(|e| {
+        FetchError::Transport {
+            message: format!("invalid request path {:?}: {e}", request.path),
+        }
+    })
 }
 
 fn http_method(method: Method) -> http::Method {
