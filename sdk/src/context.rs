@@ -101,18 +101,25 @@ impl ApiRequest {
     /// The query as sent on the wire, without the leading `?` (empty when there is none).
     /// Spaces become `%20`, never `+`: the bytes signed are the bytes sent.
     pub fn encoded_query(&self) -> String {
-        // Sized for the common case (nothing to escape): one allocation, no regrowth.
+        let mut out = String::new();
+        self.push_encoded_query(&mut out);
+        out
+    }
+
+    /// [`ApiRequest::encoded_query`] appended to `out` (the host writes it straight onto
+    /// the request line).
+    pub fn push_encoded_query(&self, out: &mut String) {
+        // Sized for the common case (nothing to escape): no regrowth.
         let unescaped: usize = self.query.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
-        let mut out = String::with_capacity(unescaped);
+        out.reserve(unescaped);
         for (i, (k, v)) in self.query.iter().enumerate() {
             if i > 0 {
                 out.push('&');
             }
-            push_encoded(&mut out, k);
+            push_encoded(out, k);
             out.push('=');
-            push_encoded(&mut out, v);
+            push_encoded(out, v);
         }
-        out
     }
 
     /// `path?query` as it goes on the request line.

@@ -17,6 +17,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -131,6 +132,15 @@ const TIMER_SLACK: Duration = Duration::from_millis(2);
 /// Guard on the sliding window, in parts per 10,000.
 const WINDOW_GUARD: u32 = 20;
 
+/// Counts a queued request out when its wait ends or is dropped.
+struct Dequeue<'a>(&'a AtomicUsize);
+
+impl Drop for Dequeue<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// A fair, adaptive rate limiter.
 #[derive(Debug)]
 pub struct RateLimiter {
@@ -141,6 +151,9 @@ pub struct RateLimiter {
     window: Duration,
     turnstile: tokio::sync::Mutex<()>,
     state: std::sync::Mutex<State>,
+    /// Requests waiting in the turnstile (or about to): while any are, newcomers queue
+    /// behind them.
+    queued: AtomicUsize,
     /// True while `State::factor` is below full rate: a success then has something to win
     /// back. Read without the lock by every success (almost always false); written under it.
     slowed: std::sync::atomic::AtomicBool,
@@ -182,6 +195,7 @@ impl RateLimiter {
                 last_cut: None,
             }),
             slowed: std::sync::atomic::AtomicBool::new(false),
+            queued: AtomicUsize::new(0),
         }
     }
 
@@ -206,55 +220,64 @@ impl RateLimiter {
 
     /// Waits for this request's slot. Dropping the future gives the place up.
     pub async fn acquire(&self) {
+        // Nobody queued: a free slot is taken at once, without the turnstile (whose release
+        // takes its waiters' lock on every request). Otherwise, or when there is no free
+        // slot, the request queues in FIFO order behind the others.
+        if self.queued.load(Ordering::Acquire) == 0 && self.take_slot(Instant::now()).is_none() {
+            return;
+        }
+        self.queued.fetch_add(1, Ordering::AcqRel);
+        let _queued = Dequeue(&self.queued);
         let _turn = self.turnstile.lock().await;
         loop {
-            let now = Instant::now();
-            let ready_at = {
-                let mut s = self.lock();
-                let interval = self.rate.interval() * 1_000 / s.factor;
-                let tolerance = interval * (self.burst - 1);
-                let mut at = match s.next_slot {
-                    Some(slot) => slot.checked_sub(tolerance).unwrap_or(slot),
-                    None => now,
-                };
-                if let Some(p) = s.paused_until {
-                    at = at.max(p);
-                }
-                if s.sends.len() >= self.window_max
-                    && let Some(&oldest) = s.sends.get(s.sends.len() - self.window_max)
-                {
-                    at = at.max(oldest + self.window);
-                }
-                if at <= now {
-                    // The slot is theoretical: lateness in waking does not accumulate.
-                    // Re-anchor to `now` only after an idle spell (more than half an
-                    // interval past the slot, and more than the timer's slack), never for a
-                    // late wake-up.
-                    let late = (interval / 2).max(TIMER_SLACK);
-                    let base = match s.next_slot {
-                        Some(slot) if now <= slot + tolerance + late => slot,
-                        Some(_) | None => now,
-                    };
-                    s.next_slot = Some(base + interval);
-                    s.sends.push_back(now);
-                    // Only the last window matters: drop by count and by age, or a very high
-                    // rate (window_max in the millions) keeps every send ever made.
-                    while s.sends.len() > self.window_max
-                        || s.sends
-                            .front()
-                            .is_some_and(|&t| now.saturating_duration_since(t) >= self.window)
-                    {
-                        s.sends.pop_front();
-                    }
-                    None
-                } else {
-                    Some(at)
-                }
-            };
-            match ready_at {
+            match self.take_slot(Instant::now()) {
                 None => return,
                 Some(at) => tokio::time::sleep_until(at).await,
             }
+        }
+    }
+
+    /// Takes the slot at `now` if it is due (`None`), else says when it will be.
+    fn take_slot(&self, now: Instant) -> Option<Instant> {
+        let mut s = self.lock();
+        let interval = self.rate.interval() * 1_000 / s.factor;
+        let tolerance = interval * (self.burst - 1);
+        let mut at = match s.next_slot {
+            Some(slot) => slot.checked_sub(tolerance).unwrap_or(slot),
+            None => now,
+        };
+        if let Some(p) = s.paused_until {
+            at = at.max(p);
+        }
+        if s.sends.len() >= self.window_max
+            && let Some(&oldest) = s.sends.get(s.sends.len() - self.window_max)
+        {
+            at = at.max(oldest + self.window);
+        }
+        if at <= now {
+            // The slot is theoretical: lateness in waking does not accumulate.
+            // Re-anchor to `now` only after an idle spell (more than half an
+            // interval past the slot, and more than the timer's slack), never for a
+            // late wake-up.
+            let late = (interval / 2).max(TIMER_SLACK);
+            let base = match s.next_slot {
+                Some(slot) if now <= slot + tolerance + late => slot,
+                Some(_) | None => now,
+            };
+            s.next_slot = Some(base + interval);
+            s.sends.push_back(now);
+            // Only the last window matters: drop by count and by age, or a very high
+            // rate (window_max in the millions) keeps every send ever made.
+            while s.sends.len() > self.window_max
+                || s.sends
+                    .front()
+                    .is_some_and(|&t| now.saturating_duration_since(t) >= self.window)
+            {
+                s.sends.pop_front();
+            }
+            None
+        } else {
+            Some(at)
         }
     }
 
@@ -473,6 +496,38 @@ mod tests {
             t.await.unwrap();
         }
         assert_eq!(*order.lock().unwrap(), (0..20).collect::<Vec<_>>());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_newcomer_does_not_take_the_slot_a_queued_waiter_is_about_to_wake_for() {
+        let limiter = Arc::new(RateLimiter::new("t", Rate::per_second(10.0).unwrap(), 1));
+        limiter.acquire().await; // the free slot, at once; the next is due in 100 ms
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (l, o) = (limiter.clone(), order.clone());
+        let waiter = tokio::spawn(async move {
+            l.acquire().await;
+            o.lock().unwrap().push("queued first");
+        });
+        tokio::task::yield_now().await;
+        assert_eq!(
+            limiter.queued.load(Ordering::Relaxed),
+            1,
+            "it waits in the queue"
+        );
+        // Its slot is due, and it is woken but has not run: a newcomer polled now must queue
+        // behind it, not take the free slot on the fast path.
+        tokio::time::advance(Duration::from_millis(100)).await;
+        let mut newcomer = Box::pin(limiter.acquire());
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(newcomer.as_mut().poll(&mut cx).is_pending());
+        drop(newcomer);
+        waiter.await.unwrap();
+        assert_eq!(*order.lock().unwrap(), ["queued first"]);
+        assert_eq!(
+            limiter.queued.load(Ordering::Relaxed),
+            0,
+            "a dropped wait counts out"
+        );
     }
 
     #[tokio::test(start_paused = true)]
