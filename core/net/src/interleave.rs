@@ -24,11 +24,12 @@
 //! [`HOLD`] bytes, and goes out in one write when the hold is full, when the read side runs
 //! dry, or at shutdown. Each write to a sleeping server wakes it, and on this 2-core VM a
 //! wake-up was most of a write's cost (about 14 us of kernel time, `perf`): one write per
-//! turn sent about 9 requests, one per hold about 40, and the request path went 118k ->
-//! 140k requests per second against nghttpd (BENCHMARKS.md, row 4a). A hold engages only
-//! after a full turn, that is only when pages arrive faster than 128 KB at a time: at a live
-//! market's rate every write goes out at once. It cannot stall the connection: `h2` reads
-//! after it writes, and a read that finds nothing sends what was held before it returns.
+//! turn sent about 9 requests, one per hold about 40, and the request path went 106-125k ->
+//! 130-142k requests per second against nghttpd (BENCHMARKS.md, row 4a). A hold begins only
+//! at a pause and ends at the first read that finds the socket empty: at a live market's
+//! rate that read is in the same poll, so every write still goes out at once. It cannot
+//! stall the connection: `h2` reads after it writes, and a read that finds nothing sends
+//! what was held before it returns.
 
 use std::io;
 use std::pin::Pin;
@@ -43,8 +44,8 @@ pub const TURN: usize = 128 << 10;
 
 /// Bytes of writes held while a busy connection reads on: about 40 requests of
 /// `examples/loadgen` (a request's headers are about 100 bytes: `h2` does not index
-/// `:path`). Against nghttpd with 100 in flight: 0 (none held) 118k requests per second,
-/// 2 KB 92-122k, 4 KB 130-142k, 8 KB 92-93k, 16 KB 94-98k, 64 KB 90-94k. Past about half of
+/// `:path`). Against nghttpd with 100 in flight: 0 (none held) 106-125k requests per
+/// second, 2 KB 92-122k, 4 KB 130-142k, 8 KB 90-93k, 16 KB 94-98k, 64 KB 90-94k. Past about half of
 /// what is in flight, the held requests are work the server does not have: it runs dry.
 pub const HOLD: usize = 4 << 10;
 
