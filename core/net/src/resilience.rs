@@ -7,7 +7,7 @@
 //! single probe through after the cool-down.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -38,18 +38,21 @@ impl RetryPolicy {
 }
 
 /// Limits retries to a share of recent traffic.
+///
+/// Counts in two 10 s epochs (this one and the last), by the epoch's parity. Every request
+/// records here, so recording is two atomic operations and a clock read: no lock. Only the
+/// epoch's turn (once per 10 s of traffic) and a retry take the lock.
 #[derive(Debug)]
 pub struct RetryBudget {
     percent: u32,
     floor: u32,
-    state: Mutex<BudgetState>,
-}
-
-#[derive(Debug)]
-struct BudgetState {
-    epoch: Instant,
-    requests: [u64; 2],
-    retries: [u64; 2],
+    start: Instant,
+    /// The newest epoch counted (epochs since `start`); its slot is `epoch % 2`.
+    epoch: AtomicU64,
+    requests: [AtomicU64; 2],
+    retries: [AtomicU64; 2],
+    /// Serializes the epoch's turns and the retries' check-and-take.
+    turn: Mutex<()>,
 }
 
 const BUDGET_EPOCH: Duration = Duration::from_secs(10);
@@ -60,45 +63,53 @@ impl RetryBudget {
         RetryBudget {
             percent,
             floor,
-            state: Mutex::new(BudgetState {
-                epoch: Instant::now(),
-                requests: [0; 2],
-                retries: [0; 2],
-            }),
+            start: Instant::now(),
+            epoch: AtomicU64::new(0),
+            requests: [AtomicU64::new(0), AtomicU64::new(0)],
+            retries: [AtomicU64::new(0), AtomicU64::new(0)],
+            turn: Mutex::new(()),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BudgetState> {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        let elapsed = now.saturating_duration_since(s.epoch);
-        if elapsed >= BUDGET_EPOCH * 2 {
-            *s = BudgetState {
-                epoch: now,
-                requests: [0; 2],
-                retries: [0; 2],
-            };
-        } else if elapsed >= BUDGET_EPOCH {
-            s.requests = [s.requests[1], 0];
-            s.retries = [s.retries[1], 0];
-            s.epoch += BUDGET_EPOCH;
+    /// The epoch of now, its slot ready to count into (older counts moved out).
+    fn current(&self) -> usize {
+        let now = Instant::now().saturating_duration_since(self.start);
+        let epoch = (now.as_millis() / BUDGET_EPOCH.as_millis()) as u64;
+        if epoch > self.epoch.load(Ordering::Acquire) {
+            let _turn = self.turn.lock().unwrap_or_else(|p| p.into_inner());
+            let last = self.epoch.load(Ordering::Acquire);
+            if epoch > last {
+                // The slot this epoch reuses held epoch - 2: gone. Two or more epochs on,
+                // the last one is gone too.
+                self.clear((epoch % 2) as usize);
+                if epoch - last >= 2 {
+                    self.clear(((epoch + 1) % 2) as usize);
+                }
+                self.epoch.store(epoch, Ordering::Release);
+            }
         }
-        s
+        (epoch % 2) as usize
+    }
+
+    fn clear(&self, slot: usize) {
+        self.requests[slot].store(0, Ordering::Relaxed);
+        self.retries[slot].store(0, Ordering::Relaxed);
     }
 
     /// Counts a first attempt.
     pub fn record_request(&self) {
-        self.lock().requests[1] += 1;
+        let slot = self.current();
+        self.requests[slot].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Takes one retry from the budget; `false` when it is spent.
     pub fn try_retry(&self) -> bool {
-        let mut s = self.lock();
-        let requests: u64 = s.requests.iter().sum();
-        let retries: u64 = s.retries.iter().sum();
-        let allowed = u64::from(self.floor) + requests * u64::from(self.percent) / 100;
-        if retries < allowed {
-            s.retries[1] += 1;
+        let slot = self.current();
+        let _turn = self.turn.lock().unwrap_or_else(|p| p.into_inner());
+        let sum = |c: &[AtomicU64; 2]| c.iter().map(|x| x.load(Ordering::Relaxed)).sum::<u64>();
+        let allowed = u64::from(self.floor) + sum(&self.requests) * u64::from(self.percent) / 100;
+        if sum(&self.retries) < allowed {
+            self.retries[slot].fetch_add(1, Ordering::Relaxed);
             true
         } else {
             false
@@ -254,6 +265,31 @@ mod tests {
         // Twenty seconds later the old traffic no longer counts: only the floor.
         tokio::time::advance(Duration::from_secs(21)).await;
         assert_eq!((0..10).filter(|_| b.try_retry()).count(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_last_epochs_counts_still_count_and_older_ones_do_not() {
+        let b = RetryBudget::new(50, 0);
+        for _ in 0..10 {
+            b.record_request();
+        }
+        // The next epoch: the 10 requests still count (50% of them: 5 retries).
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert_eq!((0..10).filter(|_| b.try_retry()).count(), 5);
+        // Two epochs on: the requests are gone, the 5 retries (last epoch) still count.
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert!(!b.try_retry());
+        for _ in 0..20 {
+            b.record_request();
+        }
+        // 50% of 20 = 10 allowed, 5 taken in the last epoch: 5 more.
+        assert_eq!((0..10).filter(|_| b.try_retry()).count(), 5);
+        // Much later: nothing left of either.
+        tokio::time::advance(Duration::from_secs(95)).await;
+        assert!(!b.try_retry());
+        b.record_request();
+        b.record_request();
+        assert_eq!((0..10).filter(|_| b.try_retry()).count(), 1);
     }
 
     #[tokio::test(start_paused = true)]
