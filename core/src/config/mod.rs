@@ -432,17 +432,31 @@ pub fn apply_env(mut raw: RawConfig, env: &dyn Env) -> Result<RawConfig, ConfigE
     // `market.embedded.markets` turns the simulated markets on as references.
     if raw.market.endpoint.trim() == "embedded" {
         for name in raw.market.embedded.markets.clone() {
-            let (enabled, endpoint) = match name.trim() {
+            let (enabled, endpoint, live) = match name.trim() {
                 "skinport" => (
                     &mut raw.markets.skinport.enabled,
                     &mut raw.markets.skinport.endpoint,
+                    skinscan_sdk::markets::skinport::BASE_URL,
                 ),
                 "csfloat" => (
                     &mut raw.markets.csfloat.enabled,
                     &mut raw.markets.csfloat.endpoint,
+                    skinscan_sdk::markets::csfloat::BASE_URL,
                 ),
                 _ => continue,
             };
+            // An endpoint of the user's own (not the live default) and the simulated market
+            // for the same market: one of the two is a mistake, and which is not ours to guess.
+            let given = endpoint.trim().trim_end_matches('/');
+            if given != "embedded" && given != live.trim_end_matches('/') {
+                return Err(ConfigError::Invalid {
+                    key: format!("markets.{}.endpoint", name.trim()),
+                    message: format!(
+                        "is {given:?}, but market.embedded.markets lists {0}, which answers {0}                          from the simulated market: remove {0} from market.embedded.markets to                          use {given:?}, or remove this endpoint",
+                        name.trim()
+                    ),
+                });
+            }
             *enabled = true;
             *endpoint = "embedded".to_owned();
         }

@@ -348,6 +348,36 @@ fn other_markets_settings_are_checked_with_their_key() {
 }
 
 #[test]
+fn an_endpoint_of_ones_own_for_a_market_the_embedded_one_answers_is_refused() {
+    let err = settings(
+        "[market.embedded]\nmarkets = [\"skinport\"]\n[markets.skinport]\nendpoint = \"http://127.0.0.1:9000\"\n",
+        &[],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("markets.skinport.endpoint")
+            && err.contains("\"http://127.0.0.1:9000\"")
+            && err.contains("remove skinport from market.embedded.markets"),
+        "{err}"
+    );
+    // The live default or "embedded" itself is no conflict.
+    for endpoint in [skinscan_sdk::markets::skinport::BASE_URL, "embedded"] {
+        let s = settings(
+            &format!(
+                "[market.embedded]\nmarkets = [\"skinport\"]\n[markets.skinport]\nendpoint = \"{endpoint}\"\n"
+            ),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            s.references.markets[0].endpoint,
+            crate::references::MarketEndpoint::Embedded
+        );
+    }
+}
+
+#[test]
 fn the_embedded_market_turns_the_simulated_markets_on_as_references() {
     let s = settings(
         "[market.embedded]\nmarkets = [\"skinport\", \"csfloat\"]\n",
