@@ -135,6 +135,8 @@ impl ApiRequest {
 
 /// `s` percent-encoded onto `out`; copied whole when it has nothing to escape (a game id,
 /// a number, a cursor: almost every value), which skips the encoder's char-by-char walk.
+/// The bytes copied whole are exactly those `QUERY_COMPONENT` leaves alone (its `contains`
+/// is not public: the set is spelled out here, and the tests encode both kinds).
 fn push_encoded(out: &mut String, s: &str) {
     if s.bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))

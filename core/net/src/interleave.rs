@@ -45,8 +45,9 @@ pub const TURN: usize = 128 << 10;
 /// Bytes of writes held while a busy connection reads on: about 40 requests of
 /// `examples/loadgen` (a request's headers are about 100 bytes: `h2` does not index
 /// `:path`). Against nghttpd with 100 in flight: 0 (none held) 106-125k requests per
-/// second, 2 KB 92-122k, 4 KB 130-142k, 8 KB 90-93k, 16 KB 94-98k, 64 KB 90-94k. Past about half of
-/// what is in flight, the held requests are work the server does not have: it runs dry.
+/// second, 2 KB 92-122k, 4 KB 130-142k, 8 KB 90-93k, 16 KB 94-98k, 64 KB 90-94k. Past
+/// about half of what is in flight, the held requests are work the server does not have:
+/// it runs dry.
 pub const HOLD: usize = 4 << 10;
 
 /// An `AsyncRead + AsyncWrite` that pauses its reading every `turn` bytes (module docs).

@@ -17,7 +17,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -156,7 +156,7 @@ pub struct RateLimiter {
     queued: AtomicUsize,
     /// True while `State::factor` is below full rate: a success then has something to win
     /// back. Read without the lock by every success (almost always false); written under it.
-    slowed: std::sync::atomic::AtomicBool,
+    slowed: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -194,7 +194,7 @@ impl RateLimiter {
                 factor: 1_000,
                 last_cut: None,
             }),
-            slowed: std::sync::atomic::AtomicBool::new(false),
+            slowed: AtomicBool::new(false),
             queued: AtomicUsize::new(0),
         }
     }
@@ -296,8 +296,7 @@ impl RateLimiter {
         if !recently_cut {
             s.factor = (s.factor / 2).max(MIN_FACTOR);
             s.last_cut = Some(now);
-            self.slowed
-                .store(s.factor < 1_000, std::sync::atomic::Ordering::Release);
+            self.slowed.store(s.factor < 1_000, Ordering::Release);
         }
         pause
     }
@@ -321,15 +320,14 @@ impl RateLimiter {
 
     /// A success: win back part of the rate (nothing to do, and no lock taken, at full rate).
     pub fn on_success(&self) {
-        if !self.slowed.load(std::sync::atomic::Ordering::Acquire) {
+        if !self.slowed.load(Ordering::Acquire) {
             return;
         }
         let mut s = self.lock();
         if s.factor < 1_000 {
             s.factor = (s.factor + RECOVERY_PER_SUCCESS).min(1_000);
         }
-        self.slowed
-            .store(s.factor < 1_000, std::sync::atomic::Ordering::Release);
+        self.slowed.store(s.factor < 1_000, Ordering::Release);
     }
 }
 

@@ -452,7 +452,9 @@ pub fn apply_env(mut raw: RawConfig, env: &dyn Env) -> Result<RawConfig, ConfigE
                 return Err(ConfigError::Invalid {
                     key: format!("markets.{}.endpoint", name.trim()),
                     message: format!(
-                        "is {given:?}, but market.embedded.markets lists {0}, which answers {0}                          from the simulated market: remove {0} from market.embedded.markets to                          use {given:?}, or remove this endpoint",
+                        "is {given:?}, but market.embedded.markets lists {0}, which answers {0} \
+                         from the simulated market: remove {0} from market.embedded.markets to \
+                         use {given:?}, or remove this endpoint",
                         name.trim()
                     ),
                 });

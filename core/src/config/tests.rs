@@ -358,7 +358,8 @@ fn an_endpoint_of_ones_own_for_a_market_the_embedded_one_answers_is_refused() {
     assert!(
         err.contains("markets.skinport.endpoint")
             && err.contains("\"http://127.0.0.1:9000\"")
-            && err.contains("remove skinport from market.embedded.markets"),
+            && err.contains("remove skinport from market.embedded.markets")
+            && err.contains("which answers skinport from the simulated market: remove"),
         "{err}"
     );
     // The live default or "embedded" itself is no conflict.
